@@ -1,0 +1,554 @@
+package spconfigtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"promoter/spconfig"
+)
+
+// versionPrefixes are the API versions the SP-Config endpoints are mounted under.
+var versionPrefixes = []string{"/beta", "/v2024", "/v2025", "/v2026"}
+
+// ServeHTTP serves /oauth/token, the seven SP-Config endpoints under every
+// version prefix and under /sp-config/v1, GET / (ready) and the admin API.
+func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	t.serve(rec, r)
+	t.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			t.errorBody(w, http.StatusMethodNotAllowed, "405 Method Not Allowed", "Use GET /.")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "tenant": t.name})
+	case p == "/oauth/token":
+		t.serveToken(w, r)
+	case strings.HasPrefix(p, "/_fake/"):
+		t.serveAdmin(w, r, strings.TrimPrefix(p, "/_fake/"))
+	default:
+		rest, ok := spConfigPath(p)
+		if !ok {
+			t.errorBody(w, http.StatusNotFound, "404 Not found", "The server did not find a current representation for the target resource.")
+			return
+		}
+		t.serveAPI(w, r, rest)
+	}
+}
+
+// spConfigPath maps /{ver}/sp-config/X and /sp-config/v1/X to "X".
+func spConfigPath(p string) (string, bool) {
+	if rest, ok := strings.CutPrefix(p, "/sp-config/v1/"); ok {
+		return rest, true
+	}
+	for _, v := range versionPrefixes {
+		if rest, ok := strings.CutPrefix(p, v+"/sp-config/"); ok {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeRaw(w, status, mustJSON(v))
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func trackingID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errorBody writes an ErrorResponseDto.
+func (t *Tenant) errorBody(w http.ResponseWriter, status int, detailCode, text string) {
+	type msg struct {
+		Locale       string `json:"locale"`
+		LocaleOrigin string `json:"localeOrigin"`
+		Text         string `json:"text"`
+	}
+	writeJSON(w, status, struct {
+		DetailCode string `json:"detailCode"`
+		TrackingID string `json:"trackingId"`
+		Messages   []msg  `json:"messages"`
+		Causes     []msg  `json:"causes"`
+	}{detailCode, trackingID(), []msg{{"en-US", "DEFAULT", text}}, []msg{}})
+}
+
+func (t *Tenant) badRequest(w http.ResponseWriter, text string) {
+	t.errorBody(w, http.StatusBadRequest, "400.1 Bad Request Content", text)
+}
+
+func (t *Tenant) notFound(w http.ResponseWriter, text string) {
+	t.errorBody(w, http.StatusNotFound, "404 Not found", text)
+}
+
+func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		t.errorBody(w, http.StatusMethodNotAllowed, "405 Method Not Allowed", "Use POST /oauth/token.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": err.Error()})
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
+	}
+	if gt := r.Form.Get("grant_type"); gt != "client_credentials" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": fmt.Sprintf("Unsupported grant type: %s", gt)})
+		return
+	}
+	if id != t.opts.ClientID || secret != t.opts.ClientSecret {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Bad credentials"})
+		return
+	}
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	t.mu.Lock()
+	now := t.opts.Now()
+	for k, v := range t.tokens { // forget expired tokens so the map stays small
+		if !now.Before(v.expires) {
+			delete(t.tokens, k)
+		}
+	}
+	t.tokens[tok] = token{clientID: id, expires: now.Add(t.opts.TokenTTL)}
+	name := t.name
+	t.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok, "token_type": "bearer", "expires_in": int(t.opts.TokenTTL.Seconds()),
+		"scope": "sp:scopes:all", "tenant_id": name, "org": name, "jti": trackingID(),
+	})
+}
+
+// serveAPI handles the SP-Config endpoints; rest is the path after /sp-config/.
+func (t *Tenant) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
+	t.mu.Lock()
+	t.advanceLocked()
+	now := t.opts.Now()
+	// Authentication.
+	authz := r.Header.Get("Authorization")
+	tokStr, isBearer := strings.CutPrefix(authz, "Bearer ")
+	tok, known := t.tokens[strings.TrimSpace(tokStr)]
+	switch {
+	case authz == "" || !isBearer:
+		t.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is missing"})
+		return
+	case !known:
+		t.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is invalid"})
+		return
+	case !now.Before(tok.expires):
+		t.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is expired"})
+		return
+	}
+	// Rate limit per client id.
+	if t.opts.RateLimit > 0 {
+		win := t.rate[tok.clientID]
+		if win == nil || !now.Before(win.start.Add(t.opts.RateWindow)) {
+			win = &window{start: now}
+			t.rate[tok.clientID] = win
+		}
+		if win.count >= t.opts.RateLimit {
+			wait := win.start.Add(t.opts.RateWindow).Sub(now)
+			t.mu.Unlock()
+			tooMany(w, wait)
+			return
+		}
+		win.count++
+	}
+	// Injected status faults.
+	for _, code := range t.faults.codes() {
+		if t.rollLocked(t.faults.status[code]) {
+			t.mu.Unlock()
+			switch code {
+			case http.StatusTooManyRequests:
+				tooMany(w, time.Second)
+			default:
+				t.errorBody(w, code, fmt.Sprintf("%d Injected fault", code), "An internal fault occurred (injected fault).")
+			}
+			return
+		}
+	}
+	t.mu.Unlock()
+
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	case len(parts) == 1 && parts[0] == "config-objects" && r.Method == http.MethodGet:
+		t.serveConfigObjects(w)
+	case len(parts) == 1 && parts[0] == "export" && r.Method == http.MethodPost:
+		t.serveStartExport(w, r)
+	case len(parts) == 1 && parts[0] == "import" && r.Method == http.MethodPost:
+		t.serveStartImport(w, r)
+	case len(parts) == 2 && (parts[0] == "export" || parts[0] == "import") && r.Method == http.MethodGet:
+		t.serveStatus(w, strings.ToUpper(parts[0]), parts[1])
+	case len(parts) == 3 && (parts[0] == "export" || parts[0] == "import") && parts[2] == "download" && r.Method == http.MethodGet:
+		t.serveDownload(w, r, strings.ToUpper(parts[0]), parts[1])
+	default:
+		t.notFound(w, "The server did not find a current representation for the target resource.")
+	}
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": " Rate Limit Exceeded "})
+}
+
+func (t *Tenant) serveStartExport(w http.ResponseWriter, r *http.Request) {
+	var p spconfig.ExportPayload
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		t.badRequest(w, "The request body could not be read: "+err.Error())
+		return
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.badRequest(w, "The request body is not a valid export payload: "+err.Error())
+		return
+	}
+	t.mu.Lock()
+	j := t.startExportLocked(p)
+	status := jobStatus(j)
+	t.saveOrLog()
+	t.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, status)
+}
+
+func (t *Tenant) saveOrLog() {
+	if err := t.saveLocked(); err != nil {
+		t.log.Error("save state", "err", err)
+	}
+}
+
+// formPart returns a multipart part's bytes, whether sent as a file or a field.
+func formPart(r *http.Request, name string) ([]byte, bool, error) {
+	if fhs := r.MultipartForm.File[name]; len(fhs) > 0 {
+		f, err := fhs[0].Open()
+		if err != nil {
+			return nil, true, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		return b, true, err
+	}
+	if vs := r.MultipartForm.Value[name]; len(vs) > 0 {
+		return []byte(vs[0]), true, nil
+	}
+	return nil, false, nil
+}
+
+func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
+	preview := false
+	if v := r.URL.Query().Get("preview"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			t.badRequest(w, fmt.Sprintf("Query parameter 'preview' must be true or false, got %q.", v))
+			return
+		}
+		preview = b
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send multipart/form-data with a file part named 'data'.")
+		return
+	}
+	if err := r.ParseMultipartForm(64 << 20); err != nil {
+		t.badRequest(w, "The multipart request could not be parsed: "+err.Error())
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	data, ok, err := formPart(r, "data")
+	switch {
+	case err != nil:
+		t.badRequest(w, "Required request part 'data' could not be read: "+err.Error())
+		return
+	case !ok:
+		t.badRequest(w, "Required request part 'data' is not present.")
+		return
+	}
+	if !json.Valid(data) {
+		t.badRequest(w, "Required request part 'data' is not valid JSON.")
+		return
+	}
+	if _, err := spconfig.ReadExport(strings.NewReader(string(data))); err != nil {
+		t.badRequest(w, "Required request part 'data' is not an SP-Config export document: "+err.Error())
+		return
+	}
+	var opts spconfig.ImportOptions
+	if ob, ok, err := formPart(r, "options"); err != nil {
+		t.badRequest(w, "Request part 'options' could not be read: "+err.Error())
+		return
+	} else if ok && len(strings.TrimSpace(string(ob))) > 0 {
+		if err := json.Unmarshal(ob, &opts); err != nil {
+			t.badRequest(w, "Request part 'options' is not valid ImportOptions JSON: "+err.Error())
+			return
+		}
+	}
+	t.mu.Lock()
+	j := t.startImportLocked(data, opts, preview)
+	status := jobStatus(j)
+	t.saveOrLog()
+	t.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, status)
+}
+
+func fmtTime(tm time.Time) string { return tm.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// jobStatus renders SpConfigExportJobStatus or SpConfigImportJobStatus.
+func jobStatus(j *job) map[string]any {
+	m := map[string]any{
+		"jobId": j.ID, "status": j.Status, "type": j.Type,
+		"expiration": fmtTime(j.Created.Add(jobExpiry)), "created": fmtTime(j.Created), "modified": fmtTime(j.Modified),
+	}
+	if j.Type == spconfig.JobExport {
+		m["description"] = j.Description
+	}
+	if j.Message != "" {
+		m["message"] = j.Message
+	}
+	if j.done() {
+		m["completed"] = fmtTime(j.Completed)
+	}
+	return m
+}
+
+func (t *Tenant) findJobLocked(typ, id string) *job {
+	for _, j := range t.jobs {
+		if j.ID == id && j.Type == typ {
+			return j
+		}
+	}
+	return nil
+}
+
+func (t *Tenant) serveStatus(w http.ResponseWriter, typ, id string) {
+	t.mu.Lock()
+	j := t.findJobLocked(typ, id)
+	var status map[string]any
+	if j != nil {
+		status = jobStatus(j)
+	}
+	t.mu.Unlock()
+	if j == nil {
+		t.notFound(w, fmt.Sprintf("%s job %s was not found.", strings.ToLower(typ), id))
+		return
+	}
+	writeJSON(w, http.StatusOK, status)
+}
+
+func (t *Tenant) serveDownload(w http.ResponseWriter, r *http.Request, typ, id string) {
+	t.mu.Lock()
+	j := t.findJobLocked(typ, id)
+	var (
+		result   []byte
+		status   string
+		expired  bool
+		slow     = t.faults.slowDownload
+		truncate bool
+	)
+	if j != nil {
+		result, status = j.Result, j.Status
+		expired = !t.opts.Now().Before(j.Created.Add(jobExpiry))
+		truncate = len(result) > 0 && t.rollLocked(t.faults.truncate)
+	}
+	t.mu.Unlock()
+	switch {
+	case j == nil:
+		t.notFound(w, fmt.Sprintf("%s job %s was not found.", strings.ToLower(typ), id))
+		return
+	case expired:
+		t.notFound(w, fmt.Sprintf("The results of %s job %s have expired.", strings.ToLower(typ), id))
+		return
+	case len(result) == 0:
+		t.badRequest(w, fmt.Sprintf("%s job %s has no results to download: its status is %s.", strings.ToLower(typ), id, status))
+		return
+	}
+	if slow > 0 {
+		timer := time.NewTimer(slow)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		}
+	}
+	if truncate {
+		// Announce the whole body, send half: the client sees an unexpected EOF.
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(result)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(result[:len(result)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}
+	writeRaw(w, http.StatusOK, result)
+}
+
+// serveConfigObjects lists per-type capabilities consistent with what the fake
+// does: the 25 exportable types (signatureRequired for RULE and
+// CONNECTOR_RULE, onePerTenant for singletons, referenceExtractors as found in
+// the tenant's objects) and the reference-only types import resolves by name.
+func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
+	t.mu.Lock()
+	paths := map[string]map[string]bool{}
+	for _, o := range t.objects {
+		root, err := parseTree(o.Raw)
+		if err != nil {
+			continue
+		}
+		for _, rf := range findRefs(o.Raw, root.get("object"), isRefType) {
+			if paths[o.Type] == nil {
+				paths[o.Type] = map[string]bool{}
+			}
+			paths[o.Type][rf.Path] = true
+		}
+	}
+	t.mu.Unlock()
+	var out []spconfig.ConfigObject
+	for _, typ := range spconfig.ExportableTypes {
+		ex := []string{}
+		for p := range paths[typ] {
+			ex = append(ex, p)
+		}
+		sortStrings(ex)
+		out = append(out, spconfig.ConfigObject{
+			ObjectType: typ, ReferenceExtractors: ex, SignatureRequired: spconfig.SignedType(typ),
+			OnePerTenant: spconfig.Singleton(typ), Exportable: true,
+		})
+	}
+	for _, typ := range []string{"ACCOUNT_CORRELATION_CONFIG", "CLUSTER", "CONNECTOR_SCHEMA", "ENTITLEMENT", "IDENTITY"} {
+		out = append(out, spconfig.ConfigObject{ObjectType: typ, ReferenceExtractors: []string{}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// serveAdmin is the admin API (DESIGN section 8); it needs no token.
+func (t *Tenant) serveAdmin(w http.ResponseWriter, r *http.Request, what string) {
+	q := r.URL.Query()
+	switch {
+	case what == "objects" && r.Method == http.MethodGet:
+		es := t.Objects(q.Get("type"))
+		raws := make([]json.RawMessage, 0, len(es))
+		for _, e := range es {
+			raws = append(raws, e.Raw)
+		}
+		writeJSON(w, http.StatusOK, raws)
+	case what == "objects" && r.Method == http.MethodPut:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err != nil {
+			t.badRequest(w, "reading body: "+err.Error())
+			return
+		}
+		e, err := spconfig.NewEntry(body)
+		if err != nil {
+			t.badRequest(w, "PUT /_fake/objects wants one export entry {version, self, object}: "+err.Error())
+			return
+		}
+		if err := t.PutObject(e); err != nil {
+			t.badRequest(w, err.Error())
+			return
+		}
+		t.mu.Lock()
+		o := t.objects[e.Key()]
+		var raw []byte
+		if o != nil {
+			raw = o.signedRaw()
+		}
+		t.mu.Unlock()
+		writeRaw(w, http.StatusOK, raw)
+	case what == "objects" && r.Method == http.MethodDelete:
+		typ, name := q.Get("type"), q.Get("name")
+		if typ == "" || name == "" {
+			t.badRequest(w, "DELETE /_fake/objects needs ?type=T&name=N")
+			return
+		}
+		if err := t.DeleteObject(typ, name); err != nil {
+			if errors.Is(err, errNotFound) {
+				t.notFound(w, err.Error())
+			} else {
+				t.badRequest(w, err.Error())
+			}
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case what == "identities" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, nonNilIdentities(t.Identities()))
+	case what == "identities" && r.Method == http.MethodPost:
+		var in struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil || strings.TrimSpace(in.Name) == "" {
+			t.badRequest(w, `POST /_fake/identities wants {"name": "..."}`)
+			return
+		}
+		writeJSON(w, http.StatusCreated, t.AddIdentity(in.Name))
+	case what == "jobs" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, t.Jobs())
+	case what == "faults" && r.Method == http.MethodPut:
+		var in struct {
+			Spec string `json:"spec"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+			t.badRequest(w, `PUT /_fake/faults wants {"spec": "429=0.1,..."}`)
+			return
+		}
+		if err := t.SetFaults(in.Spec); err != nil {
+			t.badRequest(w, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"spec": in.Spec})
+	case what == "faults" && r.Method == http.MethodGet:
+		t.mu.Lock()
+		spec := t.faults.spec
+		t.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]string{"spec": spec})
+	default:
+		t.notFound(w, fmt.Sprintf("no admin endpoint %s /_fake/%s", r.Method, what))
+	}
+}
+
+func nonNilIdentities(ids []Identity) []Identity {
+	if ids == nil {
+		return []Identity{}
+	}
+	return ids
+}
