@@ -1,0 +1,270 @@
+package spconfig
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxJSONBody bounds the JSON bodies decoded in memory (job status, config
+// objects, import results). Export downloads are streamed and unbounded.
+const maxJSONBody = 256 << 20
+
+// ConfigObjects lists the object types the tenant's SP-Config service knows,
+// with their capabilities (GET /sp-config/config-objects).
+func (c *Client) ConfigObjects(ctx context.Context) ([]ConfigObject, error) {
+	var out []ConfigObject
+	err := c.getJSON(ctx, opConfigObjects, "/config-objects", &out)
+	return out, err
+}
+
+// StartExport starts an export job (POST /sp-config/export) and returns it as
+// accepted. Type names are checked first: one unknown type fails the whole job
+// in the tenant.
+func (c *Client) StartExport(ctx context.Context, p ExportPayload) (Job, error) {
+	if err := checkTypes("export payload", p.IncludeTypes, p.ExcludeTypes, p.ObjectOptions, Exportable, "exportable"); err != nil {
+		return Job{}, err
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return Job{}, fmt.Errorf("spconfig %s: encode payload: %w", opExport, err)
+	}
+	return c.startJob(ctx, call{
+		op: opExport, method: http.MethodPost, path: "/export",
+		contentType: "application/json", body: bytesBody(body), policy: retryRefused,
+	}, JobExport)
+}
+
+// ExportStatus returns the status of export job id (GET /sp-config/export/{id}).
+func (c *Client) ExportStatus(ctx context.Context, id string) (Job, error) {
+	return c.jobStatus(ctx, opExportStatus, "/export/", id)
+}
+
+// DownloadExport downloads the results of COMPLETE export job id
+// (GET /sp-config/export/{id}/download) and stream-decodes them with
+// DecodeExport, calling fn for each entry; entries keep the tenant's bytes.
+// A failure after fn was first called is not retried (fn would see entries
+// twice): start the download again.
+func (c *Client) DownloadExport(ctx context.Context, id string, fn func(i int, e Entry) error) (ExportHeader, error) {
+	if err := checkID(opExportDownload, id); err != nil {
+		return ExportHeader{}, err
+	}
+	resp, err := c.do(ctx, call{op: opExportDownload, method: http.MethodGet, path: "/export/" + url.PathEscape(id) + "/download"})
+	if err != nil {
+		return ExportHeader{}, err
+	}
+	defer resp.Body.Close()
+	h, err := DecodeExport(resp.Body, fn)
+	if err != nil {
+		if ctx.Err() != nil {
+			return h, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, context.Cause(ctx))
+		}
+		return h, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, err)
+	}
+	return h, nil
+}
+
+// StartImport starts an import job (POST /sp-config/import?preview=...) with
+// data, an export document, as the multipart file part "data" and opts, when
+// not nil, as the part "options". It is retried only when the tenant certainly
+// refused it (429, 503, or a 401 answered by one token refresh), so it never
+// starts a second import.
+func (c *Client) StartImport(ctx context.Context, data []byte, opts *ImportOptions, preview bool) (Job, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Job{}, fmt.Errorf("spconfig %s: the import document is empty", opImport)
+	}
+	if opts != nil {
+		if err := checkTypes("import options", opts.IncludeTypes, opts.ExcludeTypes, opts.ObjectOptions, Importable, "importable"); err != nil {
+			return Job{}, err
+		}
+		for _, t := range opts.DefaultReferences {
+			if !Importable(t) {
+				return Job{}, fmt.Errorf("spconfig import options: defaultReferences: %q is not an importable type (importable: %s)", t, strings.Join(ImportableTypes, ", "))
+			}
+		}
+	}
+	body, contentType, err := multipartImport(data, opts)
+	if err != nil {
+		return Job{}, fmt.Errorf("spconfig %s: %w", opImport, err)
+	}
+	return c.startJob(ctx, call{
+		op: opImport, method: http.MethodPost, path: "/import",
+		query:       url.Values{"preview": {strconv.FormatBool(preview)}},
+		contentType: contentType, body: body, policy: retryRefused,
+	}, JobImport)
+}
+
+// ImportStatus returns the status of import job id (GET /sp-config/import/{id}).
+func (c *Client) ImportStatus(ctx context.Context, id string) (Job, error) {
+	return c.jobStatus(ctx, opImportStatus, "/import/", id)
+}
+
+// DownloadImport downloads the results of import job id
+// (GET /sp-config/import/{id}/download).
+func (c *Client) DownloadImport(ctx context.Context, id string) (*ImportResults, error) {
+	if err := checkID(opImportDownload, id); err != nil {
+		return nil, err
+	}
+	var r ImportResults
+	if err := c.getJSON(ctx, opImportDownload, "/import/"+url.PathEscape(id)+"/download", &r); err != nil {
+		return nil, err
+	}
+	if r.Results == nil {
+		r.Results = map[string]ObjectImportResult{}
+	}
+	return &r, nil
+}
+
+func (c *Client) jobStatus(ctx context.Context, op, path, id string) (Job, error) {
+	if err := checkID(op, id); err != nil {
+		return Job{}, err
+	}
+	var j Job
+	if err := c.getJSON(ctx, op, path+url.PathEscape(id), &j); err != nil {
+		return Job{}, err
+	}
+	if j.JobID == "" {
+		j.JobID = id
+	}
+	return j, nil
+}
+
+func (c *Client) startJob(ctx context.Context, cl call, kind string) (Job, error) {
+	resp, err := c.do(ctx, cl)
+	if err != nil {
+		return Job{}, err
+	}
+	defer resp.Body.Close()
+	var j Job
+	if err := decodeJSON(resp.Body, &j); err != nil {
+		return Job{}, fmt.Errorf("spconfig %s: the tenant accepted the job (status %d) but its answer is not a job: %w; check the tenant's %s jobs", cl.op, resp.StatusCode, err, strings.ToLower(kind))
+	}
+	if j.JobID == "" {
+		return Job{}, fmt.Errorf("spconfig %s: the tenant accepted the job (status %d) without a job id; check the tenant's %s jobs", cl.op, resp.StatusCode, strings.ToLower(kind))
+	}
+	if j.Type == "" {
+		j.Type = kind
+	}
+	return j, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, op, path string, out any) error {
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: path})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := decodeJSON(resp.Body, out); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("spconfig %s %s: %w", op, path, context.Cause(ctx))
+		}
+		return fmt.Errorf("spconfig %s %s: decode answer: %w", op, path, err)
+	}
+	return nil
+}
+
+func decodeJSON(r io.Reader, out any) error {
+	dec := json.NewDecoder(io.LimitReader(r, maxJSONBody))
+	if err := dec.Decode(out); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty body")
+		}
+		return err
+	}
+	return nil
+}
+
+func checkID(op, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("spconfig %s: the job id is empty", op)
+	}
+	return nil
+}
+
+func checkTypes(what string, include, exclude []string, objOpts map[string]ObjectOptions, ok func(string) bool, adj string) error {
+	var list []string
+	if adj == "exportable" {
+		list = ExportableTypes
+	} else {
+		list = ImportableTypes
+	}
+	check := func(field, t string) error {
+		if !ok(t) {
+			return fmt.Errorf("spconfig %s: %s: %q is not an %s type: use one of %s", what, field, t, adj, strings.Join(list, ", "))
+		}
+		return nil
+	}
+	for _, t := range include {
+		if err := check("includeTypes", t); err != nil {
+			return err
+		}
+	}
+	for _, t := range exclude {
+		if err := check("excludeTypes", t); err != nil {
+			return err
+		}
+	}
+	for t := range objOpts {
+		if err := check("objectOptions", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// multipartImport returns the multipart/form-data body of an import: the file
+// part "data" (import.json, application/json) holding data unchanged, then,
+// when opts is not nil, the part "options" holding opts as JSON. data is not
+// copied: each body reader streams the prefix, data and the suffix.
+func multipartImport(data []byte, opts *ImportOptions) (func() (io.Reader, int64), string, error) {
+	var head, tail bytes.Buffer
+	sw := &switchWriter{w: &head}
+	mw := multipart.NewWriter(sw)
+	h := make(textproto.MIMEHeader)
+	h.Set("Content-Disposition", `form-data; name="data"; filename="import.json"`)
+	h.Set("Content-Type", "application/json")
+	if _, err := mw.CreatePart(h); err != nil {
+		return nil, "", err
+	}
+	sw.w = &tail
+	if opts != nil {
+		o, err := json.Marshal(opts)
+		if err != nil {
+			return nil, "", fmt.Errorf("encode import options: %w", err)
+		}
+		h := make(textproto.MIMEHeader)
+		h.Set("Content-Disposition", `form-data; name="options"`)
+		h.Set("Content-Type", "application/json")
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := pw.Write(o); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	hb, tb := head.Bytes(), tail.Bytes()
+	n := int64(len(hb) + len(data) + len(tb))
+	body := func() (io.Reader, int64) {
+		return io.MultiReader(bytes.NewReader(hb), bytes.NewReader(data), bytes.NewReader(tb)), n
+	}
+	return body, mw.FormDataContentType(), nil
+}
+
+// switchWriter lets multipartImport direct the writer's output to different
+// buffers around the data part.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
