@@ -1,0 +1,25 @@
+package main
+
+import "context"
+
+func init() {
+	register(command{name: "apply", summary: "plan, preview, gate, import, verify and record a revision",
+		usage: "apply --config FILE [--pipeline NAME] [--rev REV]", run: runApply})
+}
+
+func runApply(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "apply")
+	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	name := fs.String("pipeline", "", "pipeline (default: the only one)")
+	rev := fs.String("rev", "HEAD", "revision of the target folder to apply")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	r, err := openRunner(ctx, env, *config, *name)
+	if err != nil {
+		return err
+	}
+	res, err := r.Apply(ctx, *rev)
+	printResult(env, res)
+	return flowError(err)
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"promoter/pipeline"
+)
+
+func init() {
+	register(command{name: "run", summary: "export, snapshot, propose, plan, preview, gate and import",
+		usage: "run --config FILE [--pipeline NAME] [--dry-run]", run: runRun})
+}
+
+func runRun(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "run")
+	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	name := fs.String("pipeline", "", "pipeline to run (default: the only one)")
+	dry := fs.Bool("dry-run", false, "export and plan, but commit nothing and import nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	r, err := openRunner(ctx, env, *config, *name)
+	if err != nil {
+		return err
+	}
+	res, err := r.Run(ctx, pipeline.RunOptions{DryRun: *dry})
+	printResult(env, res)
+	return flowError(err)
+}
+
+// printResult prints a flow's outcome and plan on stdout.
+func printResult(env *environment, res *pipeline.Result) {
+	if res == nil {
+		return
+	}
+	if res.Plan != nil {
+		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, isTerminal(env.stdout))
+	}
+	fmt.Fprintf(env.stdout, "\n%s: %s\n", res.Pipeline, res.Outcome)
+	for _, s := range res.Steps {
+		fmt.Fprintf(env.stdout, "  %-9s %-10s %8s  %s\n", s.Name, s.Outcome, s.Duration.Round(1e6), s.Detail)
+	}
+}

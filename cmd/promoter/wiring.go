@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"promoter/pipeline"
+)
+
+// newLogger returns the process logger: text on stderr.
+func newLogger(env *environment) *slog.Logger {
+	return slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// loadConfig loads and validates the configuration and resolves its secrets;
+// every problem is a usage error (exit 2).
+func loadConfig(env *environment, path string) (*pipeline.Config, *pipeline.Secrets, error) {
+	if path == "" {
+		return nil, nil, usageError("--config FILE is required")
+	}
+	cfg, err := pipeline.Load(path)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	sec, err := cfg.ResolveSecrets(env.getenv)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, sec, nil
+}
+
+// openRunner loads the configuration and wires the named pipeline.
+func openRunner(ctx context.Context, env *environment, configPath, name string) (*pipeline.Runner, error) {
+	cfg, sec, err := loadConfig(env, configPath)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Pipeline(name); err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	logger := newLogger(env)
+	store, err := pipeline.OpenStore(ctx, cfg, sec, logger)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pipeline.NewRunner(cfg, sec, name, store, pipeline.Env{Logger: logger})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return r, nil
+}
+
+// flowError maps a flow's error to the exit codes: blocked is 3.
+func flowError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var b *pipeline.BlockedError
+	if errors.As(err, &b) {
+		return &exitError{code: exitBlocked, err: err}
+	}
+	return err
+}
+
+// isTerminal reports whether f is a character device (colour, progress).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}

@@ -1,0 +1,367 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"promoter/diff"
+	"promoter/gitstore"
+	"promoter/spconfig"
+)
+
+// Record is kept in git (a note under refs/notes/promoter on the imported
+// commit) for every real import, so job ids and results outlive the tenant's
+// 7-day job expiry.
+type Record struct {
+	Pipeline        string                  `json:"pipeline"`
+	Source          string                  `json:"source"`
+	Target          string                  `json:"target"`
+	Revision        string                  `json:"revision"`
+	PreviousApplied string                  `json:"previousApplied,omitempty"`
+	LiveExportJob   string                  `json:"liveExportJob,omitempty"`
+	PreviewJob      string                  `json:"previewJob,omitempty"`
+	ImportJob       string                  `json:"importJob,omitempty"`
+	BackupJob       string                  `json:"backupJob,omitempty"`
+	VerifyJob       string                  `json:"verifyJob,omitempty"`
+	PayloadSHA256   string                  `json:"payloadSha256"`
+	Objects         []string                `json:"objects"`
+	Types           []string                `json:"types"`
+	PreviewResults  *spconfig.ImportResults `json:"previewResults,omitempty"`
+	ImportStatus    string                  `json:"importStatus,omitempty"`
+	ImportResults   *spconfig.ImportResults `json:"importResults,omitempty"`
+	Verdict         string                  `json:"verdict"`
+	Message         string                  `json:"message,omitempty"`
+	Started         time.Time               `json:"started"`
+	Finished        time.Time               `json:"finished,omitzero"`
+}
+
+// preview runs the import with preview=true on the plan's payload.
+func (r *Runner) preview(ctx context.Context, pl *Plan) error {
+	if len(pl.Payload) == 0 {
+		return nil
+	}
+	job, results, err := r.Target.Import(ctx, pl.Payload, nil, true, r.waitOptions(), nil)
+	rep := &PreviewReport{JobID: job.JobID, Status: job.Status, Results: results}
+	pl.Preview = rep
+	var je *spconfig.JobError
+	if err != nil && !errors.As(err, &je) {
+		return fmt.Errorf("preview import on %s: %w", r.Pipeline.Target, err)
+	}
+	if je != nil {
+		rep.Status = je.Job.Status
+		if je.Results != nil {
+			rep.Results = je.Results
+		}
+	}
+	if rep.Results != nil {
+		for _, t := range sortedKeys(rep.Results.Results) {
+			res := rep.Results.Results[t]
+			for _, m := range res.Errors {
+				rep.Errors = append(rep.Errors, TypedMessage{Type: t, Key: m.Key, Text: m.Text})
+			}
+			for _, m := range res.Warnings {
+				rep.Warnings = append(rep.Warnings, TypedMessage{Type: t, Key: m.Key, Text: m.Text})
+			}
+		}
+	}
+	if je != nil && len(rep.Errors) == 0 {
+		msg := je.Job.Message
+		if msg == "" {
+			msg = "no details"
+		}
+		rep.Errors = append(rep.Errors, TypedMessage{Key: "JOB_" + je.Job.Status, Text: "preview job " + je.Job.Status + ": " + msg})
+	}
+	return nil
+}
+
+// gate decides whether the plan may be imported. It returns the reasons it is
+// not clean; none means clean.
+func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
+	g := r.Pipeline.Gate
+	var reasons []string
+	for _, c := range conflicts {
+		reasons = append(reasons, "conflict: "+c.Object+": "+c.Reason)
+	}
+	for _, it := range pl.Items {
+		switch {
+		case it.Class == ClassConflict:
+			reasons = append(reasons, fmt.Sprintf("conflict: %s %s; resolve in git (match the target) or fix the tenant", it.Object, it.Reason))
+		case it.Class == ClassDrift && g.OnDrift != "overwrite":
+			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
+		}
+	}
+	if n := pl.ImportCount(); g.MaxChanges >= 0 && n > g.MaxChanges {
+		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", n, g.MaxChanges))
+	}
+	if len(pl.Payload) > 0 {
+		switch {
+		case pl.Preview == nil:
+			reasons = append(reasons, "no preview was run")
+		default:
+			for _, m := range pl.Preview.Errors {
+				reasons = append(reasons, fmt.Sprintf("preview error (%s): %s", m.Type, m.Text))
+			}
+			var allow []*regexp.Regexp
+			for _, a := range g.AllowWarnings {
+				if re, err := regexp.Compile(a); err == nil {
+					allow = append(allow, re)
+				}
+			}
+			for _, m := range pl.Preview.Warnings {
+				if !slices.ContainsFunc(allow, func(re *regexp.Regexp) bool { return re.MatchString(m.Text) }) {
+					reasons = append(reasons, fmt.Sprintf("preview warning (%s) not allowed by gate.allowWarnings: %s", m.Type, m.Text))
+				}
+			}
+			if pl.Preview.Status != spconfig.StatusComplete && len(pl.Preview.Errors) == 0 {
+				reasons = append(reasons, "preview job ended "+pl.Preview.Status)
+			}
+		}
+	}
+	now := r.now()
+	for _, w := range g.DenyWindows {
+		if open, until := windowOpen(w, now); open {
+			reasons = append(reasons, fmt.Sprintf("deny window %q is open until %s", w.Cron, until.Format(time.RFC3339)))
+		}
+	}
+	return reasons
+}
+
+// windowOpen reports whether a deny window that opens at each cron fire time
+// and lasts its duration covers now.
+func windowOpen(w DenyWindow, now time.Time) (bool, time.Time) {
+	sched, err := cron.ParseStandard(w.Cron)
+	if err != nil || w.Duration.Duration <= 0 {
+		return false, time.Time{}
+	}
+	start := sched.Next(now.Add(-w.Duration.Duration))
+	if start.IsZero() || start.After(now) {
+		return false, time.Time{}
+	}
+	return true, start.Add(w.Duration.Duration)
+}
+
+// signedUnmodified checks that every signed object in the payload still
+// carries its signature and is byte-identical to a version the source tenant
+// exported (found in the source folder's history).
+func (r *Runner) signedUnmodified(pl *Plan, rev gitstore.Hash) []string {
+	var reasons []string
+	for _, it := range pl.Items {
+		if it.desired == nil || !spconfig.SignedType(it.Type) || !slices.Contains(pl.payloadKeys, it.key) {
+			continue
+		}
+		if !it.desired.Signed() {
+			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) has no jwsHeader/jwsSignature; restore it from the source export", it.Object, it.Path))
+			continue
+		}
+		if !r.exportedBefore(rev, it) {
+			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) differs from every version %s exported; signed objects must not be edited: restore the file", it.Object, it.Path, r.Pipeline.Source))
+		}
+	}
+	return reasons
+}
+
+// exportedBefore looks for the item's exact bytes in the source folder's
+// history (first-parent, bounded).
+func (r *Runner) exportedBefore(rev gitstore.Hash, it PlanItem) bool {
+	rel := it.Path[len(tenantDir(r.Pipeline.Target)):]
+	src := tenantDir(r.Pipeline.Source) + rel
+	h := rev
+	for range 2000 {
+		if data, ok, err := r.Store.ReadFile(h, src); err == nil && ok {
+			if e, err := gitstore.DecodeFile(src, data); err == nil && string(e.Raw) == string(it.desired.Raw) {
+				return true
+			}
+		}
+		ci, err := r.Store.CommitInfo(h)
+		if err != nil || len(ci.Parents) == 0 {
+			return false
+		}
+		h = ci.Parents[0]
+	}
+	return false
+}
+
+// importPlan runs the real import with the previewed bytes, then verify and
+// record. rec.Revision is the commit whose target folder is imported.
+func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
+	rev := hashOf(pl.Revision)
+	prevApplied, _ := r.Store.Ref(appliedRef(pl.Target))
+	rec := &Record{
+		Pipeline: pl.Pipeline, Source: pl.Source, Target: pl.Target, Revision: pl.Revision,
+		PreviousApplied: hashOrEmpty(prevApplied), LiveExportJob: pl.LiveJob,
+		PayloadSHA256: pl.PayloadSHA256, Types: pl.importedTypes, Started: r.now().UTC(),
+	}
+	for _, k := range pl.payloadKeys {
+		rec.Objects = append(rec.Objects, k.String())
+	}
+	if pl.Preview != nil {
+		rec.PreviewJob, rec.PreviewResults = pl.Preview.JobID, pl.Preview.Results
+	}
+	res.Record = rec
+	err := r.step(ctx, res, "import", func() (string, string, error) {
+		job, results, err := r.Target.Import(ctx, pl.Payload, nil, false, r.waitOptions(), func(j spconfig.Job) error {
+			rec.ImportJob = j.JobID
+			// Written before polling: a crash from here on is resumed, not repeated.
+			return writeInflight(r.Store.Path(), rec)
+		})
+		rec.ImportStatus, rec.ImportResults = job.Status, results
+		if results != nil {
+			rec.BackupJob = results.ExportJobID
+		}
+		if err != nil {
+			rec.Verdict, rec.Message = "import-failed", err.Error()
+			if rec.ImportJob != "" {
+				r.finishRecord(rec, false)
+			}
+			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
+		}
+		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(rec.Objects)), nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.verifyAndRecord(ctx, res, rec)
+}
+
+// verifyAndRecord re-exports the imported objects, compares them with the
+// desired state, then advances applied and writes the record.
+func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) error {
+	rev := hashOf(rec.Revision)
+	err := r.step(ctx, res, "verify", func() (string, string, error) {
+		desired, err := r.managed(rev, pipelineTypes(r.Pipeline))
+		if err != nil {
+			return "", "", err
+		}
+		live, job, err := r.exportAll(ctx, r.Target, rec.Types, "verify")
+		rec.VerifyJob = job
+		if err != nil {
+			return "", "", err
+		}
+		byKey := map[string]spconfig.Entry{}
+		for _, e := range live {
+			byKey[e.Key().String()] = e
+		}
+		var bad []string
+		for _, f := range desired {
+			k := f.Entry.Key().String()
+			if !slices.Contains(rec.Objects, k) {
+				continue
+			}
+			l, ok := byKey[k]
+			if !ok {
+				bad = append(bad, k+" is missing in the target after the import")
+				continue
+			}
+			if same, err := diff.Equal(l, f.Entry, diff.Options{CrossTenant: true}); err != nil || !same {
+				bad = append(bad, k+" differs from the desired state after the import")
+			}
+		}
+		if len(bad) > 0 {
+			rec.Verdict, rec.Message = "verify-failed", fmt.Sprint(bad)
+			r.finishRecord(rec, false)
+			return "", "", fmt.Errorf("target %s does not match the desired state after import job %s: %v; check the tenant and run apply again", rec.Target, rec.ImportJob, bad)
+		}
+		return "ok", fmt.Sprintf("%d objects match", len(rec.Objects)), nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.step(ctx, res, "record", func() (string, string, error) {
+		rec.Verdict = "imported"
+		if err := r.finishRecord(rec, true); err != nil {
+			return "", "", err
+		}
+		return "ok", "applied " + short(rev), nil
+	})
+}
+
+// finishRecord writes the record as a git note on the imported revision,
+// advances the applied ref when the import succeeded, and clears the in-flight
+// marker.
+func (r *Runner) finishRecord(rec *Record, success bool) error {
+	rec.Finished = r.now().UTC()
+	rev := hashOf(rec.Revision)
+	var all []Record
+	if old, ok, err := r.Store.Note(rev); err == nil && ok {
+		_ = json.Unmarshal(old, &all) // a foreign note is replaced by our list
+	}
+	all = append(all, *rec)
+	data, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := r.Store.SetNote(rev, append(data, '\n')); err != nil {
+		return fmt.Errorf("write import record for %s: %w", short(rev), err)
+	}
+	if success {
+		old := hashOf(rec.PreviousApplied)
+		if cur, _ := r.Store.Ref(appliedRef(rec.Target)); cur != old {
+			old = cur
+		}
+		if err := r.Store.SetRef(appliedRef(rec.Target), rev, old); err != nil {
+			return fmt.Errorf("advance applied: %w", err)
+		}
+	}
+	return clearInflight(r.Store.Path(), rec.Target)
+}
+
+// resumeInflight finishes an import a previous process started but did not
+// record (it crashed or was killed). It never starts an import.
+func (r *Runner) resumeInflight(ctx context.Context, res *Result) error {
+	rec, ok, err := readInflight(r.Store.Path(), r.Pipeline.Target)
+	if err != nil || !ok {
+		return err
+	}
+	return r.step(ctx, res, "resume", func() (string, string, error) {
+		r.log().Warn("found an import that a previous run started but did not record", "job", rec.ImportJob, "target", rec.Target, "started", rec.Started)
+		job, results, err := r.Target.ResumeImport(ctx, rec.ImportJob, r.waitOptions())
+		rec.ImportStatus, rec.ImportResults = job.Status, results
+		if results != nil {
+			rec.BackupJob = results.ExportJobID
+		}
+		var apiErr *spconfig.APIError
+		var je *spconfig.JobError
+		switch {
+		case errors.As(err, &je):
+			rec.Verdict, rec.Message = "import-failed", err.Error()
+			if ferr := r.finishRecord(rec, false); ferr != nil {
+				return "", "", ferr
+			}
+			return "recorded-failure", "import job " + rec.ImportJob + " had failed; recorded", nil
+		case errors.As(err, &apiErr) && apiErr.NotFound():
+			return "", "", fmt.Errorf("import job %s (started %s) is unknown to %s; check the tenant, then delete %s to continue",
+				rec.ImportJob, rec.Started.Format(time.RFC3339), rec.Target, inflightPath(r.Store.Path(), rec.Target))
+		case err != nil:
+			return "", "", fmt.Errorf("resume import job %s: %w", rec.ImportJob, err)
+		}
+		var inner Result
+		if err := r.verifyAndRecord(ctx, &inner, rec); err != nil {
+			return "", "", err
+		}
+		res.Steps = append(res.Steps, inner.Steps...)
+		return "recorded", "import job " + rec.ImportJob + " completed; recorded", nil
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func hashOrEmpty(h gitstore.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}

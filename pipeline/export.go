@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"promoter/gitstore"
+	"promoter/spconfig"
+)
+
+// exported is the outcome of the export step.
+type exported struct {
+	job     spconfig.Job
+	header  spconfig.ExportHeader
+	entries []spconfig.Entry
+}
+
+// Export runs export, guard and snapshot for the pipeline's source tenant.
+func (r *Runner) Export(ctx context.Context) (*Result, error) {
+	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
+	unlock, err := r.Store.Lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	if err := r.Store.Sync(ctx); err != nil {
+		return res, fmt.Errorf("sync repository: %w", err)
+	}
+	snap, err := r.exportSnapshot(ctx, res)
+	if err != nil {
+		return res, err
+	}
+	if !snap.IsZero() {
+		res.Outcome = OutcomeExported
+		if err := r.Store.Push(ctx); err != nil {
+			return res, fmt.Errorf("push: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// exportSnapshot runs the export, guard and snapshot steps and returns the new
+// snapshot commit (zero when nothing changed).
+func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash, error) {
+	p := r.Pipeline
+	types := pipelineTypes(p)
+	var ex exported
+	err := r.step(ctx, res, "export", func() (string, string, error) {
+		payload := spconfig.ExportPayload{
+			Description:  "promoter " + p.Name + " snapshot of " + p.Source,
+			IncludeTypes: types,
+		}
+		job, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
+			e, err := stripEntry(p, e)
+			if err != nil {
+				return err
+			}
+			ex.entries = append(ex.entries, e)
+			return nil
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
+		}
+		ex.job, ex.header = job, h
+		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(ex.entries)), nil
+	})
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+
+	head, err := r.Store.Head()
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+	err = r.step(ctx, res, "guard", func() (string, string, error) {
+		return r.guard(head, types, ex.entries)
+	})
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+
+	var snap gitstore.Hash
+	err = r.step(ctx, res, "snapshot", func() (string, string, error) {
+		spec := gitstore.CommitSpec{
+			Message: fmt.Sprintf("Snapshot of tenant %s (%s)", p.Source, ex.header.Tenant),
+			Trailers: [][2]string{
+				{"Promoter-Pipeline", p.Name},
+				{"Promoter-Tenant", p.Source},
+				{"Promoter-Export-Job", ex.job.JobID},
+				{"Promoter-Export-Timestamp", ex.header.Timestamp},
+			},
+		}
+		h, err := r.Store.WriteTenant(ctx, p.Source, types, ex.entries, spec)
+		if err != nil {
+			return "", "", err
+		}
+		snap = h
+		if h.IsZero() {
+			return "unchanged", "no object changed; no commit", nil
+		}
+		res.SnapshotCommit = h.String()
+		return "committed", "commit " + h.String()[:12], nil
+	})
+	return snap, err
+}
+
+// guard refuses an export that drops more than the configured share of any
+// type's objects compared with the last snapshot: a half-empty export from a
+// tenant hiccup must never become the desired state.
+func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.Entry) (string, string, error) {
+	prev, err := r.Store.ReadTenant(head, r.Pipeline.Source)
+	if err != nil {
+		return "", "", fmt.Errorf("read last snapshot: %w", err)
+	}
+	before := map[string]int{}
+	for _, f := range prev {
+		before[f.Entry.Type()]++
+	}
+	after := map[string]int{}
+	for _, e := range entries {
+		if !spconfig.Exportable(e.Type()) {
+			return "", "", fmt.Errorf("export contains unknown type %q (%s); refusing to snapshot it", e.Type(), e.Key())
+		}
+		after[e.Type()]++
+	}
+	g := r.Pipeline.Guard
+	var reasons []string
+	for _, t := range types {
+		b, a := before[t], after[t]
+		if b == 0 || b < g.MinObjects || a >= b {
+			continue
+		}
+		drop := float64(b-a) * 100 / float64(b)
+		if drop > g.MaxDropPercent {
+			reasons = append(reasons, fmt.Sprintf("%s: %d objects in the last snapshot, %d in this export (%.0f%% dropped, guard allows %.0f%%); if the deletions are real, raise guard.maxDropPercent for one run", t, b, a, drop, g.MaxDropPercent))
+		}
+	}
+	sort.Strings(reasons)
+	if len(reasons) > 0 {
+		return "", strings.Join(reasons, "; "), &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
+	}
+	return "ok", fmt.Sprintf("%d objects in %d types", len(entries), len(after)), nil
+}

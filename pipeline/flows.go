@@ -1,0 +1,322 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"promoter/gitstore"
+)
+
+// RunOptions tune Run.
+type RunOptions struct {
+	// DryRun exports and plans but writes no commit and imports nothing: the
+	// plan is computed against the repository as it is.
+	DryRun bool
+}
+
+// Run executes the whole promotion: export, guard, snapshot, propose, plan,
+// preview, gate, import, verify, record (DESIGN section 5).
+func (r *Runner) Run(ctx context.Context, o RunOptions) (*Result, error) {
+	p := r.Pipeline
+	res := &Result{Pipeline: p.Name, Outcome: OutcomeNothing}
+	unlock, err := r.Store.Lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	if err := r.Store.Sync(ctx); err != nil {
+		return res, fmt.Errorf("sync repository: %w", err)
+	}
+	if err := r.resumeInflight(ctx, res); err != nil {
+		return res, err
+	}
+	var conflicts []Conflict
+	head, err := r.Store.Head()
+	if err != nil {
+		return res, err
+	}
+	if !o.DryRun {
+		if _, err := r.exportSnapshot(ctx, res); err != nil {
+			return res, err
+		}
+		if head, err = r.Store.Head(); err != nil {
+			return res, err
+		}
+		var prop *proposal
+		err = r.step(ctx, res, "propose", func() (string, string, error) {
+			var err error
+			prop, err = r.propose(ctx, head)
+			if err != nil {
+				return "", "", err
+			}
+			detail := fmt.Sprintf("%d object(s) copied to %s", len(prop.changed), tenantDir(p.Target))
+			if len(prop.conflicts) > 0 {
+				detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
+			}
+			if prop.commit.IsZero() {
+				return "unchanged", detail, nil
+			}
+			res.PromotionCommit, res.Branch = prop.commit.String(), prop.branch
+			return "committed", detail, nil
+		})
+		if err != nil {
+			return res, err
+		}
+		conflicts = prop.conflicts
+		if p.Mode == "pull-request" {
+			return r.finishPullRequest(ctx, res, prop)
+		}
+		head = prop.head
+	}
+	if head.IsZero() {
+		return res, nil
+	}
+	imp := p.Mode == "auto" && !o.DryRun
+	res, err = r.planAndApply(ctx, res, head, conflicts, imp)
+	if o.DryRun {
+		return res, err
+	}
+	return res, r.push(ctx, err)
+}
+
+// finishPullRequest plans the promotion branch (the plan is the pull
+// request's body) and pushes it; merging it and `promoter apply` import it.
+func (r *Runner) finishPullRequest(ctx context.Context, res *Result, prop *proposal) (*Result, error) {
+	if prop.commit.IsZero() {
+		if err := r.Store.Push(ctx); err != nil {
+			return res, fmt.Errorf("push: %w", err)
+		}
+		if len(prop.conflicts) > 0 {
+			res.Outcome = OutcomeBlocked
+			return res, &BlockedError{Pipeline: r.Pipeline.Name, Reasons: conflictReasons(prop.conflicts)}
+		}
+		return res, nil
+	}
+	if _, err := r.planAndApply(ctx, res, prop.commit, prop.conflicts, false); err != nil && !IsBlocked(err) {
+		return res, err
+	}
+	res.Outcome = OutcomeProposed
+	if err := r.Store.Push(ctx, prop.branch); err != nil {
+		return res, fmt.Errorf("push %s: %w", prop.branch, err)
+	}
+	return res, nil
+}
+
+func conflictReasons(cs []Conflict) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, "conflict: "+c.Object+": "+c.Reason)
+	}
+	return out
+}
+
+// Plan runs plan, preview and gate for a revision of the target folder
+// (default the branch tip). It writes nothing and imports nothing.
+func (r *Runner) Plan(ctx context.Context, rev string) (*Result, error) {
+	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
+	h, err := r.resolve(rev)
+	if err != nil {
+		return res, err
+	}
+	return r.planAndApply(ctx, res, h, nil, false)
+}
+
+// Apply runs plan, preview, gate, import, verify and record for a revision
+// (default the branch tip).
+func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
+	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
+	unlock, err := r.Store.Lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	if err := r.Store.Sync(ctx); err != nil {
+		return res, fmt.Errorf("sync repository: %w", err)
+	}
+	if err := r.resumeInflight(ctx, res); err != nil {
+		return res, err
+	}
+	h, err := r.resolve(rev)
+	if err != nil {
+		return res, err
+	}
+	res, err = r.planAndApply(ctx, res, h, nil, true)
+	return res, r.push(ctx, err)
+}
+
+// Rollback restores the target folder to its content at rev by reverting,
+// newest first, every later commit that changed it, shows the plan and
+// applies it. The reverts are ordinary commits: history keeps both the
+// promotion and its rollback.
+func (r *Runner) Rollback(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
+	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
+	unlock, err := r.Store.Lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	if err := r.Store.Sync(ctx); err != nil {
+		return res, fmt.Errorf("sync repository: %w", err)
+	}
+	if err := r.resumeInflight(ctx, res); err != nil {
+		return res, err
+	}
+	target, err := r.resolve(to)
+	if err != nil {
+		return res, err
+	}
+	err = r.step(ctx, res, "revert", func() (string, string, error) {
+		n, err := r.revertSince(ctx, target)
+		if err != nil {
+			return "", "", err
+		}
+		if n == 0 {
+			return "unchanged", fmt.Sprintf("%s already equals %s", tenantDir(r.Pipeline.Target), short(target)), nil
+		}
+		return "committed", fmt.Sprintf("%d commit(s) reverted", n), nil
+	})
+	if err != nil {
+		return res, err
+	}
+	head, err := r.Store.Head()
+	if err != nil {
+		return res, err
+	}
+	r.showPlan = show
+	defer func() { r.showPlan = nil }()
+	res, err = r.planAndApply(ctx, res, head, nil, true)
+	return res, r.push(ctx, err)
+}
+
+// revertSince reverts the commits after base (first-parent) that changed the
+// target folder, newest first.
+func (r *Runner) revertSince(ctx context.Context, base gitstore.Hash) (int, error) {
+	head, err := r.Store.Head()
+	if err != nil {
+		return 0, err
+	}
+	dir := tenantDir(r.Pipeline.Target)
+	var todo []gitstore.Hash
+	h := head
+	for h != base {
+		ci, err := r.Store.CommitInfo(h)
+		if err != nil {
+			return 0, err
+		}
+		if len(ci.Parents) == 0 {
+			return 0, fmt.Errorf("%s is not an ancestor of %s on the first-parent line; pass a commit of this branch to --to", short(base), short(head))
+		}
+		changed, err := r.Store.ChangedPaths(ci.Parents[0], h, dir)
+		if err != nil {
+			return 0, err
+		}
+		if len(changed) > 0 {
+			todo = append(todo, h)
+		}
+		h = ci.Parents[0]
+	}
+	for _, c := range todo {
+		ci, err := r.Store.CommitInfo(c)
+		if err != nil {
+			return 0, err
+		}
+		subject, _, _ := strings.Cut(ci.Message, "\n")
+		msg := fmt.Sprintf("Revert %q\n\nThis reverts commit %s (promoter rollback of %s to %s).", subject, c, r.Pipeline.Target, short(base))
+		if _, err := r.Store.Revert(ctx, c, msg); err != nil {
+			return 0, fmt.Errorf("revert %s: %w", short(c), err)
+		}
+	}
+	return len(todo), nil
+}
+
+func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
+	if rev == "" {
+		rev = "HEAD"
+	}
+	h, err := r.Store.Resolve(rev)
+	if err != nil {
+		return h, fmt.Errorf("revision %q: %w", rev, err)
+	}
+	return h, nil
+}
+
+// planAndApply runs plan, preview and gate on rev, then, when imp is set and
+// the gate is clean, import, verify and record.
+func (r *Runner) planAndApply(ctx context.Context, res *Result, rev gitstore.Hash, conflicts []Conflict, imp bool) (*Result, error) {
+	var pl *Plan
+	err := r.step(ctx, res, "plan", func() (string, string, error) {
+		var err error
+		pl, err = r.plan(ctx, rev)
+		if err != nil {
+			return "", "", err
+		}
+		pl.Conflicts = conflicts
+		return "ok", fmt.Sprintf("%d to import, %d drift, %d conflict, %d not importable, %d not deleted",
+			pl.ImportCount(), pl.Counts[ClassDrift], pl.Counts[ClassConflict]+len(conflicts), pl.Counts[ClassNotImportable], pl.Counts[ClassNotDeleted]), nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Plan = pl
+	err = r.step(ctx, res, "preview", func() (string, string, error) {
+		if len(pl.Payload) == 0 {
+			return "skipped", "nothing to import", nil
+		}
+		if err := r.preview(ctx, pl); err != nil {
+			return "", "", err
+		}
+		return strings.ToLower(pl.Preview.Status), fmt.Sprintf("job %s: %d errors, %d warnings", pl.Preview.JobID, len(pl.Preview.Errors), len(pl.Preview.Warnings)), nil
+	})
+	if err != nil {
+		return res, err
+	}
+	err = r.step(ctx, res, "gate", func() (string, string, error) {
+		reasons := r.gate(pl, conflicts)
+		reasons = append(reasons, r.signedUnmodified(pl, rev)...)
+		pl.Blocked = reasons
+		switch {
+		case len(reasons) > 0:
+			pl.Verdict = string(OutcomeBlocked)
+			return "", "", &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
+		case len(pl.Payload) == 0:
+			pl.Verdict = string(OutcomeNothing)
+			return "clean", "nothing to import", nil
+		default:
+			pl.Verdict = string(OutcomeClean)
+			return "clean", fmt.Sprintf("%d object(s) may be imported", pl.ImportCount()), nil
+		}
+	})
+	if r.showPlan != nil {
+		r.showPlan(pl)
+	}
+	if err != nil {
+		res.Outcome = OutcomeBlocked
+		return res, err
+	}
+	if len(pl.Payload) == 0 {
+		res.Outcome = OutcomeNothing
+		return res, nil
+	}
+	if !imp {
+		res.Outcome = OutcomeClean
+		if r.Pipeline.Mode == "manual" {
+			res.Outcome = OutcomeManual
+		}
+		return res, nil
+	}
+	if err := r.importPlan(ctx, res, pl); err != nil {
+		return res, err
+	}
+	res.Outcome = OutcomeImported
+	return res, nil
+}
+
+// push publishes the branch, refs and notes after a flow that wrote them. A
+// flow's own error wins over a push error.
+func (r *Runner) push(ctx context.Context, err error) error {
+	if perr := r.Store.Push(ctx); perr != nil && (err == nil || IsBlocked(err)) {
+		return fmt.Errorf("push: %w", perr)
+	}
+	return err
+}

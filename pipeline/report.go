@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"promoter/diff"
+)
+
+// Formats of RenderPlan.
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatJSON     = "json"
+)
+
+// classOrder is the order classes are listed in reports.
+var classOrder = []Class{ClassApply, ClassDrift, ClassConflict, ClassNotImportable, ClassNotDeleted, ClassOnlyInTarget, ClassNoop}
+
+// RenderPlan writes a plan for people (text, markdown) or programs (json).
+// The JSON document is {"schemaVersion": 1, "plan": {...}, "diff": {...}}
+// where plan has the fields of Plan and diff is diff.RenderJSON's document.
+func RenderPlan(w io.Writer, pl *Plan, format string, color bool) error {
+	switch format {
+	case FormatText, "":
+		return renderPlanText(w, pl, color)
+	case FormatMarkdown:
+		return renderPlanMarkdown(w, pl)
+	case FormatJSON:
+		var d bytes.Buffer
+		if err := diff.RenderJSON(&d, pl.Diff); err != nil {
+			return err
+		}
+		doc := struct {
+			SchemaVersion int             `json:"schemaVersion"`
+			Plan          *Plan           `json:"plan"`
+			Diff          json.RawMessage `json:"diff"`
+		}{1, pl, d.Bytes()}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return fmt.Errorf("unknown format %q: use text, markdown or json", format)
+}
+
+func countsLine(pl *Plan) string {
+	var parts []string
+	for _, c := range classOrder {
+		parts = append(parts, fmt.Sprintf("%s %d", c, pl.Counts[c]))
+	}
+	if len(pl.Conflicts) > 0 {
+		parts = append(parts, fmt.Sprintf("promotion conflicts %d", len(pl.Conflicts)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func verdictText(pl *Plan) string {
+	switch pl.Verdict {
+	case string(OutcomeBlocked):
+		return "BLOCKED"
+	case string(OutcomeClean):
+		return "CLEAN: may be imported"
+	case string(OutcomeNothing):
+		return "NOTHING TO DO: the target matches"
+	}
+	return "not gated"
+}
+
+func renderPlanText(w io.Writer, pl *Plan, color bool) error {
+	fmt.Fprintf(w, "Plan %s: %s -> %s at %s (applied: %s)\n", pl.Pipeline, pl.Source, pl.Target, shortStr(pl.Revision), shortStr(pl.Applied))
+	fmt.Fprintf(w, "  %s\n\n", countsLine(pl))
+	if err := diff.RenderText(w, pl.Diff, diff.TextOptions{Title: "Changes (live " + pl.Target + " -> desired)", Color: color}); err != nil {
+		return err
+	}
+	if pv := pl.Preview; pv != nil {
+		fmt.Fprintf(w, "\nPreview job %s: %s, %d error(s), %d warning(s)\n", pv.JobID, pv.Status, len(pv.Errors), len(pv.Warnings))
+		for _, m := range pv.Errors {
+			fmt.Fprintf(w, "  error   %-22s %s\n", m.Type, m.Text)
+		}
+		for _, m := range pv.Warnings {
+			fmt.Fprintf(w, "  warning %-22s %s\n", m.Type, m.Text)
+		}
+	}
+	fmt.Fprintf(w, "\nVerdict: %s\n", verdictText(pl))
+	for _, b := range pl.Blocked {
+		fmt.Fprintf(w, "  - %s\n", b)
+	}
+	return nil
+}
+
+func renderPlanMarkdown(w io.Writer, pl *Plan) error {
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "## promoter plan: `%s` (%s → %s)\n\n", pl.Pipeline, pl.Source, pl.Target)
+	fmt.Fprintf(&head, "Revision `%s`, last applied `%s`.\n\n**Verdict: %s**\n\n", shortStr(pl.Revision), shortStr(pl.Applied), verdictText(pl))
+	for _, b := range pl.Blocked {
+		fmt.Fprintf(&head, "- %s\n", mdEscape(b))
+	}
+	if len(pl.Blocked) > 0 {
+		head.WriteString("\n")
+	}
+	head.WriteString("| class | objects |\n|---|---:|\n")
+	for _, c := range classOrder {
+		fmt.Fprintf(&head, "| %s | %d |\n", c, pl.Counts[c])
+	}
+	head.WriteString("\n")
+	if pv := pl.Preview; pv != nil {
+		fmt.Fprintf(&head, "Preview job `%s`: %s, %d error(s), %d warning(s).\n\n", pv.JobID, pv.Status, len(pv.Errors), len(pv.Warnings))
+		for _, m := range pv.Errors {
+			fmt.Fprintf(&head, "- :x: %s: %s\n", m.Type, mdEscape(m.Text))
+		}
+		for _, m := range pv.Warnings {
+			fmt.Fprintf(&head, "- :warning: %s: %s\n", m.Type, mdEscape(m.Text))
+		}
+		head.WriteString("\n")
+	}
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return err
+	}
+	budget := 60000 - head.Len()
+	if budget < 2000 {
+		budget = 2000
+	}
+	return diff.RenderMarkdown(w, pl.Diff, diff.MarkdownOptions{Title: "Changes", MaxBytes: budget})
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
+}
+
+func shortStr(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "none"
+	}
+	return h
+}
