@@ -1,0 +1,807 @@
+package gitstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"promoter/spconfig"
+)
+
+// Change sets (or with nil Content deletes) one repository-relative file.
+type Change struct {
+	Path    string
+	Content []byte
+}
+
+// CommitSpec describes a commit.
+type CommitSpec struct {
+	Branch   string // default the configured branch; another branch is created from Base when missing
+	Base     Hash   // parent of a new branch
+	Message  string
+	Trailers [][2]string // appended as "Key: value" lines
+	Changes  []Change
+}
+
+// packThreshold is the number of new objects from which they go into one
+// packfile instead of loose objects.
+const packThreshold = 64
+
+// Commit writes the changes as one commit through git plumbing: blobs are
+// hashed in memory, unchanged subtrees are reused by hash, only new objects
+// are written (one packfile for big changes), and the branch moves with a
+// compare-and-swap. It returns the zero Hash when the changes change nothing.
+// When the branch is checked out, the working tree and index are updated for
+// the changed paths; a changed path with uncommitted edits fails the commit,
+// naming the file, before the branch moves.
+func (r *Repo) Commit(ctx context.Context, s CommitSpec) (Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refresh()
+	msg := buildMessage(s.Message, s.Trailers)
+	return r.commitRef(ctx, r.branchRef(s.Branch), s.Base, true, msg, s.Changes)
+}
+
+func buildMessage(msg string, trailers [][2]string) string {
+	msg = strings.TrimRight(msg, "\n")
+	if msg == "" {
+		msg = "promoter commit"
+	}
+	if len(trailers) > 0 {
+		msg += "\n\n"
+		for _, t := range trailers {
+			msg += strings.ReplaceAll(t[0], "\n", " ") + ": " + strings.ReplaceAll(t[1], "\n", " ") + "\n"
+		}
+		return msg
+	}
+	return msg + "\n"
+}
+
+// changed is one file a commit changes.
+type changed struct {
+	path     string
+	old, new Hash // zero when absent
+	content  []byte
+}
+
+// commitRef commits changes on ref (parent: its tip, or base when missing).
+func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bool, msg string, changes []Change) (Hash, error) {
+	tip, err := r.Ref(ref)
+	if err != nil {
+		return Hash{}, err
+	}
+	parent := tip
+	if parent.IsZero() {
+		parent = base
+	}
+	baseTree, err := r.rootTree(parent)
+	if err != nil {
+		return Hash{}, err
+	}
+	b := &treeBuilder{r: r, objs: map[Hash]newObject{}}
+	root := &pending{}
+	for _, c := range changes {
+		p := strings.Trim(c.Path, "/")
+		if err := validRepoPath(p); err != nil {
+			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+		}
+		root.add(strings.Split(p, "/"), c.Content, p)
+	}
+	newTree, err := b.apply(baseTree, root, "")
+	if err != nil {
+		return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+	}
+	if newTree == baseTree && !(tip.IsZero() && !base.IsZero()) {
+		return Hash{}, nil
+	}
+	if newTree == baseTree {
+		// a new branch without changes: nothing to commit either
+		return Hash{}, nil
+	}
+	checkedOut := worktree && r.checkedOut(ref)
+	if checkedOut {
+		if err := r.checkWorktree(b.changed); err != nil {
+			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+		}
+	}
+	now := r.o.Now()
+	sig := object.Signature{Name: r.o.AuthorName, Email: r.o.AuthorEmail, When: now}
+	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: newTree}
+	if !parent.IsZero() {
+		c.ParentHashes = []Hash{parent}
+	}
+	ch, err := b.addCommit(c)
+	if err != nil {
+		return Hash{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+	}
+	if err := r.writeObjects(b.objs); err != nil {
+		return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+	}
+	r.hit("objects-written")
+	if checkedOut {
+		if err := r.writeJournal(journal{Ref: ref, Old: tip.String(), New: ch.String()}); err != nil {
+			return Hash{}, err
+		}
+		r.hit("journal-written")
+	}
+	if err := r.casRef(ref, ch, tip); err != nil {
+		if checkedOut {
+			r.removeJournal()
+		}
+		return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+	}
+	r.hit("ref-moved")
+	if checkedOut {
+		if err := r.updateWorktree(b.changed, false); err != nil {
+			return ch, fmt.Errorf("commit %s on %s: update working tree: %w", short(ch), ref, err)
+		}
+		r.removeJournal()
+	}
+	r.log.Debug("committed", "ref", ref, "commit", ch.String(), "files", len(b.changed), "objects", len(b.objs))
+	return ch, nil
+}
+
+// checkedOut reports whether HEAD points at ref in a non-bare repository.
+func (r *Repo) checkedOut(ref string) bool {
+	h, err := r.st.Reference(plumbing.HEAD)
+	return err == nil && h.Type() == plumbing.SymbolicReference && h.Target().String() == ref
+}
+
+// pending is the tree of changes to apply.
+type pending struct {
+	children map[string]*pending
+	file     bool
+	content  []byte
+	full     string
+}
+
+func (p *pending) add(parts []string, content []byte, full string) {
+	n := p
+	for _, part := range parts {
+		if n.children == nil {
+			n.children = map[string]*pending{}
+		}
+		c := n.children[part]
+		if c == nil {
+			c = &pending{}
+			n.children[part] = c
+		}
+		n = c
+	}
+	n.file, n.content, n.full = true, content, full
+}
+
+type newObject struct {
+	typ  plumbing.ObjectType
+	data []byte
+}
+
+type treeBuilder struct {
+	r       *Repo
+	objs    map[Hash]newObject
+	changed []changed
+}
+
+func (b *treeBuilder) put(t plumbing.ObjectType, data []byte) Hash {
+	h := plumbing.ComputeHash(t, data)
+	if _, ok := b.objs[h]; !ok {
+		b.objs[h] = newObject{typ: t, data: data}
+	}
+	return h
+}
+
+func (b *treeBuilder) addCommit(c *object.Commit) (Hash, error) {
+	mo := &plumbing.MemoryObject{}
+	if err := c.Encode(mo); err != nil {
+		return Hash{}, fmt.Errorf("encode commit: %w", err)
+	}
+	rd, _ := mo.Reader()
+	data, _ := io.ReadAll(rd)
+	return b.put(plumbing.CommitObject, data), nil
+}
+
+// apply returns the hash of tree t with the pending changes applied.
+func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
+	ents, err := b.r.treeEntries(t)
+	if err != nil {
+		return Hash{}, err
+	}
+	m := make(map[string]object.TreeEntry, len(ents)+len(p.children))
+	for _, e := range ents {
+		m[e.Name] = e
+	}
+	for name, c := range p.children {
+		if !validTreeName(name) {
+			return Hash{}, fmt.Errorf("path %s%s: %q cannot be stored in git", base, name, name)
+		}
+		old, exists := m[name]
+		if c.file {
+			if len(c.children) > 0 {
+				return Hash{}, fmt.Errorf("path %s%s is both a file and a folder in one commit", base, name)
+			}
+			if exists && old.Mode == filemode.Dir {
+				return Hash{}, fmt.Errorf("path %s%s is a folder in the repository, cannot write a file there", base, name)
+			}
+			var oldH Hash
+			if exists {
+				oldH = old.Hash
+			}
+			if c.content == nil {
+				if exists {
+					delete(m, name)
+					b.changed = append(b.changed, changed{path: c.full, old: oldH})
+				}
+				continue
+			}
+			h := b.put(plumbing.BlobObject, c.content)
+			if exists && h == oldH && old.Mode == filemode.Regular {
+				continue
+			}
+			m[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
+			b.changed = append(b.changed, changed{path: c.full, old: oldH, new: h, content: c.content})
+			continue
+		}
+		sub := emptyTree
+		if exists {
+			if old.Mode != filemode.Dir {
+				return Hash{}, fmt.Errorf("path %s%s is a file in the repository, cannot make it a folder", base, name)
+			}
+			sub = old.Hash
+		}
+		nh, err := b.apply(sub, c, base+name+"/")
+		if err != nil {
+			return Hash{}, err
+		}
+		switch {
+		case nh == sub:
+		case nh == emptyTree:
+			delete(m, name)
+		default:
+			m[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: nh}
+		}
+	}
+	if len(m) == 0 {
+		return emptyTree, nil
+	}
+	out := make([]object.TreeEntry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	sortTree(out)
+	data := encodeTree(out)
+	h := plumbing.ComputeHash(plumbing.TreeObject, data)
+	if h == t {
+		return t, nil
+	}
+	b.put(plumbing.TreeObject, data)
+	return h, nil
+}
+
+// sortTree orders entries as git does: by name, folders compared as "name/".
+func sortTree(es []object.TreeEntry) {
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+}
+
+func encodeTree(es []object.TreeEntry) []byte {
+	var b bytes.Buffer
+	for _, e := range es {
+		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
+		b.WriteByte(' ')
+		b.WriteString(e.Name)
+		b.WriteByte(0)
+		b.Write(e.Hash[:])
+	}
+	return b.Bytes()
+}
+
+// writeObjects stores the objects the repository lacks: loose when few, one
+// packfile otherwise.
+func (r *Repo) writeObjects(objs map[Hash]newObject) error {
+	var missing []Hash
+	for h := range objs {
+		if r.st.HasEncodedObject(h) != nil {
+			missing = append(missing, h)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if len(missing) < packThreshold {
+		for _, h := range missing {
+			o := objs[h]
+			mo := &plumbing.MemoryObject{}
+			mo.SetType(o.typ)
+			mo.Write(o.data)
+			if _, err := r.st.SetEncodedObject(mo); err != nil {
+				return fmt.Errorf("write object %s: %w", short(h), err)
+			}
+		}
+		return nil
+	}
+	mem := memory.NewStorage()
+	for _, h := range missing {
+		o := objs[h]
+		mo := &plumbing.MemoryObject{}
+		mo.SetType(o.typ)
+		mo.Write(o.data)
+		if _, err := mem.SetEncodedObject(mo); err != nil {
+			return err
+		}
+	}
+	sort.Slice(missing, func(i, j int) bool { return objs[missing[i]].typ > objs[missing[j]].typ })
+	pw, err := r.st.PackfileWriter()
+	if err != nil {
+		return fmt.Errorf("write packfile: %w", err)
+	}
+	if _, err := packfile.NewEncoder(pw, mem, false).Encode(missing, 0); err != nil {
+		pw.Close()
+		return fmt.Errorf("write packfile: %w", err)
+	}
+	r.hit("pack-encoded")
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("write packfile: %w", err)
+	}
+	return nil
+}
+
+// ---- working tree ----
+
+func (r *Repo) abs(p string) string { return filepath.Join(r.path, filepath.FromSlash(p)) }
+
+// readIndex reads .git/index; a missing index is empty.
+func (r *Repo) readIndex() (*index.Index, error) {
+	idx := &index.Index{Version: 2}
+	f, err := os.Open(filepath.Join(r.gitDir, "index"))
+	if errors.Is(err, os.ErrNotExist) {
+		return idx, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	defer f.Close()
+	if err := index.NewDecoder(f).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", f.Name(), err)
+	}
+	return idx, nil
+}
+
+// writeIndex writes the index through index.lock and a rename, dropping the
+// cached-tree extension, which the new content invalidates.
+func (r *Repo) writeIndex(idx *index.Index) error {
+	idx.Cache = nil
+	idx.ResolveUndo = nil
+	idx.EndOfIndexEntry = nil
+	if idx.Version < 2 || idx.Version > 3 {
+		idx.Version = 2
+	}
+	lock := filepath.Join(r.gitDir, "index.lock")
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("write index: %s exists: a git command is running in %s; if none is, delete that file", lock, r.path)
+		}
+		return fmt.Errorf("write index: %w", err)
+	}
+	bw := &bytes.Buffer{}
+	if err := index.NewEncoder(bw).Encode(idx); err != nil {
+		f.Close()
+		os.Remove(lock)
+		return fmt.Errorf("write index: %w", err)
+	}
+	_, err = f.Write(bw.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(lock, filepath.Join(r.gitDir, "index"))
+	}
+	if err != nil {
+		os.Remove(lock)
+		return fmt.Errorf("write index: %w", err)
+	}
+	return nil
+}
+
+func fileHash(p string) (Hash, bool, error) {
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return Hash{}, false, nil
+	}
+	if err != nil {
+		return Hash{}, false, err
+	}
+	return plumbing.ComputeHash(plumbing.BlobObject, data), true, nil
+}
+
+// statMatches reports whether the file's stat data equals the index entry's,
+// so the file is known unchanged without reading it.
+func statMatches(e *index.Entry, fi os.FileInfo) bool {
+	return fi.Mode().IsRegular() && uint32(fi.Size()) == e.Size && fi.ModTime().Equal(e.ModifiedAt)
+}
+
+// checkWorktree fails when a path the commit changes holds uncommitted work:
+// a working file or staged entry that is neither the old nor the new content.
+func (r *Repo) checkWorktree(cs []changed) error {
+	idx, err := r.readIndex()
+	if err != nil {
+		return err
+	}
+	entries := make(map[string]*index.Entry, len(idx.Entries))
+	for _, e := range idx.Entries {
+		entries[e.Name] = e
+	}
+	for _, c := range cs {
+		e := entries[c.path]
+		if e != nil && e.Hash != c.old && e.Hash != c.new {
+			return fmt.Errorf("%s has staged changes that are not committed: commit or unstage them (git restore --staged) in %s, then run again", c.path, r.path)
+		}
+		fi, err := os.Lstat(r.abs(c.path))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // nothing there to lose
+		}
+		if err != nil {
+			return fmt.Errorf("check %s: %w", c.path, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file in the working tree: move it away, then run again", c.path)
+		}
+		if e != nil && e.Hash == c.old && statMatches(e, fi) {
+			continue
+		}
+		h, _, err := fileHash(r.abs(c.path))
+		if err != nil {
+			return fmt.Errorf("check %s: %w", c.path, err)
+		}
+		if h != c.old && h != c.new {
+			return fmt.Errorf("%s has uncommitted changes in %s that this commit would overwrite: commit or move them away, then run again", c.path, r.path)
+		}
+	}
+	return nil
+}
+
+// updateWorktree writes the changed files and updates the index. With
+// careful set, a file holding neither the old nor the new content is left
+// alone (crash recovery).
+func (r *Repo) updateWorktree(cs []changed, careful bool) error {
+	idx, err := r.readIndex()
+	if err != nil {
+		return err
+	}
+	pos := make(map[string]int, len(idx.Entries))
+	for i, e := range idx.Entries {
+		pos[e.Name] = i
+	}
+	removed := map[string]bool{}
+	for n, c := range cs {
+		if n%1000 == 0 {
+			r.hit("worktree-progress")
+		}
+		p := r.abs(c.path)
+		if careful {
+			h, ok, err := fileHash(p)
+			if err != nil {
+				return err
+			}
+			if ok && h != c.old && h != c.new {
+				r.log.Warn("left a file with uncommitted changes alone", "path", c.path)
+				continue
+			}
+		}
+		if c.new.IsZero() {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove %s: %w", c.path, err)
+			}
+			removeEmptyParents(r.path, filepath.Dir(p))
+			removed[c.path] = true
+			continue
+		}
+		content := c.content
+		if content == nil {
+			content, err = r.blob(c.new)
+			if err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", c.path, err)
+		}
+		if err := writeFileAtomic(p, content); err != nil {
+			return fmt.Errorf("write %s: %w", c.path, err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", c.path, err)
+		}
+		e := &index.Entry{Name: c.path, Hash: c.new, Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			e.Dev, e.Inode, e.UID, e.GID = uint32(st.Dev), uint32(st.Ino), st.Uid, st.Gid
+			e.CreatedAt = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
+		}
+		if i, ok := pos[c.path]; ok {
+			idx.Entries[i] = e
+		} else {
+			pos[c.path] = len(idx.Entries)
+			idx.Entries = append(idx.Entries, e)
+		}
+	}
+	r.hit("worktree-written")
+	if len(removed) > 0 {
+		kept := idx.Entries[:0]
+		for _, e := range idx.Entries {
+			if !removed[e.Name] {
+				kept = append(kept, e)
+			}
+		}
+		idx.Entries = kept
+	}
+	sort.SliceStable(idx.Entries, func(i, j int) bool {
+		if idx.Entries[i].Name != idx.Entries[j].Name {
+			return idx.Entries[i].Name < idx.Entries[j].Name
+		}
+		return idx.Entries[i].Stage < idx.Entries[j].Stage
+	})
+	return r.writeIndex(idx)
+}
+
+func removeEmptyParents(root, dir string) {
+	for i := 0; i < 64 && dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); i++ {
+		if os.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// ---- crash journal ----
+
+// journal records a branch move whose working tree update may not have
+// finished; Open completes it.
+type journal struct {
+	Ref string `json:"ref"`
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
+func (r *Repo) journalPath() string { return filepath.Join(r.gitDir, "promoter-checkout.json") }
+
+func (r *Repo) writeJournal(j journal) error {
+	data, _ := json.Marshal(j)
+	if err := writeFileAtomic(r.journalPath(), data); err != nil {
+		return fmt.Errorf("write %s: %w", r.journalPath(), err)
+	}
+	return nil
+}
+
+func (r *Repo) removeJournal() { os.Remove(r.journalPath()) }
+
+// recover completes the working tree update of a commit whose process died
+// after moving the branch.
+func (r *Repo) recover() error {
+	data, err := os.ReadFile(r.journalPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.journalPath(), err)
+	}
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil {
+		r.log.Warn("ignoring an unreadable checkout journal", "path", r.journalPath(), "err", err)
+		r.removeJournal()
+		return nil
+	}
+	cur, err := r.Ref(j.Ref)
+	if err != nil {
+		return err
+	}
+	if cur.String() == j.New && r.checkedOut(j.Ref) {
+		cs, err := r.changedBetween(plumbing.NewHash(j.Old), cur)
+		if err != nil {
+			return err
+		}
+		r.log.Warn("completing the working tree update of an interrupted commit", "commit", j.New, "files", len(cs))
+		if err := r.updateWorktree(cs, true); err != nil {
+			return fmt.Errorf("complete interrupted commit %s: %w", j.New, err)
+		}
+	}
+	r.removeJournal()
+	return nil
+}
+
+// changedBetween lists the files that differ between two commits.
+func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
+	ta, err := r.rootTree(a)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := r.rootTree(b)
+	if err != nil {
+		return nil, err
+	}
+	var cs []changed
+	err = r.diffTrees(ta, tb, "", func(p string, x, y object.TreeEntry) {
+		cs = append(cs, changed{path: p, old: x.Hash, new: y.Hash})
+	})
+	return cs, err
+}
+
+// ---- snapshots ----
+
+// WriteTenant makes tenants/<tenant>/<TYPE>/ match entries for every type in
+// types (other types' folders are untouched) and commits. Files of objects
+// that are semantically unchanged keep their stored bytes; files of objects
+// that are gone are deleted. It returns the zero Hash when nothing changed.
+func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s CommitSpec) (Hash, error) {
+	if err := checkTenant(tenant); err != nil {
+		return Hash{}, fmt.Errorf("write tenant: %w", err)
+	}
+	if err := checkEntries(entries); err != nil {
+		return Hash{}, fmt.Errorf("write tenant %s: %w; nothing was written", tenant, err)
+	}
+	inTypes := map[string]bool{}
+	for _, t := range types {
+		inTypes[t] = true
+	}
+	for i, e := range entries {
+		if !inTypes[e.Self.Type] {
+			return Hash{}, fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", tenant, i, e.Key(), e.Self.Type, strings.Join(types, ", "))
+		}
+	}
+	names, err := FileNames(entries)
+	if err != nil {
+		return Hash{}, fmt.Errorf("write tenant %s: %w", tenant, err)
+	}
+	r.refresh()
+	tip, err := r.Ref(r.branchRef(s.Branch))
+	if err != nil {
+		return Hash{}, err
+	}
+	if tip.IsZero() {
+		tip = s.Base
+	}
+	dir := TenantDir(tenant)
+	root, err := r.rootTree(tip)
+	if err != nil {
+		return Hash{}, err
+	}
+	// the stored files of the written types
+	stored := map[string]object.TreeEntry{}
+	for t := range inTypes {
+		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		if err != nil {
+			return Hash{}, err
+		}
+		if !ok || te.Mode != filemode.Dir {
+			continue
+		}
+		ents, err := r.treeEntries(te.Hash)
+		if err != nil {
+			return Hash{}, err
+		}
+		for _, e := range ents {
+			if e.Mode.IsFile() {
+				stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+			}
+		}
+	}
+	var changes []Change
+	keep := make(map[string]bool, len(entries))
+	for i, e := range entries {
+		p := dir + "/" + names[i]
+		keep[p] = true
+		data := EncodeFile(e)
+		if old, ok := stored[p]; ok {
+			if plumbing.ComputeHash(plumbing.BlobObject, data) == old.Hash {
+				continue
+			}
+			oldData, err := r.blob(old.Hash)
+			if err != nil {
+				return Hash{}, err
+			}
+			if oe, err := DecodeFile(p, oldData); err == nil && SemanticEqual(oe, e) {
+				continue
+			}
+		}
+		changes = append(changes, Change{Path: p, Content: data})
+	}
+	for p := range stored {
+		if !keep[p] {
+			changes = append(changes, Change{Path: p})
+		}
+	}
+	if len(changes) == 0 {
+		return Hash{}, nil
+	}
+	return r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+}
+
+// Dirty lists uncommitted changes in the working tree, in the style of
+// `git status --porcelain` ("M path", "D path", "?? path", staged as "S path").
+func (r *Repo) Dirty() ([]string, error) {
+	r.refresh()
+	idx, err := r.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	head, err := r.Head()
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.rootTree(head)
+	if err != nil {
+		return nil, err
+	}
+	inHead := map[string]Hash{}
+	if err := r.diffTrees(emptyTree, t, "", func(p string, _, y object.TreeEntry) { inHead[p] = y.Hash }); err != nil {
+		return nil, err
+	}
+	var out []string
+	tracked := make(map[string]bool, len(idx.Entries))
+	for _, e := range idx.Entries {
+		tracked[e.Name] = true
+		if h, ok := inHead[e.Name]; !ok || h != e.Hash {
+			out = append(out, "S "+e.Name)
+		}
+		fi, err := os.Lstat(r.abs(e.Name))
+		if err != nil {
+			out = append(out, "D "+e.Name)
+			continue
+		}
+		if statMatches(e, fi) {
+			continue
+		}
+		if h, _, err := fileHash(r.abs(e.Name)); err != nil || h != e.Hash {
+			out = append(out, "M "+e.Name)
+		}
+	}
+	for p := range inHead {
+		if !tracked[p] {
+			out = append(out, "S "+p)
+		}
+	}
+	err = filepath.WalkDir(r.path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(r.path, p)
+		rel = filepath.ToSlash(rel)
+		if !tracked[rel] {
+			out = append(out, "?? "+rel)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}

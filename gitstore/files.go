@@ -1,0 +1,396 @@
+package gitstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"promoter/spconfig"
+)
+
+// maxNameBytes is the longest encoded base name before it is cut and given a
+// hash suffix (DESIGN section 3).
+const maxNameBytes = 150
+
+// safeByte reports whether b may appear unencoded in a file name.
+func safeByte(b byte) bool {
+	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' ||
+		b == ' ' || b == '.' || b == '_' || b == '-'
+}
+
+// windowsDevices are names Windows reserves whatever the extension.
+var windowsDevices = map[string]bool{
+	"con": true, "prn": true, "aux": true, "nul": true,
+	"com1": true, "com2": true, "com3": true, "com4": true, "com5": true, "com6": true, "com7": true, "com8": true, "com9": true,
+	"lpt1": true, "lpt2": true, "lpt3": true, "lpt4": true, "lpt5": true, "lpt6": true, "lpt7": true, "lpt8": true, "lpt9": true,
+}
+
+// EncodeName turns an object or type name into a safe path component: every
+// byte outside [A-Za-z0-9 ._-] becomes %XX, leading dots are encoded, a
+// Windows device name gets its first letter encoded, and a name longer than
+// 150 bytes is cut and suffixed with "~" and a hash of the whole name. The
+// result is never empty, never "." or "..", and never contains "/" or "\".
+func EncodeName(name string) string {
+	const hexdig = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(name) + 8)
+	leading := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if leading && c == '.' || !safeByte(c) {
+			b.WriteByte('%')
+			b.WriteByte(hexdig[c>>4])
+			b.WriteByte(hexdig[c&15])
+			continue
+		}
+		leading = false
+		b.WriteByte(c)
+	}
+	s := b.String()
+	if s == "" {
+		return "_"
+	}
+	stem, _, _ := strings.Cut(s, ".")
+	if windowsDevices[strings.ToLower(strings.TrimRight(stem, " "))] {
+		s = fmt.Sprintf("%%%02X", s[0]) + s[1:]
+	}
+	if len(s) > maxNameBytes {
+		cut := maxNameBytes - 9
+		// never split a %XX escape
+		if i := strings.LastIndexByte(s[:cut], '%'); i >= 0 && i > cut-3 {
+			cut = i
+		}
+		s = s[:cut] + "~" + shortHash(s)
+	}
+	return s
+}
+
+func shortHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:8]
+}
+
+// baseName is the unencoded file name of an entry: its cross-tenant key.
+func baseName(k spconfig.Key) string {
+	if k.Scope != "" {
+		return k.Scope + " - " + k.Name
+	}
+	return k.Name
+}
+
+// FileNames returns the tenant-relative path "<TYPE>/<file-name>.json" of
+// every entry, parallel to entries. Names derive from the cross-tenant key, so
+// the same object gets the same path in every tenant folder; names equal under
+// case folding, or repeated within a type, get a "~" suffix hashed from the
+// key (and from self.id when the keys are equal). The result is the same for
+// the same set of entries in any order, and no two paths are equal, even
+// under case folding.
+func FileNames(entries []spconfig.Entry) ([]string, error) {
+	type cand struct {
+		i     int
+		dir   string
+		name  string // encoded base name
+		key   spconfig.Key
+		stamp string // stable tie-breaker: key, id, content hash
+	}
+	cands := make([]cand, len(entries))
+	groups := make(map[string][]int, len(entries))
+	for i, e := range entries {
+		if e.Self.Type == "" {
+			return nil, fmt.Errorf("file name of entry %d: entry has no self.type", i)
+		}
+		k := e.Key()
+		c := cand{i: i, dir: EncodeName(e.Self.Type), name: EncodeName(baseName(k)), key: k}
+		cands[i] = c
+		g := strings.ToLower(c.dir + "/" + c.name)
+		groups[g] = append(groups[g], i)
+	}
+	out := make([]string, len(entries))
+	used := make(map[string]bool, len(entries))
+	var collided []string
+	for g, idx := range groups {
+		if len(idx) == 1 {
+			c := cands[idx[0]]
+			out[c.i] = c.dir + "/" + c.name + ".json"
+			used[strings.ToLower(out[c.i])] = true
+			continue
+		}
+		collided = append(collided, g)
+	}
+	// Resolve collisions in a deterministic order.
+	slices.Sort(collided)
+	for _, g := range collided {
+		idx := groups[g]
+		sum := func(i int) string {
+			h := sha256.Sum256(entries[i].Raw)
+			return hex.EncodeToString(h[:])
+		}
+		slices.SortFunc(idx, func(a, b int) int {
+			ka, kb := cands[a].key, cands[b].key
+			if ka != kb {
+				if ka.Less(kb) {
+					return -1
+				}
+				return 1
+			}
+			if c := strings.Compare(entries[a].Self.ID, entries[b].Self.ID); c != 0 {
+				return c
+			}
+			return strings.Compare(sum(a), sum(b))
+		})
+		keyCount := map[spconfig.Key]int{}
+		for _, i := range idx {
+			keyCount[cands[i].key]++
+		}
+		for _, i := range idx {
+			c := cands[i]
+			k := c.key
+			suffix := shortHash(k.Type, k.Scope, k.Name)
+			if keyCount[k] > 1 {
+				suffix = shortHash(k.Type, k.Scope, k.Name, entries[i].Self.ID)
+			}
+			p := c.dir + "/" + c.name + "~" + suffix + ".json"
+			for n := 2; used[strings.ToLower(p)]; n++ {
+				p = c.dir + "/" + c.name + "~" + suffix + "-" + fmt.Sprint(n) + ".json"
+			}
+			used[strings.ToLower(p)] = true
+			out[i] = p
+		}
+	}
+	return out, nil
+}
+
+// EncodeFile returns the file content of an entry: its exact bytes indented
+// with two spaces and a trailing newline. Key order and number literals are
+// kept; compacting the file gives back e.Raw.
+func EncodeFile(e spconfig.Entry) []byte {
+	var b bytes.Buffer
+	b.Grow(len(e.Raw) + len(e.Raw)/4 + 1)
+	if err := json.Indent(&b, e.Raw, "", "  "); err != nil {
+		// Raw of a parsed Entry is valid JSON; keep the bytes rather than lose them.
+		b.Reset()
+		b.Write(e.Raw)
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+// DecodeFile parses an object file. Errors name path:line:column.
+func DecodeFile(p string, data []byte) (spconfig.Entry, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if err := json.Compact(&buf, data); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(data, se.Offset)
+			return spconfig.Entry{}, fmt.Errorf("object file %s:%d:%d: %v: fix the JSON or restore the file with git", p, line, col, err)
+		}
+		return spconfig.Entry{}, fmt.Errorf("object file %s: %w: fix the JSON or restore the file with git", p, err)
+	}
+	e, err := spconfig.NewEntry(buf.Bytes())
+	if err != nil {
+		return spconfig.Entry{}, fmt.Errorf("object file %s:1:1: %w: an object file holds one whole export entry {version, self, object}", p, err)
+	}
+	return e, nil
+}
+
+func lineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	if off > 0 {
+		off-- // SyntaxError.Offset is just after the bad byte
+	}
+	line = 1 + bytes.Count(data[:off], []byte{'\n'})
+	col = int(off) - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+// volatileFields are object fields that change without a configuration
+// change; SemanticEqual ignores them.
+var volatileFields = map[string][]string{
+	"":                 {"created", "modified"},
+	"IDENTITY_PROFILE": {"identityCount"},
+	"GOVERNANCE_GROUP": {"memberCount", "connectionCount"},
+	"SOURCE":           {"healthy", "status", "since"},
+}
+
+// SemanticEqual reports whether two entries are the same configuration: equal
+// after dropping the per-type volatile object fields (created, modified, ...)
+// and the JWS signature fields, ignoring key order. Number literals compare
+// as written.
+func SemanticEqual(a, b spconfig.Entry) bool {
+	if bytes.Equal(a.Raw, b.Raw) {
+		return true
+	}
+	if a.Self != b.Self {
+		return false
+	}
+	va, ok1 := semanticValue(a)
+	vb, ok2 := semanticValue(b)
+	return ok1 && ok2 && reflect.DeepEqual(va, vb)
+}
+
+func semanticValue(e spconfig.Entry) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(e.Raw))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil, false
+	}
+	delete(m, "jwsHeader")
+	delete(m, "jwsSignature")
+	if o, ok := m["object"].(map[string]any); ok {
+		for _, f := range volatileFields[""] {
+			delete(o, f)
+		}
+		for _, f := range volatileFields[e.Self.Type] {
+			delete(o, f)
+		}
+	}
+	return m, true
+}
+
+// checkEntries re-validates every entry of a document so a bad one is
+// refused before anything is written. Errors name the entry index.
+func checkEntries(entries []spconfig.Entry) error {
+	for i, e := range entries {
+		if len(e.Raw) == 0 {
+			return &spconfig.DecodeError{Index: i, Err: errors.New("empty entry")}
+		}
+		v, err := spconfig.NewEntry(e.Raw)
+		if err != nil {
+			return &spconfig.DecodeError{Index: i, Self: e.Self, Err: err}
+		}
+		if v.Self != e.Self {
+			return &spconfig.DecodeError{Index: i, Self: e.Self, Err: errors.New("self block does not match the entry bytes")}
+		}
+	}
+	return nil
+}
+
+// Split writes every object of doc to dir/<TYPE>/<file-name>.json. A bad
+// document is refused, naming the entry index, before anything is written.
+func Split(doc *spconfig.ExportDocument, dir string) error {
+	if doc == nil {
+		return errors.New("split: no document")
+	}
+	if err := checkEntries(doc.Objects); err != nil {
+		return fmt.Errorf("split %s: %w; nothing was written", dir, err)
+	}
+	names, err := FileNames(doc.Objects)
+	if err != nil {
+		return fmt.Errorf("split %s: %w; nothing was written", dir, err)
+	}
+	made := map[string]bool{}
+	for i, e := range doc.Objects {
+		p := filepath.Join(dir, filepath.FromSlash(names[i]))
+		if d := filepath.Dir(p); !made[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("split %s: %w", dir, err)
+			}
+			made[d] = true
+		}
+		if err := writeFileAtomic(p, EncodeFile(e)); err != nil {
+			return fmt.Errorf("split objects[%d] (%s): %w", i, e.Key(), err)
+		}
+	}
+	return nil
+}
+
+// Assemble reads every dir/<TYPE>/*.json back into an export document, objects
+// sorted by type then key. Hidden folders (".git") are skipped.
+func Assemble(dir string) (*spconfig.ExportDocument, error) {
+	doc := &spconfig.ExportDocument{ExportHeader: spconfig.ExportHeader{Version: 1}}
+	types, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("assemble %s: %w", dir, err)
+	}
+	for _, t := range types {
+		if !t.IsDir() || strings.HasPrefix(t.Name(), ".") {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(dir, t.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("assemble %s: %w", dir, err)
+		}
+		for _, f := range files {
+			if f.IsDir() || !strings.HasSuffix(f.Name(), ".json") || !f.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(dir, t.Name(), f.Name())
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("assemble: %w", err)
+			}
+			e, err := DecodeFile(p, data)
+			if err != nil {
+				return nil, fmt.Errorf("assemble: %w", err)
+			}
+			doc.Objects = append(doc.Objects, e)
+		}
+	}
+	spconfig.SortEntries(doc.Objects)
+	return doc, nil
+}
+
+// writeFileAtomic writes data to p through a temporary file and a rename.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".promoter-tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, p)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return werr
+	}
+	return nil
+}
+
+// validTreeName reports whether name may be a git tree entry: git and go-git
+// read back only names without "/" or NUL, not empty, ".", ".." or ".git"
+// (in any case).
+func validTreeName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.EqualFold(name, ".git") {
+		return false
+	}
+	return !strings.ContainsAny(name, "/\x00")
+}
+
+// validRepoPath checks a repository-relative path before it goes into a tree.
+func validRepoPath(p string) error {
+	if p == "" || path.IsAbs(p) || strings.HasSuffix(p, "/") {
+		return fmt.Errorf("path %q is not a relative file path", p)
+	}
+	for _, c := range strings.Split(p, "/") {
+		if !validTreeName(c) {
+			return fmt.Errorf("path %q: component %q cannot be stored in git", p, c)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,739 @@
+package gitstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"promoter/spconfig"
+)
+
+// Hash is a git object id.
+type Hash = plumbing.Hash
+
+// emptyTree is the id of the tree with no entries.
+var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+
+// notesRef holds promoter's notes (git notes --ref=promoter).
+const notesRef = "refs/notes/promoter"
+
+// Options configures Open.
+type Options struct {
+	Path       string // working copy; created when missing, cloned when Remote is set and Path is missing or empty
+	Remote     string // optional: URL (https, http, ssh, file) or local path
+	Branch     string // default "main"
+	Token      string // HTTPS token; basic auth user "x-access-token" unless Username is set; never logged
+	Username   string
+	SSHKeyFile string
+	// AuthorName and AuthorEmail sign commits; default "promoter", "promoter@localhost".
+	AuthorName, AuthorEmail string
+	Logger                  *slog.Logger
+	Now                     func() time.Time
+}
+
+// Repo is a working copy that promoter writes through git plumbing.
+type Repo struct {
+	o      Options
+	path   string
+	gitDir string
+	repo   *git.Repository
+	st     *filesystem.Storage
+	log    *slog.Logger
+	mu     sync.Mutex // serialises writers of this value
+
+	// hooks for the crash-safety test: called with a step name.
+	step func(string)
+}
+
+// File is one object file read from a commit.
+type File struct {
+	Path  string // repository-relative, e.g. tenants/dev/SOURCE/Active Directory.json
+	Rel   string // relative to the tenant folder, e.g. SOURCE/Active Directory.json
+	Entry spconfig.Entry
+	Data  []byte // exact file bytes
+}
+
+// CommitInfo describes a commit.
+type CommitInfo struct {
+	Hash     Hash
+	Message  string
+	Trailers map[string]string
+	Parents  []Hash
+	When     time.Time
+}
+
+// Open opens the working copy at o.Path, initialising it when missing, and
+// cloning o.Remote into it when the folder is missing or empty. An
+// interrupted commit of an earlier process is completed first.
+func Open(ctx context.Context, o Options) (*Repo, error) {
+	if o.Path == "" {
+		return nil, errors.New("open repository: no path configured (repo.path)")
+	}
+	if o.Branch == "" {
+		o.Branch = "main"
+	}
+	if o.AuthorName == "" {
+		o.AuthorName = "promoter"
+	}
+	if o.AuthorEmail == "" {
+		o.AuthorEmail = "promoter@localhost"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := plumbing.NewBranchReferenceName(o.Branch).Validate(); err != nil || strings.HasPrefix(o.Branch, "refs/") {
+		return nil, fmt.Errorf("open repository %s: branch %q is not a valid branch name", o.Path, o.Branch)
+	}
+	abs, err := filepath.Abs(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", o.Path, err)
+	}
+	r := &Repo{o: o, path: abs, gitDir: filepath.Join(abs, ".git"), log: o.Logger}
+	fresh := false
+	if _, err := os.Stat(r.gitDir); errors.Is(err, os.ErrNotExist) {
+		if ents, err := os.ReadDir(abs); err == nil && len(ents) > 0 && o.Remote != "" {
+			return nil, fmt.Errorf("open repository %s: the folder is not empty and not a git repository: clone %s there yourself or point repo.path to an empty folder", abs, o.Remote)
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", abs, err)
+		}
+		gr, err := git.PlainInitWithOptions(abs, &git.PlainInitOptions{
+			InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(o.Branch)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("init repository %s: %w", abs, err)
+		}
+		r.repo = gr
+		fresh = true
+		r.log.Info("initialised repository", "path", abs, "branch", o.Branch)
+	} else {
+		gr, err := git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", abs, err)
+		}
+		r.repo = gr
+	}
+	st, ok := r.repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, fmt.Errorf("open repository %s: unexpected storage", abs)
+	}
+	r.st = st
+	if o.Remote != "" {
+		if err := r.ensureRemote(); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.recover(); err != nil {
+		return nil, err
+	}
+	if fresh && o.Remote != "" {
+		if err := r.Sync(ctx); err != nil {
+			return nil, fmt.Errorf("clone %s into %s: %w", redactURL(o.Remote), abs, err)
+		}
+	}
+	return r, nil
+}
+
+func (r *Repo) ensureRemote() error {
+	cfg, err := r.repo.Config()
+	if err != nil {
+		return fmt.Errorf("read git config of %s: %w", r.path, err)
+	}
+	url := r.o.Remote
+	if rc, ok := cfg.Remotes["origin"]; ok {
+		if len(rc.URLs) == 1 && rc.URLs[0] == url {
+			return nil
+		}
+		rc.URLs = []string{url}
+	} else {
+		cfg.Remotes["origin"] = &config.RemoteConfig{
+			Name:  "origin",
+			URLs:  []string{url},
+			Fetch: []config.RefSpec{config.RefSpec("+refs/heads/*:refs/remotes/origin/*")},
+		}
+	}
+	if err := r.repo.SetConfig(cfg); err != nil {
+		return fmt.Errorf("write git config of %s: %w", r.path, err)
+	}
+	return nil
+}
+
+// Path returns the working copy's absolute path.
+func (r *Repo) Path() string { return r.path }
+
+// refresh makes objects written by other processes (git CLI) visible.
+func (r *Repo) refresh() { r.st.ObjectStorage.Reindex() }
+
+func (r *Repo) branchRef(b string) string {
+	if b == "" {
+		b = r.o.Branch
+	}
+	return "refs/heads/" + b
+}
+
+// Head returns the tip of the configured branch, or the zero Hash before the
+// first commit.
+func (r *Repo) Head() (Hash, error) { return r.Ref(r.branchRef("")) }
+
+// Ref returns the value of a ref, or the zero Hash when it does not exist.
+func (r *Repo) Ref(name string) (Hash, error) {
+	ref, err := r.st.Reference(plumbing.ReferenceName(name))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return Hash{}, nil
+	}
+	if err != nil {
+		return Hash{}, fmt.Errorf("read ref %s: %w", name, err)
+	}
+	if ref.Type() == plumbing.SymbolicReference {
+		return r.Ref(ref.Target().String())
+	}
+	return ref.Hash(), nil
+}
+
+// SetRef moves ref name from oldH to newH (compare-and-swap): oldH zero means
+// the ref must not exist, newH zero deletes it. It uses git's lock-file
+// protocol, so it is atomic against a crash and against the git CLI.
+func (r *Repo) SetRef(name string, newH, oldH Hash) error {
+	if !strings.HasPrefix(name, "refs/") {
+		return fmt.Errorf("set ref %s: name must start with refs/", name)
+	}
+	if err := plumbing.ReferenceName(name).Validate(); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	return r.casRef(name, newH, oldH)
+}
+
+func (r *Repo) casRef(name string, newH, oldH Hash) error {
+	p := filepath.Join(r.gitDir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	lock := p + ".lock"
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("set ref %s: %s exists: another git process is updating it; if none is running, delete that file", name, lock)
+		}
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(lock)
+		}
+	}()
+	cur, err := r.Ref(name)
+	if err != nil {
+		return err
+	}
+	if cur != oldH {
+		if oldH.IsZero() {
+			return fmt.Errorf("set ref %s: it already exists at %s", name, short(cur))
+		}
+		return fmt.Errorf("set ref %s: it moved to %s, expected %s (another writer?): run again", name, short(cur), short(oldH))
+	}
+	if newH.IsZero() {
+		f.Close()
+		os.Remove(lock)
+		done = true
+		if err := r.st.RemoveReference(plumbing.ReferenceName(name)); err != nil {
+			return fmt.Errorf("delete ref %s: %w", name, err)
+		}
+		return nil
+	}
+	if _, err := f.WriteString(newH.String() + "\n"); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	r.hit("ref-locked:" + name)
+	if err := os.Rename(lock, p); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	done = true
+	return nil
+}
+
+func short(h Hash) string {
+	if h.IsZero() {
+		return "(none)"
+	}
+	return h.String()[:12]
+}
+
+// hit calls the crash-test hook.
+func (r *Repo) hit(step string) {
+	if r.step != nil {
+		r.step(step)
+	}
+}
+
+// Resolve turns a revision into a commit hash: "HEAD", branch and tag names,
+// refs/..., full or short hashes, and the suffixes "~N" and "^".
+func (r *Repo) Resolve(rev string) (Hash, error) {
+	r.refresh()
+	if rev == "" {
+		return Hash{}, errors.New("resolve revision: empty revision")
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return Hash{}, fmt.Errorf("resolve revision %q: %w: use a branch, tag, ref or commit hash of %s", rev, err, r.path)
+	}
+	if _, err := r.repo.CommitObject(*h); err != nil {
+		return Hash{}, fmt.Errorf("resolve revision %q: %s is not a commit: %w", rev, h, err)
+	}
+	return *h, nil
+}
+
+// CommitInfo returns a commit's message, trailers, parents and commit time.
+func (r *Repo) CommitInfo(h Hash) (CommitInfo, error) {
+	r.refresh()
+	c, err := r.repo.CommitObject(h)
+	if err != nil {
+		return CommitInfo{}, fmt.Errorf("read commit %s: %w", short(h), err)
+	}
+	return CommitInfo{Hash: h, Message: c.Message, Trailers: parseTrailers(c.Message), Parents: c.ParentHashes, When: c.Committer.When}, nil
+}
+
+// parseTrailers reads "Key: value" lines of the message's last paragraph.
+func parseTrailers(msg string) map[string]string {
+	paras := strings.Split(strings.TrimSpace(msg), "\n\n")
+	out := map[string]string{}
+	if len(paras) < 2 {
+		return out
+	}
+	for _, line := range strings.Split(paras[len(paras)-1], "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// rootTree returns the tree of a commit, emptyTree for the zero hash.
+func (r *Repo) rootTree(c Hash) (Hash, error) {
+	if c.IsZero() {
+		return emptyTree, nil
+	}
+	co, err := r.repo.CommitObject(c)
+	if err != nil {
+		return Hash{}, fmt.Errorf("read commit %s: %w", short(c), err)
+	}
+	return co.TreeHash, nil
+}
+
+// treeEntries reads a tree's entries; the empty or zero tree has none.
+func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
+	if t.IsZero() || t == emptyTree {
+		return nil, nil
+	}
+	tr, err := r.repo.TreeObject(t)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
+	}
+	return tr.Entries, nil
+}
+
+// lookup finds the entry at a slash path below tree t.
+func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
+	parts := strings.Split(p, "/")
+	cur := t
+	for i, name := range parts {
+		ents, err := r.treeEntries(cur)
+		if err != nil {
+			return object.TreeEntry{}, false, err
+		}
+		found := false
+		for _, e := range ents {
+			if e.Name == name {
+				if i == len(parts)-1 {
+					return e, true, nil
+				}
+				if e.Mode != filemode.Dir {
+					return object.TreeEntry{}, false, nil
+				}
+				cur, found = e.Hash, true
+				break
+			}
+		}
+		if !found {
+			return object.TreeEntry{}, false, nil
+		}
+	}
+	return object.TreeEntry{}, false, nil
+}
+
+func (r *Repo) blob(h Hash) ([]byte, error) {
+	b, err := r.repo.BlobObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
+	}
+	return data, nil
+}
+
+// ReadFile returns the content of a repository-relative file at rev.
+func (r *Repo) ReadFile(rev Hash, p string) ([]byte, bool, error) {
+	r.refresh()
+	t, err := r.rootTree(rev)
+	if err != nil {
+		return nil, false, err
+	}
+	e, ok, err := r.lookup(t, strings.Trim(p, "/"))
+	if err != nil || !ok || e.Mode == filemode.Dir {
+		return nil, false, err
+	}
+	data, err := r.blob(e.Hash)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s at %s: %w", p, short(rev), err)
+	}
+	return data, true, nil
+}
+
+// TenantDir returns the repository-relative folder of a tenant.
+func TenantDir(tenant string) string { return "tenants/" + tenant }
+
+func checkTenant(tenant string) error {
+	if tenant == "" || EncodeName(tenant) != tenant || strings.Contains(tenant, "~") {
+		return fmt.Errorf("tenant name %q cannot be a folder name: use letters, digits, space, '.', '_' or '-'", tenant)
+	}
+	return nil
+}
+
+// ReadTenant returns every object file under tenants/<tenant>/<TYPE>/ at rev,
+// sorted by path (none for the zero rev). Decode errors name the file.
+func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, fmt.Errorf("read tenant: %w", err)
+	}
+	if rev.IsZero() {
+		return nil, nil
+	}
+	r.refresh()
+	root, err := r.rootTree(rev)
+	if err != nil {
+		return nil, err
+	}
+	dir := TenantDir(tenant)
+	te, ok, err := r.lookup(root, dir)
+	if err != nil || !ok || te.Mode != filemode.Dir {
+		return nil, err
+	}
+	types, err := r.treeEntries(te.Hash)
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, t := range types {
+		if t.Mode != filemode.Dir {
+			continue
+		}
+		ents, err := r.treeEntries(t.Hash)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
+				continue
+			}
+			rel := t.Name + "/" + e.Name
+			full := dir + "/" + rel
+			data, err := r.blob(e.Hash)
+			if err != nil {
+				return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
+			}
+			ent, err := DecodeFile(full, data)
+			if err != nil {
+				return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+			}
+			files = append(files, File{Path: full, Rel: rel, Entry: ent, Data: data})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// ChangedPaths lists the repository-relative files under prefix that differ
+// between two commits (from zero: every file at to), sorted.
+func (r *Repo) ChangedPaths(from, to Hash, prefix string) ([]string, error) {
+	r.refresh()
+	prefix = strings.Trim(prefix, "/")
+	ta, err := r.rootTree(from)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := r.rootTree(to)
+	if err != nil {
+		return nil, err
+	}
+	base := ""
+	if prefix != "" {
+		ea, oka, err := r.lookup(ta, prefix)
+		if err != nil {
+			return nil, err
+		}
+		eb, okb, err := r.lookup(tb, prefix)
+		if err != nil {
+			return nil, err
+		}
+		ta, tb = emptyTree, emptyTree
+		if oka && ea.Mode == filemode.Dir {
+			ta = ea.Hash
+		}
+		if okb && eb.Mode == filemode.Dir {
+			tb = eb.Hash
+		}
+		if (oka && ea.Mode != filemode.Dir) || (okb && eb.Mode != filemode.Dir) {
+			if ea.Hash != eb.Hash || oka != okb {
+				return []string{prefix}, nil
+			}
+			return nil, nil
+		}
+		base = prefix + "/"
+	}
+	var out []string
+	err = r.diffTrees(ta, tb, base, func(p string, _, _ object.TreeEntry) { out = append(out, p) })
+	sort.Strings(out)
+	return out, err
+}
+
+// diffTrees calls fn for every file path that differs between trees a and b,
+// skipping subtrees with equal hashes. A missing side has a zero entry.
+func (r *Repo) diffTrees(a, b Hash, base string, fn func(p string, ea, eb object.TreeEntry)) error {
+	if a == b {
+		return nil
+	}
+	ea, err := r.treeEntries(a)
+	if err != nil {
+		return err
+	}
+	eb, err := r.treeEntries(b)
+	if err != nil {
+		return err
+	}
+	ma := make(map[string]object.TreeEntry, len(ea))
+	for _, e := range ea {
+		ma[e.Name] = e
+	}
+	mb := make(map[string]object.TreeEntry, len(eb))
+	for _, e := range eb {
+		mb[e.Name] = e
+	}
+	visit := func(name string) error {
+		x, okx := ma[name]
+		y, oky := mb[name]
+		if okx && oky && x.Hash == y.Hash && x.Mode == y.Mode {
+			return nil
+		}
+		xd, yd := okx && x.Mode == filemode.Dir, oky && y.Mode == filemode.Dir
+		if xd || yd {
+			var xt, yt Hash = emptyTree, emptyTree
+			if xd {
+				xt = x.Hash
+			}
+			if yd {
+				yt = y.Hash
+			}
+			if err := r.diffTrees(xt, yt, base+name+"/", fn); err != nil {
+				return err
+			}
+		}
+		xf, yf := okx && !xd, oky && !yd
+		if xf || yf {
+			var fx, fy object.TreeEntry
+			if xf {
+				fx = x
+			}
+			if yf {
+				fy = y
+			}
+			fn(base+name, fx, fy)
+		}
+		return nil
+	}
+	for _, e := range ea {
+		if err := visit(e.Name); err != nil {
+			return err
+		}
+	}
+	for _, e := range eb {
+		if _, ok := ma[e.Name]; !ok {
+			if err := visit(e.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// noteNames are the paths a note for commit h may have in a notes tree
+// (flat, or with git's fanout).
+func noteNames(h Hash) []string {
+	s := h.String()
+	return []string{s, s[:2] + "/" + s[2:], s[:2] + "/" + s[2:4] + "/" + s[4:]}
+}
+
+// Note returns the note on commit under refs/notes/promoter.
+func (r *Repo) Note(commit Hash) ([]byte, bool, error) {
+	r.refresh()
+	n, err := r.Ref(notesRef)
+	if err != nil || n.IsZero() {
+		return nil, false, err
+	}
+	t, err := r.rootTree(n)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, p := range noteNames(commit) {
+		e, ok, err := r.lookup(t, p)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok && e.Mode.IsFile() {
+			data, err := r.blob(e.Hash)
+			return data, err == nil, err
+		}
+	}
+	return nil, false, nil
+}
+
+// SetNote sets the note on commit under refs/notes/promoter, as
+// `git notes --ref=promoter add -f` would.
+func (r *Repo) SetNote(commit Hash, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refresh()
+	if data == nil {
+		data = []byte{}
+	}
+	names := noteNames(commit)
+	changes := []Change{{Path: names[0], Content: data}, {Path: names[1]}, {Path: names[2]}}
+	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes)
+	if err != nil {
+		return fmt.Errorf("set note on %s: %w", short(commit), err)
+	}
+	return nil
+}
+
+// Revert applies the inverse of commit's changes (against its first parent)
+// on the tip of the configured branch, like `git revert --no-edit`. A path
+// changed since then is a conflict and nothing is committed.
+func (r *Repo) Revert(ctx context.Context, commit Hash, message string) (Hash, error) {
+	r.refresh()
+	c, err := r.repo.CommitObject(commit)
+	if err != nil {
+		return Hash{}, fmt.Errorf("revert %s: %w", short(commit), err)
+	}
+	var parent Hash
+	if len(c.ParentHashes) > 0 {
+		parent = c.ParentHashes[0]
+	}
+	pt, err := r.rootTree(parent)
+	if err != nil {
+		return Hash{}, err
+	}
+	tip, err := r.Head()
+	if err != nil {
+		return Hash{}, err
+	}
+	tt, err := r.rootTree(tip)
+	if err != nil {
+		return Hash{}, err
+	}
+	var changes []Change
+	var derr error
+	err = r.diffTrees(pt, c.TreeHash, "", func(p string, before, after object.TreeEntry) {
+		if derr != nil {
+			return
+		}
+		now, ok, err := r.lookup(tt, p)
+		if err != nil {
+			derr = err
+			return
+		}
+		if ok != !after.Hash.IsZero() || ok && now.Hash != after.Hash {
+			derr = fmt.Errorf("revert %s: conflict: %s changed after that commit; revert by hand (git revert %s) and resolve it", short(commit), p, commit)
+			return
+		}
+		ch := Change{Path: p}
+		if !before.Hash.IsZero() {
+			data, err := r.blob(before.Hash)
+			if err != nil {
+				derr = err
+				return
+			}
+			ch.Content = data
+		}
+		changes = append(changes, ch)
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return Hash{}, err
+	}
+	if message == "" {
+		subject, _, _ := strings.Cut(c.Message, "\n")
+		message = fmt.Sprintf("Revert %q\n\nThis reverts commit %s.", subject, commit)
+	}
+	return r.Commit(ctx, CommitSpec{Message: message, Changes: changes})
+}
+
+// redactURL removes credentials from a URL for messages.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if at := strings.LastIndex(u[i+3:], "@"); at >= 0 {
+			return u[:i+3] + "REDACTED@" + u[i+3+at+1:]
+		}
+	}
+	return u
+}
+
+// isHex reports whether s is a (possibly short) hex object id.
+func isHex(s string) bool {
+	if len(s) < 4 || len(s) > 40 {
+		return false
+	}
+	_, err := strconv.ParseUint(s[:min(len(s), 15)], 16, 64)
+	return err == nil
+}
+
+var _ = isHex
+var _ = bytes.Equal
+var _ = path.Join
