@@ -325,14 +325,22 @@ func Equal(a, b spconfig.Entry, o Options) (eq bool, err error) {
 	return jsonEqual(x, y), nil
 }
 
+// label names an entry in errors, also one built without NewEntry.
+func label(e *spconfig.Entry) string {
+	if k := e.Key(); k.Type != "" {
+		return k.String()
+	}
+	return e.Self.Type + " " + e.Self.Name
+}
+
 func normalizePair(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx idIndex) (any, any, error) {
 	x, err := newNormalizer(oe.Self.Type, o.CrossTenant, oldIdx).object(oe.Object())
 	if err != nil {
-		return nil, nil, fmt.Errorf("diff %s (old, id %s): object is not valid JSON: %w", oe.Key(), oe.Self.ID, err)
+		return nil, nil, fmt.Errorf("diff %s (old, id %s): object is not valid JSON: %w", label(oe), oe.Self.ID, err)
 	}
 	y, err := newNormalizer(ne.Self.Type, o.CrossTenant, newIdx).object(ne.Object())
 	if err != nil {
-		return nil, nil, fmt.Errorf("diff %s (new, id %s): object is not valid JSON: %w", ne.Key(), ne.Self.ID, err)
+		return nil, nil, fmt.Errorf("diff %s (new, id %s): object is not valid JSON: %w", label(ne), ne.Self.ID, err)
 	}
 	return x, y, nil
 }
@@ -349,7 +357,7 @@ func objectChanges(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx idIndex) ([
 	}
 	fields, err := fieldChanges(x, y)
 	if err != nil {
-		return nil, fmt.Errorf("diff %s: %w", ne.Key(), err)
+		return nil, fmt.Errorf("diff %s: %w", label(ne), err)
 	}
 	if len(fields) == 0 {
 		// cmp and jsonEqual disagree only if the reporter missed a leaf;
