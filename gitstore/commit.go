@@ -98,7 +98,7 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 	b := &treeBuilder{r: r, objs: map[Hash]newObject{}}
 	root := &pending{}
 	for _, c := range changes {
-		p := strings.Trim(c.Path, "/")
+		p := c.Path
 		if err := validRepoPath(p); err != nil {
 			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 		}

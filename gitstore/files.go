@@ -193,6 +193,10 @@ func DecodeFile(p string, data []byte) (spconfig.Entry, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(data))
 	if err := json.Compact(&buf, data); err != nil {
+		var raw json.RawMessage
+		if uerr := json.Unmarshal(data, &raw); uerr != nil {
+			err = uerr
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line, col := lineCol(data, se.Offset)
