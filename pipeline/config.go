@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // CRON_TZ zones must resolve in minimal containers without /usr/share/zoneinfo
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
@@ -475,7 +476,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	cerr := &ConfigError{File: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		cerr.Problems = append(cerr.Problems, yamlProblem(err))
+		cerr.Problems = append(cerr.Problems, yamlProblem(err, data))
 		return nil, cerr
 	}
 	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && len(root.Content) == 0) {
@@ -522,16 +523,68 @@ func secondDocument(data []byte) int {
 	return 1
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+)
 
 // yamlProblem turns a yaml.v3 syntax error into a problem with its line.
-func yamlProblem(err error) Problem {
+// yaml.v3 reports parser errors with a 0-based line and omits "line 0", so
+// the line is corrected here; errors without a position are located in data.
+func yamlProblem(err error, data []byte) Problem {
+	const hint = " (check indentation, quoting and brackets)"
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return Problem{Line: n, Msg: "YAML syntax: " + m[2] + " (check indentation, quoting and brackets)"}
+		if isParserProblem(m[2]) {
+			n++
+		}
+		return Problem{Line: n, Msg: "YAML syntax: " + m[2] + hint}
 	}
-	return Problem{Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ") + " (check indentation, quoting and brackets)"}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 1
+	switch {
+	case yamlAnchor.MatchString(err.Error()):
+		name := yamlAnchor.FindStringSubmatch(err.Error())[1]
+		line = lineOf(data, strings.Index(string(data), "*"+name))
+		msg = fmt.Sprintf("alias *%s refers to an anchor &%s that is not defined before it", name, name)
+		return Problem{Line: line, Msg: "YAML: " + msg}
+	case strings.Contains(msg, "control characters"):
+		line = lineOf(data, strings.IndexFunc(string(data), func(r rune) bool {
+			return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f && r != 0x85)
+		}))
+	case strings.Contains(msg, "UTF-8") || strings.Contains(msg, "Unicode"):
+		line = lineOf(data, invalidUTF8(data))
+	}
+	return Problem{Line: line, Msg: "YAML syntax: " + msg + hint}
+}
+
+func isParserProblem(msg string) bool {
+	for _, p := range []string{"did not find expected", "found duplicate %", "found incompatible YAML", "found undefined tag handle"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// lineOf returns the 1-based line of byte offset off (0 when off < 0).
+func lineOf(data []byte, off int) int {
+	if off < 0 || off > len(data) {
+		return 0
+	}
+	return 1 + strings.Count(string(data[:off]), "\n")
+}
+
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 func sortProblems(ps []Problem) {
@@ -800,6 +853,10 @@ func suggest(key string, known []string) string {
 	for _, k := range known {
 		if strings.EqualFold(k, key) {
 			return k
+		}
+		if len(key) >= 4 && strings.HasPrefix(strings.ToLower(k), strings.ToLower(key)) && bestD > 0 {
+			best, bestD = k, 0
+			continue
 		}
 		if dist := editDistance(strings.ToLower(key), strings.ToLower(k)); dist < bestD {
 			best, bestD = k, dist
@@ -1124,7 +1181,7 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 	} else if u, _ := url.Parse(t.BaseURL); (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		v.add(path+".baseURL", "%q must be the host only, without a path, query or version (e.g. https://acme.api.identitynow.com, not .../v2025)", t.BaseURL)
 	}
-	if t.TokenURL != "" {
+	if t.TokenURL != "" && (t.TokenURL != t.BaseURL+"/oauth/token" || checkURL(t.BaseURL) == "") {
 		if msg := checkURL(t.TokenURL); msg != "" {
 			v.add(path+".tokenURL", "%s", msg)
 		}
@@ -1204,7 +1261,11 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 		for i, t := range types {
 			tp := fmt.Sprintf("%s.%s[%d]", path, key, i)
 			if !spconfig.Exportable(t) {
-				v.add(tp, "unknown object type %q%s; the types are: %s", t, typeHint(t), strings.Join(spconfig.ExportableTypes, ", "))
+				if hint := typeHint(t); hint != "" {
+					v.add(tp, "unknown object type %q%s", t, hint)
+				} else {
+					v.add(tp, "unknown object type %q; the types are: %s", t, strings.Join(spconfig.ExportableTypes, ", "))
+				}
 			} else if seen[t] {
 				v.add(tp, "%s is listed twice", t)
 			}
@@ -1494,17 +1555,18 @@ type Secrets struct {
 // TenantSecrets is a tenant's client credentials.
 type TenantSecrets struct {
 	ClientID     string
-	ClientSecret string
+	ClientSecret spconfig.Secret
 }
 
-func (s *Secrets) String() string                  { return "REDACTED" }
-func (s *Secrets) GoString() string                { return "REDACTED" }
-func (s *Secrets) LogValue() slog.Value            { return slog.StringValue("REDACTED") }
-func (s TenantSecrets) String() string             { return "REDACTED" }
-func (s TenantSecrets) GoString() string           { return "REDACTED" }
-func (s TenantSecrets) LogValue() slog.Value       { return slog.StringValue("REDACTED") }
-func (s TenantSecrets) Format(f fmt.State, _ rune) { fmt.Fprint(f, "REDACTED") }
-func (s *Secrets) Format(f fmt.State, _ rune)      { fmt.Fprint(f, "REDACTED") }
+// String, GoString, Format and LogValue keep secrets out of logs and errors.
+func (Secrets) String() string                   { return "REDACTED" }
+func (Secrets) GoString() string                 { return "REDACTED" }
+func (Secrets) Format(f fmt.State, _ rune)       { fmt.Fprint(f, "REDACTED") }
+func (Secrets) LogValue() slog.Value             { return slog.StringValue("REDACTED") }
+func (TenantSecrets) String() string             { return "REDACTED" }
+func (TenantSecrets) GoString() string           { return "REDACTED" }
+func (TenantSecrets) Format(f fmt.State, _ rune) { fmt.Fprint(f, "REDACTED") }
+func (TenantSecrets) LogValue() slog.Value       { return slog.StringValue("REDACTED") }
 
 // ResolveSecrets reads every secret the configuration names: tenant client
 // credentials, the git token, the trigger token, notification URLs given by
@@ -1545,7 +1607,7 @@ func (c *Config) ResolveSecrets(getenv func(string) string) (*Secrets, error) {
 		p := "tenants." + name
 		s.Tenants[name] = TenantSecrets{
 			ClientID:     read(p+".clientID", "client id of tenant "+name, t.ClientIDEnv, t.ClientIDFile),
-			ClientSecret: read(p+".clientSecret", "client secret of tenant "+name, t.ClientSecretEnv, t.ClientSecretFile),
+			ClientSecret: spconfig.Secret(read(p+".clientSecret", "client secret of tenant "+name, t.ClientSecretEnv, t.ClientSecretFile)),
 		}
 	}
 	s.GitToken = read("repo.auth.token", "git token", c.Repo.Auth.TokenEnv, c.Repo.Auth.TokenFile)
@@ -1580,7 +1642,7 @@ func (c *Config) ResolveSecrets(getenv func(string) string) (*Secrets, error) {
 		s.NotificationURLs[i] = u
 	}
 	for i, p := range c.Pipelines {
-		if p.PullRequest.TokenEnv == "" || (p.PullRequest.Provider != "github" && p.PullRequest.Provider != "gitlab") {
+		if p.Mode != ModePullRequest || p.PullRequest.TokenEnv == "" || (p.PullRequest.Provider != "github" && p.PullRequest.Provider != "gitlab") {
 			continue
 		}
 		tok := read(fmt.Sprintf("pipelines[%d].pullRequest.token", i), p.PullRequest.Provider+" token of pipeline "+p.Name, p.PullRequest.TokenEnv, "")
