@@ -59,12 +59,12 @@ func lineDiff(a, b []string) []lineOp {
 				ops = append(ops, lineOp{' ', ma[i]})
 				i++
 				j++
-			case j < m && (i == n || lcs[i*w+j+1] >= lcs[(i+1)*w+j]):
-				ops = append(ops, lineOp{'+', mb[j]})
-				j++
-			default:
+			case i < n && (j == m || lcs[(i+1)*w+j] >= lcs[i*w+j+1]):
 				ops = append(ops, lineOp{'-', ma[i]})
 				i++
+			default:
+				ops = append(ops, lineOp{'+', mb[j]})
+				j++
 			}
 		}
 	}
@@ -142,5 +142,5 @@ func splitLines(s string) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
