@@ -616,6 +616,13 @@ func (r *Repo) recover() error {
 		r.removeJournal()
 		return nil
 	}
+	// a lock file of the journal's ref is this process's predecessor's:
+	// it died between taking and renaming it
+	if lock := filepath.Join(r.gitDir, filepath.FromSlash(j.Ref)+".lock"); strings.HasPrefix(j.Ref, "refs/") {
+		if err := os.Remove(lock); err == nil {
+			r.log.Warn("removed the ref lock of an interrupted commit", "path", lock)
+		}
+	}
 	cur, err := r.Ref(j.Ref)
 	if err != nil {
 		return err
