@@ -80,6 +80,14 @@ type validator struct {
 
 func (v *validator) check(r response, method, template string, params map[string]string) {
 	v.t.Helper()
+	if err := v.validate(r, method, template, params); err != nil {
+		v.t.Errorf("%s %s %s -> %d does not conform: %v\nbody: %.600s", v.layout.name, method, template, r.status, err, r.body)
+	}
+	v.seen[method+" "+template+" "+http.StatusText(r.status)] = true
+}
+
+func (v *validator) validate(r response, method, template string, params map[string]string) error {
+	v.t.Helper()
 	specPath := v.layout.specBase + template
 	item := v.spec.Paths.Find(specPath)
 	if item == nil {
@@ -99,10 +107,7 @@ func (v *validator) check(r response, method, template string, params map[string
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(r.body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		v.t.Errorf("%s %s %s -> %d does not conform: %v\nbody: %.600s", v.layout.name, method, template, r.status, err, r.body)
-	}
-	v.seen[method+" "+template+" "+http.StatusText(r.status)] = true
+	return openapi3filter.ValidateResponse(context.Background(), in)
 }
 
 // TestConformance drives every endpoint under each layout with real HTTP and
@@ -121,6 +126,17 @@ func TestConformance(t *testing.T) {
 				t.Logf("%s spec does not fully validate (kept anyway): %v", lay.name, err)
 			}
 			v := &validator{t: t, spec: spec, layout: lay, seen: map[string]bool{}}
+			// The validator must reject what the spec forbids, or this test proves nothing.
+			bad := response{status: 200, header: http.Header{"Content-Type": {"application/json"}}, req: &http.Request{Method: "GET", URL: &url.URL{Path: "/x"}},
+				body: []byte(`{"results":{"SOURCE":{"infos":[{"key":"K"}],"warnings":[],"errors":[],"importedObjects":[{"type":"ROLE"}]}}}`)}
+			if err := v.validate(bad, "GET", "/import/{id}/download", map[string]string{"id": "x"}); err == nil {
+				t.Fatal("validator accepted an import result without text/details and with a non-importable type")
+			}
+			bad.status = 418
+			bad.body = []byte(`{}`)
+			if err := v.validate(bad, "GET", "/config-objects", nil); err == nil {
+				t.Fatal("validator accepted an undeclared status")
+			}
 			f := start(t, "dev", func(o *Options) { o.RateLimit = 40; o.JobDelay = 2 * time.Second })
 			f.prefix = lay.prefix
 			P := lay.prefix

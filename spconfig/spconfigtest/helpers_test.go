@@ -68,7 +68,11 @@ func start(t *testing.T, tenant string, tweak func(*Options)) *fixture {
 	}
 	t.Cleanup(func() { srv.Close() })
 	f := &fixture{t: t, srv: srv, clock: c, prefix: "/v2025/sp-config"}
-	f.token = f.getToken("promoter", "promoter-secret")
+	id, secret := opts.ClientID, opts.ClientSecret
+	if id == "" {
+		id, secret = "promoter", "promoter-secret"
+	}
+	f.token = f.getToken(id, secret)
 	return f
 }
 

@@ -587,10 +587,13 @@ func (t *Tenant) saveLocked() error {
 		}
 		return 0
 	})
-	b, err := json.Marshal(s)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep object bytes exactly as they are
+	if err := enc.Encode(s); err != nil {
 		return fmt.Errorf("fake tenant state: %w", err)
 	}
+	b := buf.Bytes()
 	dir := filepath.Dir(t.opts.StatePath)
 	f, err := os.CreateTemp(dir, ".fake-tenant-state-*")
 	if err != nil {
