@@ -1,6 +1,31 @@
 // Package spconfigtest is a faithful fake SailPoint ISC tenant for the SP-Config
-// API: an http.Handler and a server on 127.0.0.1 that the demo, every test and
-// `promoter fake-tenant` use. It owns the fake's object store, jobs, signing,
-// reference resolution, rate limiting and fault injection, and the embedded
-// sample tenants. It is not a client; the client is package spconfig.
+// API: an http.Handler (Tenant) and a server on 127.0.0.1 (Server) that the
+// demo, every test and `promoter fake-tenant` use. It owns the fake's object
+// store (objects per type with tenant-local ids, matched by spconfig.Key),
+// export and import jobs, ES256 signing of RULE and CONNECTOR_RULE objects
+// with one key shared by all fake tenants (SignObject, VerifyEntry), reference
+// resolution by name on import, backups, token expiry, rate limiting, fault
+// injection, the admin API under /_fake/, an optional state file, and the
+// embedded sample tenants. It is not a client; the client is package spconfig.
+//
+// Object bytes are never re-encoded: key order and number literals (10.0)
+// come back exactly as seeded or imported. Signed objects are re-signed on
+// export, as a real tenant does, so an import may rewrite their ids and
+// references. Not modelled: bare-id references (e.g. sourceId strings) are
+// left as they are; source-owned references (CONNECTOR_SCHEMA,
+// ACCOUNT_CORRELATION_CONFIG) never fail and keep the target source's own.
+//
+// Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
+//
+//	URL=http://127.0.0.1:8080
+//	TOK=$(curl -s -X POST $URL/oauth/token -d grant_type=client_credentials \
+//	      -d client_id=promoter -d client_secret=promoter-secret | jq -r .access_token)
+//	JOB=$(curl -s -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+//	      -d '{"includeTypes":["SOURCE"]}' $URL/v2025/sp-config/export | jq -r .jobId)
+//	curl -s -H "Authorization: Bearer $TOK" $URL/v2025/sp-config/export/$JOB        # status
+//	curl -s -H "Authorization: Bearer $TOK" $URL/v2025/sp-config/export/$JOB/download > export.json
+//	curl -s -H "Authorization: Bearer $TOK" -F data=@export.json \
+//	      "$URL/v2025/sp-config/import?preview=true"                                   # 202 job
+//	curl -s $URL/_fake/jobs; curl -s "$URL/_fake/objects?type=SOURCE"                 # admin API, no token
+//	curl -s -X PUT $URL/_fake/faults -d '{"spec":"429=0.3"}'
 package spconfigtest
