@@ -191,7 +191,6 @@ func (r *Runner) exportedBefore(rev gitstore.Hash, it PlanItem) bool {
 // importPlan runs the real import with the previewed bytes, then verify and
 // record. rec.Revision is the commit whose target folder is imported.
 func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
-	rev := hashOf(pl.Revision)
 	prevApplied, _ := r.Store.Ref(appliedRef(pl.Target))
 	rec := &Record{
 		Pipeline: pl.Pipeline, Source: pl.Source, Target: pl.Target, Revision: pl.Revision,

@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"promoter/diff"
+	"promoter/spconfig"
+	"promoter/spconfig/spconfigtest"
+)
+
+// The end-to-end tests build the real binary once and drive it against fake
+// tenants on 127.0.0.1, reading what it wrote with the real git CLI.
+
+var promoterBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "promoter-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	promoterBin = filepath.Join(dir, "promoter")
+	out, err := exec.Command("go", "build", "-race", "-o", promoterBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build promoter: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sharedSamples returns ../shared/samples, or skips when it is absent.
+func sharedSamples(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../../shared/samples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("../shared/samples not present (%v)", err)
+	}
+	return dir
+}
+
+// e2e is one scenario's world: two fake tenants, a folder, a configuration.
+type e2e struct {
+	t         *testing.T
+	dir       string
+	repo      string
+	cfg       string
+	env       []string
+	dev, prod *spconfigtest.Server
+}
+
+const e2eConfig = `repo:
+  path: ./repo
+tenants:
+  dev:
+    baseURL: %s
+    clientIDEnv: E2E_DEV_ID
+    clientSecretEnv: E2E_DEV_SECRET
+  prod:
+    baseURL: %s
+    clientIDEnv: E2E_PROD_ID
+    clientSecretEnv: E2E_PROD_SECRET
+pipelines:
+  - name: dev-to-prod
+    source: dev
+    target: prod
+    exclude:
+      - type: AUTH_ORG
+    gate:
+      allowWarnings: ["^Object to be imported"]
+`
+
+func newE2E(t *testing.T, extraConfig string) *e2e {
+	t.Helper()
+	samples := sharedSamples(t)
+	w := &e2e{t: t, dir: t.TempDir()}
+	w.repo = filepath.Join(w.dir, "repo")
+	for _, name := range []string{"dev", "prod"} {
+		seed, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".export.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idb, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".identities.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []spconfigtest.Identity
+		if err := json.Unmarshal(idb, &ids); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := spconfigtest.Start("127.0.0.1:0", spconfigtest.Options{
+			Seed: seed, Identities: ids, ClientID: name + "-id", ClientSecret: name + "-secret-XYZZY", JobDelay: 0,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		if name == "dev" {
+			w.dev = srv
+		} else {
+			w.prod = srv
+		}
+	}
+	w.cfg = filepath.Join(w.dir, "promotion.yaml")
+	cfg := fmt.Sprintf(e2eConfig, w.dev.URL, w.prod.URL) + extraConfig
+	if err := os.WriteFile(w.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(os.Environ(),
+		"E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=dev-secret-XYZZY",
+		"E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=prod-secret-XYZZY",
+		"NO_COLOR=1")
+	return w
+}
+
+// promoter runs the binary and returns stdout, stderr and the exit code.
+func (w *e2e) promoter(args ...string) (string, string, int) {
+	w.t.Helper()
+	cmd := exec.Command(promoterBin, args...)
+	cmd.Dir = w.dir
+	cmd.Env = w.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatalf("run promoter %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// mustPromoter runs the binary and fails unless it exits with want.
+func (w *e2e) mustPromoter(want int, args ...string) string {
+	w.t.Helper()
+	out, errOut, code := w.promoter(args...)
+	if code != want {
+		w.t.Fatalf("promoter %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out
+}
+
+// git runs the real git CLI in the repository.
+func (w *e2e) git(args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = w.repo
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com", "GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// realImports counts the non-preview import jobs the prod fake ran.
+func (w *e2e) realImports() int {
+	n := 0
+	for _, j := range w.prod.Jobs() {
+		if j.Type == spconfig.JobImport && !j.Preview {
+			n++
+		}
+	}
+	return n
+}
+
+// prodMatchesDev checks that every importable object of dev is in prod with
+// equal content (cross-tenant rules: references by name).
+func (w *e2e) prodMatchesDev() {
+	w.t.Helper()
+	prod := map[spconfig.Key]spconfig.Entry{}
+	for _, e := range w.prod.Objects("") {
+		prod[e.Key()] = e
+	}
+	n := 0
+	for _, d := range w.dev.Objects("") {
+		if !spconfig.Importable(d.Type()) {
+			continue
+		}
+		n++
+		p, ok := prod[d.Key()]
+		if !ok {
+			w.t.Errorf("%s is in dev but not in prod", d.Key())
+			continue
+		}
+		same, err := diff.Equal(p, d, diff.Options{CrossTenant: true})
+		if err != nil || !same {
+			res, _ := diff.Compare([]spconfig.Entry{p}, []spconfig.Entry{d}, diff.Options{CrossTenant: true})
+			w.t.Errorf("%s differs between prod and dev: %+v (err %v)", d.Key(), res.Changes, err)
+		}
+	}
+	if n == 0 {
+		w.t.Fatal("dev has no importable objects: the check would prove nothing")
+	}
+}
+
+func (w *e2e) adminPost(srv *spconfigtest.Server, path, body string) {
+	w.t.Helper()
+	resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		w.t.Fatalf("POST %s: %s", path, resp.Status)
+	}
+}
+
+// TestPromotionBlockedThenImportedThenRevertedAndApplied is the main story of
+// issue 6, end to end through the real binary and the real git CLI.
+func TestPromotionBlockedThenImportedThenRevertedAndApplied(t *testing.T) {
+	w := newE2E(t, "")
+
+	// 1. The first promotion is blocked by the ServiceNow owner missing in prod.
+	out := w.mustPromoter(exitBlocked, "run", "--config", w.cfg)
+	if !strings.Contains(out, "Imogene Mendez") {
+		t.Errorf("blocked run does not name the missing identity:\n%s", out)
+	}
+	if n := w.realImports(); n != 0 {
+		t.Fatalf("blocked run imported %d times", n)
+	}
+
+	// 2. After the identity is added, the run imports exactly once.
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if n := w.realImports(); n != 1 {
+		t.Fatalf("real imports after the clean run = %d, want 1", n)
+	}
+	w.prodMatchesDev()
+	note := w.git("notes", "--ref=promoter", "show", "refs/promoter/applied/prod")
+	if !strings.Contains(note, `"importJob"`) || !strings.Contains(note, `"verdict": "imported"`) {
+		t.Errorf("import record note lacks the job or verdict:\n%s", note)
+	}
+
+	// 3. A second run with nothing changed makes no commit and no import.
+	head := w.git("rev-parse", "HEAD")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.git("rev-parse", "HEAD"); got != head {
+		t.Errorf("unchanged run moved HEAD %s -> %s", head, got)
+	}
+	if n := w.realImports(); n != 1 {
+		t.Errorf("unchanged run imported: %d real imports", n)
+	}
+
+	// 4. A dev change is promoted; reverting its promotion commit with the git
+	// CLI and applying restores prod.
+	var before spconfig.Entry
+	for _, e := range w.prod.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			before = e
+		}
+	}
+	for _, e := range w.dev.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.dev.PutObject(ne); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if n := w.realImports(); n != 2 {
+		t.Fatalf("real imports after the dev change = %d, want 2", n)
+	}
+	promotion := w.git("log", "-1", "--format=%H", "--grep=^Promote", "--", "tenants/prod")
+	w.git("revert", "--no-edit", promotion)
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	if n := w.realImports(); n != 3 {
+		t.Fatalf("real imports after revert+apply = %d, want 3", n)
+	}
+	for _, e := range w.prod.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			same, err := diff.Equal(before, e, diff.Options{CrossTenant: true})
+			if err != nil || !same {
+				t.Errorf("prod Get Worker Type not restored by revert+apply: %s", e.Object())
+			}
+		}
+	}
+
+	// 5. The revert sticks: the next run offers nothing again.
+	head = w.git("rev-parse", "HEAD")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.git("rev-parse", "HEAD"); got != head {
+		t.Errorf("run after revert moved HEAD (re-offered the reverted change?): %s", w.git("log", "--oneline", head+".."+got))
+	}
+	if n := w.realImports(); n != 3 {
+		t.Errorf("run after revert imported again: %d real imports", n)
+	}
+	if st := w.git("status", "--porcelain"); st != "" {
+		t.Errorf("working tree not clean after runs:\n%s", st)
+	}
+	w.git("fsck", "--strict")
+}
+
+// TestPlanMarkdownOnPullRequestRevisionMatchesDiff checks that the pull-request
+// plan shows the same objects as the diff package computes.
+func TestPlanMarkdownOnPullRequestRevisionMatchesDiff(t *testing.T) {
+	w := newE2E(t, "")
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+
+	// A pull request edits a transform in the target folder.
+	w.git("checkout", "-q", "-b", "pr")
+	path := filepath.Join(w.repo, "tenants", "prod", "TRANSFORM", "Lowercase Email.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"mail"`, `"userPrincipalName"`, 1)
+	if edited == string(data) {
+		t.Fatal("sample Lowercase Email transform has no \"mail\" attribute to edit")
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.git("commit", "-q", "-am", "Use userPrincipalName for the lowercase email")
+	w.git("checkout", "-q", "main")
+
+	out := w.mustPromoter(exitOK, "plan", "--config", w.cfg, "--rev", "pr", "--format", "markdown")
+	if !strings.Contains(out, "Lowercase Email") || !strings.Contains(out, "userPrincipalName") {
+		t.Errorf("markdown plan does not show the pull request's change:\n%s", out)
+	}
+	jsonOut := w.mustPromoter(exitOK, "plan", "--config", w.cfg, "--rev", "pr", "--format", "json")
+	var doc struct {
+		SchemaVersion int `json:"schemaVersion"`
+		Plan          struct {
+			Items []struct {
+				Object string `json:"object"`
+				Class  string `json:"class"`
+			} `json:"items"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
+		t.Fatalf("plan --format json is not JSON: %v\n%s", err, jsonOut)
+	}
+	var toImport []string
+	for _, it := range doc.Plan.Items {
+		if it.Class == "apply" {
+			toImport = append(toImport, it.Object)
+		}
+	}
+	if len(toImport) != 1 || toImport[0] != "TRANSFORM Lowercase Email" {
+		t.Errorf("plan imports %v, want exactly [TRANSFORM Lowercase Email]", toImport)
+	}
+	// Every change the diff package sees between live prod and the pull
+	// request's desired state appears in the Markdown plan.
+	var desired []spconfig.Entry
+	for _, e := range w.prod.Objects("") {
+		if e.Key().Name == "Lowercase Email" {
+			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), `"mail"`, `"userPrincipalName"`, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = ne
+		}
+		desired = append(desired, e)
+	}
+	res, err := diff.Compare(w.prod.Objects(""), desired, diff.Options{CrossTenant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) == 0 {
+		t.Fatal("diff package found no change: the comparison proves nothing")
+	}
+	for _, c := range res.Changes {
+		if c.Kind == diff.Unchanged {
+			continue
+		}
+		if !strings.Contains(out, c.Key.Name) {
+			t.Errorf("markdown plan misses %s that the diff package reports", c.Key)
+		}
+		for _, f := range c.Fields {
+			if !strings.Contains(out, f.Path) && !strings.Contains(out, strings.TrimPrefix(f.Path, "$")) {
+				t.Errorf("markdown plan misses field %s of %s", f.Path, c.Key)
+			}
+		}
+	}
+}
+
+// waitReady polls a URL until it answers 200 (bounded).
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	for range 100 {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never became ready", url)
+}
