@@ -51,6 +51,9 @@ type jsonParser struct {
 
 // parseTree parses b (one JSON value) into a span tree.
 func parseTree(b []byte) (*node, error) {
+	if !json.Valid(b) { // the span parser below trusts the grammar
+		return nil, errors.New("json: not valid JSON")
+	}
 	p := &jsonParser{b: b}
 	n, err := p.value(0)
 	if err != nil {
