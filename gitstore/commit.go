@@ -498,6 +498,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		pos[e.Name] = i
 	}
 	removed := map[string]bool{}
+	made := map[string]bool{}
 	for n, c := range cs {
 		if n%1000 == 0 {
 			r.hit("worktree-progress")
@@ -528,10 +529,17 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 				return err
 			}
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if d := filepath.Dir(p); !made[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("write %s: %w", c.path, err)
+			}
+			made[d] = true
+		}
+		// like git checkout: replace the file (a new inode), no temp file
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("write %s: %w", c.path, err)
 		}
-		if err := writeFileAtomic(p, content); err != nil {
+		if err := os.WriteFile(p, content, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", c.path, err)
 		}
 		fi, err := os.Lstat(p)
