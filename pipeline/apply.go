@@ -234,34 +234,41 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) error {
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
-		desired, err := r.managed(rev, pipelineTypes(r.Pipeline))
+		types := pipelineTypes(r.Pipeline)
+		desired, err := r.managed(rev, types)
 		if err != nil {
 			return "", "", err
 		}
-		live, job, err := r.exportAll(ctx, r.Target, rec.Types, "verify")
+		// The whole pipeline scope is re-exported so ids translate through
+		// complete indexes, as in the plan.
+		live, job, err := r.exportAll(ctx, r.Target, types, "verify")
 		rec.VerifyJob = job
 		if err != nil {
 			return "", "", err
 		}
-		byKey := map[string]spconfig.Entry{}
+		liveByKey := map[spconfig.Key]spconfig.Entry{}
 		for _, e := range live {
-			byKey[e.Key().String()] = e
+			if !excluded(r.Pipeline, e.Key()) {
+				liveByKey[e.Key()] = e
+			}
 		}
+		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true})
+		if err != nil {
+			return "", "", err
+		}
+		differs := changedKeys(d)
 		var bad []string
-		for _, f := range desired {
-			k := f.Entry.Key().String()
-			if !slices.Contains(rec.Objects, k) {
+		for k, f := range desired {
+			if !slices.Contains(rec.Objects, k.String()) {
 				continue
 			}
-			l, ok := byKey[k]
-			if !ok {
-				bad = append(bad, k+" is missing in the target after the import")
-				continue
-			}
-			if same, err := diff.Equal(l, f.Entry, diff.Options{CrossTenant: true}); err != nil || !same {
-				bad = append(bad, k+" differs from the desired state after the import")
+			if _, ok := liveByKey[k]; !ok {
+				bad = append(bad, k.String()+" is missing in the target after the import")
+			} else if differs[k] {
+				bad = append(bad, k.String()+" ("+f.Path+") differs from the desired state after the import")
 			}
 		}
+		slices.Sort(bad)
 		if len(bad) > 0 {
 			rec.Verdict, rec.Message = "verify-failed", fmt.Sprint(bad)
 			r.finishRecord(rec, false)

@@ -132,9 +132,9 @@ func skipString(b []byte, i int) (int, error) {
 
 // member is one key/value of an object, as byte offsets into the document.
 type member struct {
-	key                  string
-	start                int // start of the key string
-	valStart, valEnd     int
+	key              string
+	start            int // start of the key string
+	valStart, valEnd int
 }
 
 // members lists an object's members; b[i] must be '{'.

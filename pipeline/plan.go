@@ -31,7 +31,7 @@ var classNotes = map[Class]string{
 	ClassApply:         "will be imported",
 	ClassDrift:         "drift: changed in the target outside git",
 	ClassConflict:      "conflict: changed in git and in the target",
-	ClassNotImportable: "not importable (SP-Config cannot import this type; deploy it with Configuration Hub or by hand)",
+	ClassNotImportable: "deploy with Configuration Hub or by hand",
 	ClassNotDeleted:    "not deleted (SP-Config cannot delete)",
 	ClassOnlyInTarget:  "only in target (not managed by this pipeline; no action)",
 }
@@ -145,14 +145,31 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 		return 1
 	})
 
-	equal := func(a, b spconfig.Entry) (bool, error) {
-		return diff.Equal(a, b, diff.Options{CrossTenant: true})
+	// Whole-set comparisons, so ids translate through each side's own index
+	// exactly as in the diff the reviewers read.
+	desiredList, liveList, appliedList := entriesOf(desired), valuesOf(live), entriesOf(applied)
+	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true})
+	if err != nil {
+		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
+	}
+	differs := changedKeys(d)
+	var drifted, changedInGit map[spconfig.Key]bool
+	if applied != nil {
+		dr, err := diff.Compare(appliedList, liveList, diff.Options{CrossTenant: true})
+		if err != nil {
+			return nil, fmt.Errorf("diff applied state with target %s: %w", p.Target, err)
+		}
+		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true})
+		if err != nil {
+			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
+		}
+		drifted, changedInGit = changedKeys(dr), changedKeys(ch)
 	}
 	var payload []spconfig.Entry
 	for _, k := range sorted {
 		df, inDesired := desired[k]
-		l, inLive := live[k]
-		af, inApplied := applied[k]
+		_, inLive := live[k]
+		_, inApplied := applied[k]
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
 		if inDesired {
 			e := df.Entry
@@ -163,27 +180,12 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 			it.Class = ClassApply
 			it.Reason = "missing in the target: will be created"
 		case inDesired && inLive:
-			same, err := equal(l, df.Entry)
-			if err != nil {
-				return nil, fmt.Errorf("compare %s: %w", k, err)
-			}
-			if same {
+			if !differs[k] {
 				it.Class = ClassNoop
 				break
 			}
-			drift, changed := false, true
-			if inApplied {
-				if ok, err := equal(af.Entry, l); err != nil {
-					return nil, fmt.Errorf("compare %s: %w", k, err)
-				} else {
-					drift = !ok
-				}
-				if ok, err := equal(af.Entry, df.Entry); err != nil {
-					return nil, fmt.Errorf("compare %s: %w", k, err)
-				} else {
-					changed = !ok
-				}
-			}
+			drift := inApplied && drifted[k]
+			changed := !inApplied || changedInGit[k]
 			switch {
 			case drift && changed:
 				it.Class = ClassConflict
@@ -214,19 +216,6 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 		}
 	}
 
-	// The diff the reviewers read: live target -> desired state.
-	var desiredEntries []spconfig.Entry
-	for _, f := range desired {
-		desiredEntries = append(desiredEntries, f.Entry)
-	}
-	var liveList []spconfig.Entry
-	for _, e := range live {
-		liveList = append(liveList, e)
-	}
-	d, err := diff.Compare(liveList, desiredEntries, diff.Options{CrossTenant: true})
-	if err != nil {
-		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
-	}
 	classOf := map[spconfig.Key]Class{}
 	for _, it := range pl.Items {
 		classOf[it.key] = it.Class
@@ -281,6 +270,33 @@ func (r *Runner) managed(rev gitstore.Hash, types []string) (map[spconfig.Key]gi
 		out[k] = f
 	}
 	return out, nil
+}
+
+func entriesOf(m map[spconfig.Key]gitstore.File) []spconfig.Entry {
+	out := make([]spconfig.Entry, 0, len(m))
+	for _, f := range m {
+		out = append(out, f.Entry)
+	}
+	return out
+}
+
+func valuesOf(m map[spconfig.Key]spconfig.Entry) []spconfig.Entry {
+	out := make([]spconfig.Entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	return out
+}
+
+// changedKeys lists the keys a comparison found different.
+func changedKeys(r diff.Result) map[spconfig.Key]bool {
+	out := map[spconfig.Key]bool{}
+	for _, c := range r.Changes {
+		if c.Kind != diff.Unchanged {
+			out[c.Key] = true
+		}
+	}
+	return out
 }
 
 // exportAll exports the given types from a tenant and returns its entries.

@@ -102,9 +102,9 @@ type Result struct {
 	// SnapshotCommit is the source snapshot commit (zero when nothing changed).
 	SnapshotCommit string `json:"snapshotCommit,omitempty"`
 	// PromotionCommit is the commit that changed the target folder, if any.
-	PromotionCommit string `json:"promotionCommit,omitempty"`
-	Branch          string `json:"branch,omitempty"`
-	Plan            *Plan  `json:"plan,omitempty"`
+	PromotionCommit string  `json:"promotionCommit,omitempty"`
+	Branch          string  `json:"branch,omitempty"`
+	Plan            *Plan   `json:"plan,omitempty"`
 	Record          *Record `json:"record,omitempty"`
 }
 

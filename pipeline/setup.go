@@ -98,6 +98,6 @@ func NewRunner(cfg *Config, sec *Secrets, name string, store Store, env Env) (*R
 		Store:    store,
 		Source:   src,
 		Target:   dst,
-		Logger:   logger.With("pipeline", p.Name),
+		Logger:   logger,
 	}, nil
 }

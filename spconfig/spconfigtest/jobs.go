@@ -302,6 +302,20 @@ func (t *Tenant) importLocked(j *job, now time.Time) {
 				edits[p] = append(edits[p], edit{rf.nameNode.start, rf.nameNode.end, jsonString(name)})
 			}
 		}
+		// Bare source ids beside a sourceName resolve by that name too.
+		for _, sr := range findSourceIDs(p.obj.Raw, root.get("object")) {
+			id, _, ok := t.resolveLocked(ref{Type: "SOURCE", ID: sr.ID, Name: sr.Name}, p, inDoc)
+			if !ok {
+				result(p.obj.Type).Errors = append(result(p.obj.Type).Errors, message{Key: "UNKNOWN_REFERENCE_RESOLVER",
+					Text:    fmt.Sprintf("Unable to resolve reference for object [type: SOURCE, id: %s, name: %s]", sr.ID, sr.Name),
+					Details: refDetails("SOURCE", sr.ID, sr.Name)})
+				nerr++
+				continue
+			}
+			if id != "" && id != sr.ID {
+				edits[p] = append(edits[p], edit{sr.idNode.start, sr.idNode.end, jsonString(id)})
+			}
+		}
 	}
 
 	if j.Preview {

@@ -265,6 +265,38 @@ func findRefs(b []byte, root *node, isRefType func(string) bool) []ref {
 	return out
 }
 
+// sourceIDRef is a bare source id that sits beside the source's name, as in
+// identity profile transforms ({"sourceName": "Workday", "sourceId": "..."}).
+// A real import resolves it by the name, like a {type, id, name} reference.
+type sourceIDRef struct {
+	Name, ID string
+	idNode   *node
+}
+
+// findSourceIDs returns every object member pair sourceName/sourceId (both
+// strings) below root.
+func findSourceIDs(b []byte, root *node) []sourceIDRef {
+	var out []sourceIDRef
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n == nil {
+			return
+		}
+		if n.kind == '{' {
+			name, okN := n.get("sourceName").str(b)
+			id, okI := n.get("sourceId").str(b)
+			if okN && okI {
+				out = append(out, sourceIDRef{Name: name, ID: id, idNode: n.get("sourceId")})
+			}
+		}
+		for _, v := range n.vals {
+			walk(v)
+		}
+	}
+	walk(root)
+	return out
+}
+
 func jsonPathKey(k string) string {
 	for _, c := range k {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {

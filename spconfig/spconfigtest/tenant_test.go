@@ -703,3 +703,34 @@ func FuzzParseTree(f *testing.F) {
 		}
 	})
 }
+
+// TestBareSourceIDResolvedBySourceName checks that an identity profile's
+// transform sourceId (a bare dev id beside its sourceName) is rewritten to the
+// target's source of that name, and that an unknown sourceName is an error.
+func TestBareSourceIDResolvedBySourceName(t *testing.T) {
+	dev := start(t, "dev", nil)
+	emp := find(t, dev.export(spconfig.ExportPayload{IncludeTypes: []string{"IDENTITY_PROFILE"}}).Objects, "IDENTITY_PROFILE", "Employees")
+	prod := start(t, "prod", nil)
+	prodWorkday := find(t, prod.srv.Objects("SOURCE"), "SOURCE", "Workday")
+	devWorkday := find(t, dev.srv.Objects("SOURCE"), "SOURCE", "Workday")
+	if !bytes.Contains(emp.Raw, []byte(devWorkday.Self.ID)) {
+		t.Fatalf("dev Employees does not carry dev's Workday id %s: the test proves nothing", devWorkday.Self.ID)
+	}
+	job, res := prod.importDoc(docOf("acme-sb", emp), nil, false)
+	if job.Status != spconfig.StatusComplete {
+		t.Fatalf("import: %+v %q", job, allMessages(res, "errors"))
+	}
+	got := find(t, prod.srv.Objects("IDENTITY_PROFILE"), "IDENTITY_PROFILE", "Employees")
+	if bytes.Contains(got.Raw, []byte(devWorkday.Self.ID)) || !bytes.Contains(got.Raw, []byte(`"sourceId":"`+prodWorkday.Self.ID+`"`)) {
+		t.Errorf("sourceId not rewritten to prod's Workday %s:\n%s", prodWorkday.Self.ID, got.Object())
+	}
+
+	bad, err := emp.WithObject(bytes.ReplaceAll(emp.Object(), []byte(`"sourceName":"Workday"`), []byte(`"sourceName":"No Such Source"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res = prod.importDoc(docOf("acme-sb", bad), nil, true)
+	if errs := allMessages(res, "errors"); len(errs) == 0 || !contains(errs, "name: No Such Source]") {
+		t.Errorf("unknown sourceName not reported: %q", errs)
+	}
+}
