@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -166,37 +170,52 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 	if o.CrossTenant {
 		oldIdx, newIdx = buildIndex(old), buildIndex(new)
 	}
-	oldBy := groupByKey(old)
-	newBy := groupByKey(new)
-
+	oi, ni := sortedIndex(old), sortedIndex(new)
 	var changes []Change
 	unchanged := map[string]int{}
 	var oldOnly, newOnly []*spconfig.Entry
-	for k, os := range oldBy {
-		ns := newBy[k]
-		for i, oe := range os {
-			if i >= len(ns) {
-				oldOnly = append(oldOnly, oe)
-				continue
+	// merge join on the sorted keys; runs of one key pair up in self.id order
+	var pairs [][2]*spconfig.Entry
+	for a, b := 0, 0; a < len(oi) || b < len(ni); {
+		switch {
+		case b == len(ni) || (a < len(oi) && old[oi[a]].Key().Less(new[ni[b]].Key())):
+			oldOnly = append(oldOnly, &old[oi[a]])
+			a++
+		case a == len(oi) || new[ni[b]].Key().Less(old[oi[a]].Key()):
+			newOnly = append(newOnly, &new[ni[b]])
+			b++
+		default:
+			k := old[oi[a]].Key()
+			ea, eb := a, b
+			for ea < len(oi) && old[oi[ea]].Key() == k {
+				ea++
 			}
-			ch, err := comparePair(oe, ns[i], k, o, oldIdx, newIdx)
-			if err != nil {
-				return Result{}, err
+			for eb < len(ni) && new[ni[eb]].Key() == k {
+				eb++
 			}
-			if ch.Kind == Unchanged && !o.IncludeUnchanged {
-				unchanged[k.Type]++
-				continue
+			for i := 0; i < max(ea-a, eb-b); i++ {
+				switch {
+				case a+i >= ea:
+					newOnly = append(newOnly, &new[ni[b+i]])
+				case b+i >= eb:
+					oldOnly = append(oldOnly, &old[oi[a+i]])
+				default:
+					pairs = append(pairs, [2]*spconfig.Entry{&old[oi[a+i]], &new[ni[b+i]]})
+				}
 			}
-			changes = append(changes, ch)
-		}
-		for i := len(os); i < len(ns); i++ {
-			newOnly = append(newOnly, ns[i])
+			a, b = ea, eb
 		}
 	}
-	for k, ns := range newBy {
-		if _, ok := oldBy[k]; !ok {
-			newOnly = append(newOnly, ns...)
+	compared, err := comparePairs(pairs, o, oldIdx, newIdx)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, ch := range compared {
+		if ch.Kind == Unchanged && !o.IncludeUnchanged {
+			unchanged[ch.Key.Type]++
+			continue
 		}
+		changes = append(changes, ch)
 	}
 	if !o.CrossTenant {
 		// rename detection: same self.id, different key, same type
@@ -263,31 +282,72 @@ func sortChanges(cs []Change) {
 	})
 }
 
-func groupByKey(es []spconfig.Entry) map[spconfig.Key][]*spconfig.Entry {
-	m := make(map[spconfig.Key][]*spconfig.Entry, len(es))
-	for i := range es {
-		e := &es[i]
-		m[e.Key()] = append(m[e.Key()], e)
+// sortedIndex returns the positions of es ordered by key, then self.id.
+func sortedIndex(es []spconfig.Entry) []int {
+	idx := make([]int, len(es))
+	for i := range idx {
+		idx[i] = i
 	}
-	for _, list := range m {
-		if len(list) > 1 {
-			slices.SortStableFunc(list, func(a, b *spconfig.Entry) int {
-				if a.Self.ID < b.Self.ID {
-					return -1
-				}
-				if a.Self.ID > b.Self.ID {
-					return 1
-				}
-				return 0
-			})
+	slices.SortFunc(idx, func(x, y int) int {
+		kx, ky := es[x].Key(), es[y].Key()
+		if kx != ky {
+			if kx.Less(ky) {
+				return -1
+			}
+			return 1
 		}
-	}
-	return m
+		return strings.Compare(es[x].Self.ID, es[y].Self.ID)
+	})
+	return idx
 }
 
 func newChange(k spconfig.Key, kind Kind, old, new *spconfig.Entry) Change {
 	signed := spconfig.SignedType(k.Type) || (old != nil && old.Signed()) || (new != nil && new.Signed())
 	return Change{Key: k, Kind: kind, Old: old, New: new, Importable: spconfig.Importable(k.Type), Signed: signed}
+}
+
+// comparePairs compares matched pairs on all CPUs; the result keeps the
+// order of pairs. The first error (in pair order) wins.
+func comparePairs(pairs [][2]*spconfig.Entry, o Options, oldIdx, newIdx idIndex) ([]Change, error) {
+	out := make([]Change, len(pairs))
+	errs := make([]error, len(pairs))
+	const chunk = 256
+	workers := min(runtime.GOMAXPROCS(0), (len(pairs)+chunk-1)/chunk)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	panics := make(chan any, max(workers, 1))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					panics <- p
+				}
+			}()
+			for {
+				start := int(next.Add(chunk)) - chunk
+				if start >= len(pairs) {
+					return
+				}
+				for i := start; i < min(start+chunk, len(pairs)); i++ {
+					out[i], errs[i] = comparePair(pairs[i][0], pairs[i][1], pairs[i][0].Key(), o, oldIdx, newIdx)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case p := <-panics:
+		return nil, fmt.Errorf("diff compare: internal error: %v", p)
+	default:
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func comparePair(oe, ne *spconfig.Entry, k spconfig.Key, o Options, oldIdx, newIdx idIndex) (Change, error) {

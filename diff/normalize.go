@@ -53,6 +53,9 @@ func buildIndex(es []spconfig.Entry) idIndex {
 		if e.Self.ID != "" {
 			idx[e.Self.ID] = info
 		}
+		if e.Self.ID != "" && bytes.Contains(e.Object(), []byte(`"id":"`+e.Self.ID+`"`)) {
+			continue // the usual case: object.id equals self.id
+		}
 		var o struct {
 			ID any `json:"id"`
 		}
@@ -71,14 +74,15 @@ func buildIndex(es []spconfig.Entry) idIndex {
 // volatile fields dropped, sets turned into keyedSets, references reduced to
 // type and name, tenant ids translated (cross-tenant).
 type normalizer struct {
-	rules   map[string]Rule
-	cross   bool
-	index   idIndex
-	rewrite bool // strings may be rewritten (false for signed types)
+	rules    map[string]Rule
+	prefixes map[string]bool // paths that lead to a rule; "" is passed below them
+	cross    bool
+	index    idIndex
+	rewrite  bool // strings may be rewritten (false for signed types)
 }
 
 func newNormalizer(typ string, cross bool, idx idIndex) *normalizer {
-	return &normalizer{rules: typeRules(typ), cross: cross, index: idx, rewrite: !spconfig.SignedType(typ)}
+	return &normalizer{rules: typeRules(typ), prefixes: typePrefixes(typ), cross: cross, index: idx, rewrite: !spconfig.SignedType(typ)}
 }
 
 // decode parses an object with UseNumber so number literals survive.
@@ -121,19 +125,25 @@ func (n *normalizer) mapValue(m map[string]any, path string) any {
 	if ref, ok := n.reference(m); ok {
 		return ref
 	}
-	out := make(map[string]any, len(m))
+	// m is freshly decoded and owned by the normaliser: edit it in place.
+	track := path != "" && n.prefixes[path]
 	for k, v := range m {
-		p := path + "." + k
-		if r, ok := n.rules[p]; ok && r.Action == Ignore {
-			continue
+		p := ""
+		if track {
+			p = path + "." + k
+			if r, ok := n.rules[p]; ok && r.Action == Ignore {
+				delete(m, k)
+				continue
+			}
 		}
 		nv := n.value(v, p)
 		if isEmpty(nv) {
-			continue // empty-is-absent
+			delete(m, k) // empty-is-absent
+			continue
 		}
-		out[k] = nv
+		m[k] = nv
 	}
-	return out
+	return m
 }
 
 // reference reduces {type, id, name} to {type, name}; an id-only reference
@@ -182,12 +192,18 @@ func isTypeName(s string) bool {
 }
 
 func (n *normalizer) array(a []any, path string) any {
-	ep := path + "[]"
-	elems := make([]any, len(a))
+	ep := ""
+	if path != "" && n.prefixes[path+"[]"] {
+		ep = path + "[]"
+	}
+	elems := a // owned by the normaliser: edit in place
 	for i, v := range a {
 		elems[i] = n.value(v, ep)
 	}
 	r, hasRule := n.rules[path]
+	if path == "" {
+		hasRule = false
+	}
 	switch {
 	case hasRule && r.Action == Set:
 		return scalarSet(elems)

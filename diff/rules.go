@@ -147,6 +147,31 @@ var ruleCache = func() map[string]map[string]Rule {
 	return m
 }()
 
+// rulePrefixes holds, per type, every path that is a rule path or leads to
+// one, so the normaliser builds path strings only where a rule can match.
+var rulePrefixes = func() map[string]map[string]bool {
+	m := map[string]map[string]bool{}
+	for t, rules := range ruleCache {
+		set := map[string]bool{"$": true}
+		for p := range rules {
+			for i := 1; i <= len(p); i++ {
+				if i == len(p) || p[i] == '.' || p[i] == '[' {
+					set[p[:i]] = true
+				}
+			}
+		}
+		m[t] = set
+	}
+	return m
+}()
+
+func typePrefixes(typ string) map[string]bool {
+	if r, ok := rulePrefixes[typ]; ok {
+		return r
+	}
+	return rulePrefixes["*"]
+}
+
 func typeRules(typ string) map[string]Rule {
 	if r, ok := ruleCache[typ]; ok {
 		return r
