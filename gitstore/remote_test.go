@@ -184,3 +184,32 @@ func TestPushFetchHTTPBackend(t *testing.T) {
 	}
 	exercise(t, url, "s3cret", func() { fsck(t, filepath.Join(root, "config.git")) })
 }
+
+func TestPushSendsOnlyNewObjects(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	dev := sampleEntries(t, "dev")
+	h1, err := r.WriteTenant(ctx, "dev", typesOf(dev), dev, CommitSpec{Message: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := r.Commit(ctx, CommitSpec{Message: "two", Changes: []Change{{Path: "tenants/dev/SOURCE/new.json", Content: []byte("{}\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := r.newObjects([]Hash{h2}, []Hash{h1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the commit, 4 trees (root, tenants, dev, SOURCE) and the blob
+	if len(objs) != 6 {
+		t.Errorf("push of a one-file commit would send %d objects, want 6", len(objs))
+	}
+	all, err := r.newObjects([]Hash{h2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < len(dev)+2 {
+		t.Errorf("push to an empty remote would send %d objects, want at least %d", len(all), len(dev)+2)
+	}
+}
