@@ -124,6 +124,7 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 			}
 		}
 	}
+	reasons = append(reasons, r.holdReasons()...)
 	now := r.now()
 	for _, w := range g.DenyWindows {
 		if open, until := windowOpen(w, now); open {
@@ -208,7 +209,13 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		job, results, err := r.Target.Import(ctx, pl.Payload, nil, false, r.waitOptions(), func(j spconfig.Job) error {
 			rec.ImportJob = j.JobID
 			// Written before polling: a crash from here on is resumed, not repeated.
-			return writeInflight(r.Store.Path(), rec)
+			if err := writeInflight(r.Store.Path(), rec); err != nil {
+				return err
+			}
+			if r.Hooks.ImportStarted != nil {
+				r.Hooks.ImportStarted(rec.Pipeline, j.JobID)
+			}
+			return nil
 		})
 		rec.ImportStatus, rec.ImportResults = job.Status, results
 		if results != nil {

@@ -100,7 +100,26 @@ func (r *Runner) finishPullRequest(ctx context.Context, res *Result, prop *propo
 	if err := r.Store.Push(ctx, prop.branch); err != nil {
 		return res, fmt.Errorf("push %s: %w", prop.branch, err)
 	}
-	return res, nil
+	if r.PullRequests == nil || res.Plan == nil {
+		return res, nil
+	}
+	err := r.step(ctx, res, "pull-request", func() (string, string, error) {
+		var body strings.Builder
+		if err := RenderPlan(&body, res.Plan, FormatMarkdown, false); err != nil {
+			return "", "", err
+		}
+		url, err := r.PullRequests.OpenOrUpdate(ctx, PullRequest{
+			Pipeline: r.Pipeline.Name, Branch: prop.branch, Base: r.Config.Repo.Branch,
+			Title: fmt.Sprintf("promoter: %s from %s to %s", r.Pipeline.Name, r.Pipeline.Source, r.Pipeline.Target),
+			Body:  body.String(),
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("open pull request for %s: %w", prop.branch, err)
+		}
+		res.PullRequestURL = url
+		return "ok", url, nil
+	})
+	return res, err
 }
 
 func conflictReasons(cs []Conflict) []string {

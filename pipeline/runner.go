@@ -63,13 +63,38 @@ type Runner struct {
 	Wait spconfig.WaitOptions
 	// Hooks observe the run (metrics, notifications); all optional.
 	Hooks Hooks
+	// PullRequests opens pull requests in pull-request mode; nil only pushes
+	// the branch.
+	PullRequests PullRequester
 
 	showPlan func(*Plan) // set during Rollback to print the plan before import
 }
 
 // Hooks let callers observe a run without the pipeline knowing about them.
+// All are optional.
 type Hooks struct {
+	// Step is called after every named step.
 	Step func(pipeline, step string, d time.Duration, outcome string)
+	// ImportStarted is called once a real import job was accepted and its
+	// in-flight marker written, before polling.
+	ImportStarted func(pipeline, jobID string)
+	// Done is called when a flow (Run, Export, Plan, Apply, Rollback) ends.
+	Done func(res *Result, err error)
+}
+
+// PullRequester opens or updates the pull request of a promotion branch
+// (pull-request mode). The forge clients implement it.
+type PullRequester interface {
+	OpenOrUpdate(ctx context.Context, pr PullRequest) (url string, err error)
+}
+
+// PullRequest is what a pull-request mode run asks a forge for.
+type PullRequest struct {
+	Pipeline string
+	Branch   string // head branch, e.g. promoter/dev-to-prod
+	Base     string // the configured branch
+	Title    string
+	Body     string // the Markdown plan
 }
 
 // Outcome is how a flow ended.
@@ -104,6 +129,7 @@ type Result struct {
 	// PromotionCommit is the commit that changed the target folder, if any.
 	PromotionCommit string  `json:"promotionCommit,omitempty"`
 	Branch          string  `json:"branch,omitempty"`
+	PullRequestURL  string  `json:"pullRequestUrl,omitempty"`
 	Plan            *Plan   `json:"plan,omitempty"`
 	Record          *Record `json:"record,omitempty"`
 }
