@@ -1008,9 +1008,11 @@ var (
 	envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// Validate checks the configuration (with defaults applied) and returns a
+// Validate applies the defaults (idempotent, so a Config built in code
+// validates like a parsed one), checks the configuration and returns a
 // *ConfigError listing every problem, or nil.
 func (c *Config) Validate() error {
+	c.applyDefaults()
 	v := &validator{c: c}
 	c.validateRepo(v)
 	if len(c.Tenants) == 0 {

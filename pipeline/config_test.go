@@ -359,11 +359,17 @@ func TestValidateWithoutLines(t *testing.T) {
 	c := &Config{Path: "code", Repo: RepoConfig{Path: "/r"}, Tenants: map[string]*TenantConfig{
 		"dev": {BaseURL: "https://a.example", ClientIDEnv: "A", ClientSecretEnv: "B"},
 	}, Pipelines: []*PipelineConfig{{Name: "p", Source: "dev", Target: "prod"}}}
-	c.applyDefaults()
 	ps := problems(t, c.Validate())
 	want := []Problem{{Path: "pipelines[0].target", Msg: `unknown tenant "prod"; defined tenants: dev`}}
 	if diff := cmp.Diff(want, ps); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	c.Tenants["prod"] = &TenantConfig{BaseURL: "http://127.0.0.1:1", ClientIDFile: "/id", ClientSecretFile: "/secret"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate after adding prod: %v", err)
+	}
+	if c.Pipelines[0].Mode != ModeAuto || c.Tenants["prod"].APIVersion != "v2025" {
+		t.Errorf("Validate did not apply defaults: mode %q, apiVersion %q", c.Pipelines[0].Mode, c.Tenants["prod"].APIVersion)
 	}
 }
 
