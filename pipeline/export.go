@@ -17,8 +17,8 @@ type exported struct {
 	entries []spconfig.Entry
 }
 
-// Export runs export, guard and snapshot for the pipeline's source tenant.
-func (r *Runner) Export(ctx context.Context) (*Result, error) {
+// exportFlow is Export without the Done hook.
+func (r *Runner) exportFlow(ctx context.Context) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
 	unlock, err := r.Store.Lock(ctx)
 	if err != nil {
@@ -142,4 +142,13 @@ func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.En
 		return "", strings.Join(reasons, "; "), &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
 	}
 	return "ok", fmt.Sprintf("%d objects in %d types", len(entries), len(after)), nil
+}
+
+// Export runs export, guard and snapshot for the pipeline's source tenant.
+func (r *Runner) Export(ctx context.Context) (*Result, error) {
+	res, err := r.exportFlow(ctx)
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
 }

@@ -15,9 +15,8 @@ type RunOptions struct {
 	DryRun bool
 }
 
-// Run executes the whole promotion: export, guard, snapshot, propose, plan,
-// preview, gate, import, verify, record (DESIGN section 5).
-func (r *Runner) Run(ctx context.Context, o RunOptions) (*Result, error) {
+// runFlow is Run without the Done hook.
+func (r *Runner) runFlow(ctx context.Context, o RunOptions) (*Result, error) {
 	p := r.Pipeline
 	res := &Result{Pipeline: p.Name, Outcome: OutcomeNothing}
 	unlock, err := r.Store.Lock(ctx)
@@ -130,9 +129,8 @@ func conflictReasons(cs []Conflict) []string {
 	return out
 }
 
-// Plan runs plan, preview and gate for a revision of the target folder
-// (default the branch tip). It writes nothing and imports nothing.
-func (r *Runner) Plan(ctx context.Context, rev string) (*Result, error) {
+// planFlow is Plan without the Done hook.
+func (r *Runner) planFlow(ctx context.Context, rev string) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
 	h, err := r.resolve(rev)
 	if err != nil {
@@ -141,9 +139,8 @@ func (r *Runner) Plan(ctx context.Context, rev string) (*Result, error) {
 	return r.planAndApply(ctx, res, h, nil, false)
 }
 
-// Apply runs plan, preview, gate, import, verify and record for a revision
-// (default the branch tip).
-func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
+// applyFlow is Apply without the Done hook.
+func (r *Runner) applyFlow(ctx context.Context, rev string) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
 	unlock, err := r.Store.Lock(ctx)
 	if err != nil {
@@ -164,11 +161,8 @@ func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
 	return res, r.push(ctx, err)
 }
 
-// Rollback restores the target folder to its content at rev by reverting,
-// newest first, every later commit that changed it, shows the plan and
-// applies it. The reverts are ordinary commits: history keeps both the
-// promotion and its rollback.
-func (r *Runner) Rollback(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
+// rollbackFlow is Rollback without the Done hook.
+func (r *Runner) rollbackFlow(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
 	unlock, err := r.Store.Lock(ctx)
 	if err != nil {
@@ -338,4 +332,46 @@ func (r *Runner) push(ctx context.Context, err error) error {
 		return fmt.Errorf("push: %w", perr)
 	}
 	return err
+}
+
+// Run executes the whole promotion: export, guard, snapshot, propose, plan,
+// preview, gate, import, verify, record (DESIGN section 5).
+func (r *Runner) Run(ctx context.Context, o RunOptions) (*Result, error) {
+	res, err := r.runFlow(ctx, o)
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
+}
+
+// Plan runs plan, preview and gate for a revision of the target folder
+// (default the branch tip). It writes nothing and imports nothing.
+func (r *Runner) Plan(ctx context.Context, rev string) (*Result, error) {
+	res, err := r.planFlow(ctx, rev)
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
+}
+
+// Apply runs plan, preview, gate, import, verify and record for a revision
+// (default the branch tip).
+func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
+	res, err := r.applyFlow(ctx, rev)
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
+}
+
+// Rollback restores the target folder to its content at rev by reverting,
+// newest first, every later commit that changed it, shows the plan and
+// applies it. The reverts are ordinary commits: history keeps both the
+// promotion and its rollback.
+func (r *Runner) Rollback(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
+	res, err := r.rollbackFlow(ctx, to, show)
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
 }
