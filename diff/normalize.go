@@ -75,25 +75,14 @@ func buildIndex(es []spconfig.Entry) idIndex {
 // type and name, tenant ids translated (cross-tenant).
 type normalizer struct {
 	rules    map[string]Rule
-	prefixes map[string]bool // paths that lead to a rule; "" is passed below them
+	children map[string]map[string]bool // path -> keys leading to a rule; "" is passed elsewhere
 	cross    bool
 	index    idIndex
 	rewrite  bool // strings may be rewritten (false for signed types)
 }
 
 func newNormalizer(typ string, cross bool, idx idIndex) *normalizer {
-	return &normalizer{rules: typeRules(typ), prefixes: typePrefixes(typ), cross: cross, index: idx, rewrite: !spconfig.SignedType(typ)}
-}
-
-// decode parses an object with UseNumber so number literals survive.
-func decode(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return &normalizer{rules: typeRules(typ), children: typeChildren(typ), cross: cross, index: idx, rewrite: !spconfig.SignedType(typ)}
 }
 
 func (n *normalizer) object(raw []byte) (any, error) {
@@ -126,10 +115,13 @@ func (n *normalizer) mapValue(m map[string]any, path string) any {
 		return ref
 	}
 	// m is freshly decoded and owned by the normaliser: edit it in place.
-	track := path != "" && n.prefixes[path]
+	var next map[string]bool
+	if path != "" {
+		next = n.children[path]
+	}
 	for k, v := range m {
 		p := ""
-		if track {
+		if next[k] {
 			p = path + "." + k
 			if r, ok := n.rules[p]; ok && r.Action == Ignore {
 				delete(m, k)
@@ -193,7 +185,7 @@ func isTypeName(s string) bool {
 
 func (n *normalizer) array(a []any, path string) any {
 	ep := ""
-	if path != "" && n.prefixes[path+"[]"] {
+	if path != "" && n.children[path+"[]"] != nil {
 		ep = path + "[]"
 	}
 	elems := a // owned by the normaliser: edit in place
@@ -552,3 +544,6 @@ func marshalIndent(v any) ([]byte, error) {
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
+
+// decode parses an object, numbers kept as json.Number literals.
+func decode(raw []byte) (any, error) { return parseJSON(raw) }

@@ -147,29 +147,49 @@ var ruleCache = func() map[string]map[string]Rule {
 	return m
 }()
 
-// rulePrefixes holds, per type, every path that is a rule path or leads to
-// one, so the normaliser builds path strings only where a rule can match.
-var rulePrefixes = func() map[string]map[string]bool {
-	m := map[string]map[string]bool{}
+// ruleChildren holds, per type, for every path that leads to a rule, the
+// object keys under it that lead further (or are the rule path itself), so
+// the normaliser builds path strings only where a rule can match.
+var ruleChildren = func() map[string]map[string]map[string]bool {
+	m := map[string]map[string]map[string]bool{}
 	for t, rules := range ruleCache {
-		set := map[string]bool{"$": true}
+		children := map[string]map[string]bool{}
 		for p := range rules {
+			// walk "$.a.b[].c": parent "$" child "a", parent "$.a" child "b",
+			// parent "$.a.b[]" child "c"
+			start := 0
 			for i := 1; i <= len(p); i++ {
-				if i == len(p) || p[i] == '.' || p[i] == '[' {
-					set[p[:i]] = true
+				if i < len(p) && p[i] != '.' && p[i] != '[' {
+					continue
 				}
+				if i < len(p) && p[i] == '[' {
+					continue // "[]" belongs to its key
+				}
+				seg := p[start:i]
+				if start > 0 {
+					parent := p[:start-1]
+					key := seg
+					if len(key) > 2 && key[len(key)-2:] == "[]" {
+						key = key[:len(key)-2]
+					}
+					if children[parent] == nil {
+						children[parent] = map[string]bool{}
+					}
+					children[parent][key] = true
+				}
+				start = i + 1
 			}
 		}
-		m[t] = set
+		m[t] = children
 	}
 	return m
 }()
 
-func typePrefixes(typ string) map[string]bool {
-	if r, ok := rulePrefixes[typ]; ok {
+func typeChildren(typ string) map[string]map[string]bool {
+	if r, ok := ruleChildren[typ]; ok {
 		return r
 	}
-	return rulePrefixes["*"]
+	return ruleChildren["*"]
 }
 
 func typeRules(typ string) map[string]Rule {
