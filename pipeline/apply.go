@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
-
-	"github.com/robfig/cron/v3"
 
 	"promoter/diff"
 	"promoter/gitstore"
@@ -84,7 +81,7 @@ func (r *Runner) preview(ctx context.Context, pl *Plan) error {
 // gate decides whether the plan may be imported. It returns the reasons it is
 // not clean; none means clean.
 func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
-	g := r.Pipeline.Gate
+	g := &r.Pipeline.Gate
 	var reasons []string
 	for _, c := range conflicts {
 		reasons = append(reasons, "conflict: "+c.Object+": "+c.Reason)
@@ -97,8 +94,8 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
 		}
 	}
-	if n := pl.ImportCount(); g.MaxChanges >= 0 && n > g.MaxChanges {
-		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", n, g.MaxChanges))
+	if limit, ok := g.ChangeLimit(); ok && pl.ImportCount() > limit {
+		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", pl.ImportCount(), limit))
 	}
 	if len(pl.Payload) > 0 {
 		switch {
@@ -108,14 +105,8 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 			for _, m := range pl.Preview.Errors {
 				reasons = append(reasons, fmt.Sprintf("preview error (%s): %s", m.Type, m.Text))
 			}
-			var allow []*regexp.Regexp
-			for _, a := range g.AllowWarnings {
-				if re, err := regexp.Compile(a); err == nil {
-					allow = append(allow, re)
-				}
-			}
 			for _, m := range pl.Preview.Warnings {
-				if !slices.ContainsFunc(allow, func(re *regexp.Regexp) bool { return re.MatchString(m.Text) }) {
+				if !g.WarningAllowed(m.Text) {
 					reasons = append(reasons, fmt.Sprintf("preview warning (%s) not allowed by gate.allowWarnings: %s", m.Type, m.Text))
 				}
 			}
@@ -125,27 +116,10 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 		}
 	}
 	reasons = append(reasons, r.holdReasons()...)
-	now := r.now()
-	for _, w := range g.DenyWindows {
-		if open, until := windowOpen(w, now); open {
-			reasons = append(reasons, fmt.Sprintf("deny window %q is open until %s", w.Cron, until.Format(time.RFC3339)))
-		}
+	if w, closes, open := g.OpenDenyWindow(r.now()); open {
+		reasons = append(reasons, fmt.Sprintf("deny window %q is open until %s; imports wait until it closes", w.Cron, closes.Format(time.RFC3339)))
 	}
 	return reasons
-}
-
-// windowOpen reports whether a deny window that opens at each cron fire time
-// and lasts its duration covers now.
-func windowOpen(w DenyWindow, now time.Time) (bool, time.Time) {
-	sched, err := cron.ParseStandard(w.Cron)
-	if err != nil || w.Duration.Duration <= 0 {
-		return false, time.Time{}
-	}
-	start := sched.Next(now.Add(-w.Duration.Duration))
-	if start.IsZero() || start.After(now) {
-		return false, time.Time{}
-	}
-	return true, start.Add(w.Duration.Duration)
 }
 
 // signedUnmodified checks that every signed object in the payload still

@@ -53,7 +53,7 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 			IncludeTypes: types,
 		}
 		job, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
-			e, err := stripEntry(p, e)
+			e, err := sanitize(p, e)
 			if err != nil {
 				return err
 			}

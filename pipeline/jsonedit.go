@@ -4,67 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 )
 
 // This file edits raw JSON in place: it finds the byte span of the value at a
 // path and splices it, so every other byte (key order, number literals, string
 // escapes) stays exactly as exported.
-
-// pathSeg is one step of a JSON path: an object key or an array index.
-type pathSeg struct {
-	key   string
-	index int
-	isIdx bool
-}
-
-// parseJSONPath parses the subset $.a.b, $.a[0].b, $['key with space'], $["k"].
-func parseJSONPath(p string) ([]pathSeg, error) {
-	if !strings.HasPrefix(p, "$") {
-		return nil, fmt.Errorf("json path %q must start with $", p)
-	}
-	var segs []pathSeg
-	s := p[1:]
-	for len(s) > 0 {
-		switch s[0] {
-		case '.':
-			s = s[1:]
-			end := strings.IndexAny(s, ".[")
-			if end < 0 {
-				end = len(s)
-			}
-			if end == 0 {
-				return nil, fmt.Errorf("json path %q: empty key", p)
-			}
-			segs = append(segs, pathSeg{key: s[:end]})
-			s = s[end:]
-		case '[':
-			end := strings.IndexByte(s, ']')
-			if end < 0 {
-				return nil, fmt.Errorf("json path %q: missing ]", p)
-			}
-			inner := s[1:end]
-			s = s[end+1:]
-			if len(inner) >= 2 && (inner[0] == '\'' || inner[0] == '"') && inner[len(inner)-1] == inner[0] {
-				segs = append(segs, pathSeg{key: inner[1 : len(inner)-1]})
-				continue
-			}
-			n, err := strconv.Atoi(inner)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("json path %q: %q is neither an index nor a quoted key", p, inner)
-			}
-			segs = append(segs, pathSeg{index: n, isIdx: true})
-		default:
-			return nil, fmt.Errorf("json path %q: unexpected %q", p, s[0])
-		}
-	}
-	if len(segs) == 0 {
-		return nil, fmt.Errorf("json path %q names the whole object", p)
-	}
-	return segs, nil
-}
 
 var errJSONSyntax = errors.New("invalid JSON")
 
@@ -208,18 +152,18 @@ func elementSpan(b []byte, i, n int) (int, int, bool, error) {
 
 // locate returns the span of the value at segs, and for an object member also
 // the member (so it can be deleted). ok is false when the path does not exist.
-func locate(doc []byte, segs []pathSeg) (start, end int, parent []member, idx int, ok bool, err error) {
+func locate(doc []byte, segs []PathSegment) (start, end int, parent []member, idx int, ok bool, err error) {
 	start, end = skipSpace(doc, 0), len(doc)
 	idx = -1
 	for _, s := range segs {
 		if start >= len(doc) {
 			return 0, 0, nil, -1, false, errJSONSyntax
 		}
-		if s.isIdx {
+		if s.IsIndex {
 			if doc[start] != '[' {
 				return 0, 0, nil, -1, false, nil
 			}
-			vs, ve, found, err := elementSpan(doc, start, s.index)
+			vs, ve, found, err := elementSpan(doc, start, s.Index)
 			if err != nil || !found {
 				return 0, 0, nil, -1, false, err
 			}
@@ -235,7 +179,7 @@ func locate(doc []byte, segs []pathSeg) (start, end int, parent []member, idx in
 		}
 		found := false
 		for k, m := range ms {
-			if m.key == s.key {
+			if m.key == s.Key {
 				start, end, parent, idx, found = m.valStart, m.valEnd, ms, k, true
 				break
 			}
@@ -248,7 +192,7 @@ func locate(doc []byte, segs []pathSeg) (start, end int, parent []member, idx in
 }
 
 // getJSONPath returns the raw value at path, or ok false.
-func getJSONPath(doc []byte, segs []pathSeg) (json.RawMessage, bool, error) {
+func getJSONPath(doc []byte, segs []PathSegment) (json.RawMessage, bool, error) {
 	s, e, _, _, ok, err := locate(doc, segs)
 	if err != nil || !ok {
 		return nil, ok, err
@@ -257,7 +201,7 @@ func getJSONPath(doc []byte, segs []pathSeg) (json.RawMessage, bool, error) {
 }
 
 // replaceJSONPath replaces the value at path with val (raw JSON).
-func replaceJSONPath(doc []byte, segs []pathSeg, val []byte) ([]byte, bool, error) {
+func replaceJSONPath(doc []byte, segs []PathSegment, val []byte) ([]byte, bool, error) {
 	s, e, _, _, ok, err := locate(doc, segs)
 	if err != nil || !ok {
 		return doc, false, err
@@ -271,7 +215,7 @@ func replaceJSONPath(doc []byte, segs []pathSeg, val []byte) ([]byte, bool, erro
 
 // deleteJSONPath removes the object member at path; array elements are not
 // removed (positions carry meaning).
-func deleteJSONPath(doc []byte, segs []pathSeg) ([]byte, bool, error) {
+func deleteJSONPath(doc []byte, segs []PathSegment) ([]byte, bool, error) {
 	_, _, parent, idx, ok, err := locate(doc, segs)
 	if err != nil || !ok || parent == nil {
 		return doc, false, err

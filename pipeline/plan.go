@@ -305,7 +305,7 @@ func (r *Runner) exportAll(ctx context.Context, t Tenant, types []string, why st
 	payload := spconfig.ExportPayload{Description: "promoter " + r.Pipeline.Name + " " + why, IncludeTypes: types}
 	job, _, err := t.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
-		e, err := stripEntry(r.Pipeline, e)
+		e, err := sanitize(r.Pipeline, e)
 		out = append(out, e)
 		return err
 	})

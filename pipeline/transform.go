@@ -3,58 +3,24 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"slices"
-	"strings"
 
 	"promoter/spconfig"
 )
 
-// types returns the object types a pipeline covers: includeTypes minus excludeTypes.
-func pipelineTypes(p *PipelineConfig) []string {
-	inc := p.IncludeTypes
-	if len(inc) == 0 {
-		inc = spconfig.ExportableTypes
-	}
-	var out []string
-	for _, t := range inc {
-		if !slices.Contains(p.ExcludeTypes, t) && !slices.Contains(out, t) {
-			out = append(out, t)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// pipelineTypes returns the object types a pipeline covers.
+func pipelineTypes(p *PipelineConfig) []string { return p.Types() }
 
 // excluded reports whether policy keeps the object out of promotion.
-func excluded(p *PipelineConfig, k spconfig.Key) bool {
-	for _, x := range p.Exclude {
-		if x.Type != "" && x.Type != k.Type {
-			continue
-		}
-		if matchName(x.Name, k) {
-			return true
-		}
-	}
-	return false
-}
+func excluded(p *PipelineConfig, k spconfig.Key) bool { return p.Excluded(k.Type, k.Scope, k.Name) }
 
-// matchName matches a configured object name against a key: "" matches every
-// object, "/re/" is a regular expression, anything else must equal the name or
-// "scope / name".
-func matchName(pattern string, k spconfig.Key) bool {
-	if pattern == "" {
-		return true
+// sanitize applies the pipeline's strip rules and secret scan to an exported
+// entry, before it is compared or committed.
+func sanitize(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
+	e, err := stripEntry(p, e)
+	if err != nil {
+		return e, err
 	}
-	full := k.Name
-	if k.Scope != "" {
-		full = k.Scope + " / " + k.Name
-	}
-	if len(pattern) >= 2 && strings.HasPrefix(pattern, "/") && strings.HasSuffix(pattern, "/") {
-		re, err := regexp.Compile(pattern[1 : len(pattern)-1])
-		return err == nil && (re.MatchString(k.Name) || re.MatchString(full))
-	}
-	return pattern == k.Name || pattern == full
+	return secretScan(p, e)
 }
 
 // stripEntry removes the configured fields from an unsigned entry's object.
@@ -68,7 +34,7 @@ func stripEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 		if s.Type != "" && s.Type != e.Type() {
 			continue
 		}
-		segs, err := parseJSONPath(s.Path)
+		segs, err := s.Segments()
 		if err != nil {
 			return e, err
 		}
@@ -93,13 +59,14 @@ func mapEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, []string, er
 	obj := []byte(e.Object())
 	var applied []string
 	for _, m := range p.Mappings {
-		if m.Type != e.Type() || !matchName(m.Name, e.Key()) {
+		k := e.Key()
+		if !m.Matches(k.Type, k.Scope, k.Name) {
 			continue
 		}
 		if e.Signed() || spconfig.SignedType(e.Type()) {
 			return e, nil, fmt.Errorf("mapping %s on %s: the object is signed and must reach the target unmodified; remove the mapping", m.Path, e.Key())
 		}
-		segs, err := parseJSONPath(m.Path)
+		segs, err := m.Segments()
 		if err != nil {
 			return e, nil, err
 		}

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"promoter/spconfig"
+)
+
+// defaultSecretKeys are field names that hold credentials. SP-Config exports
+// normally send them as null; a value means a credential would land in git.
+var defaultSecretKeys = regexp.MustCompile(`(?i)^(password|passwd|secret|clientsecret|client_secret|privatekey|private_key|apikey|api_key|accesstoken|access_token|refreshtoken|refresh_token|token)$`)
+
+// secretFinding is one credential-looking value in an object.
+type secretFinding struct {
+	path string
+	segs []PathSegment
+}
+
+// scanSecrets lists the credential-looking string values of an object:
+// members whose key matches the default names or the pipeline's extra
+// patterns, holding a non-empty string that is not already masked.
+func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
+	var out []secretFinding
+	var walk func(start int, path string, segs []PathSegment) error
+	walk = func(start int, path string, segs []PathSegment) error {
+		start = skipSpace(obj, start)
+		if start >= len(obj) {
+			return errJSONSyntax
+		}
+		switch obj[start] {
+		case '{':
+			ms, _, err := members(obj, start)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				p := path + "." + m.key
+				s := append(segs[:len(segs):len(segs)], PathSegment{Key: m.key})
+				if isSecretKey(m.key, extra) && obj[m.valStart] == '"' {
+					var v string
+					if json.Unmarshal(obj[m.valStart:m.valEnd], &v) == nil && v != "" && strings.Trim(v, "*") != "" && v != redacted {
+						out = append(out, secretFinding{path: p, segs: s})
+						continue
+					}
+				}
+				if err := walk(m.valStart, p, s); err != nil {
+					return err
+				}
+			}
+		case '[':
+			for i := 0; ; i++ {
+				vs, _, ok, err := elementSpan(obj, start, i)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				if err := walk(vs, fmt.Sprintf("%s[%d]", path, i), append(segs[:len(segs):len(segs)], PathSegment{Index: i, IsIndex: true})); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err := walk(0, "$", nil)
+	return out, err
+}
+
+const redacted = "REDACTED-BY-PROMOTER"
+
+func isSecretKey(k string, extra []*regexp.Regexp) bool {
+	if defaultSecretKeys.MatchString(k) {
+		return true
+	}
+	for _, re := range extra {
+		if re.MatchString(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretScan applies the pipeline's secret scan to an exported entry: with
+// "refuse" it returns an error naming every field, with "redact" it replaces
+// the values (never in signed objects, which are refused instead), with
+// "off" it does nothing.
+func secretScan(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
+	sc := &p.SecretScan
+	if sc.Action == ScanOff {
+		return e, nil
+	}
+	found, err := scanSecrets(e.Object(), sc.KeyPatterns())
+	if err != nil {
+		return e, fmt.Errorf("scan %s for credentials: %w", e.Key(), err)
+	}
+	if len(found) == 0 {
+		return e, nil
+	}
+	var paths []string
+	for _, f := range found {
+		paths = append(paths, f.path)
+	}
+	if sc.Action == ScanRefuse || e.Signed() || spconfig.SignedType(e.Type()) {
+		return e, fmt.Errorf("%s holds credential-looking values at %s; promoter will not commit them to git: remove them in the tenant, add strip rules, or set secretScan.action: redact", e.Key(), strings.Join(paths, ", "))
+	}
+	obj := []byte(e.Object())
+	val, _ := json.Marshal(redacted)
+	for _, f := range found {
+		if obj, _, err = replaceJSONPath(obj, f.segs, val); err != nil {
+			return e, fmt.Errorf("redact %s in %s: %w", f.path, e.Key(), err)
+		}
+	}
+	return e.WithObject(obj)
+}
