@@ -49,6 +49,7 @@ func openRunner(ctx context.Context, env *environment, configPath, name string) 
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
+	installCrashPoint(ctx, env.getenv, r) // test hook, see crash.go
 	return r, nil
 }
 
