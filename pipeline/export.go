@@ -147,8 +147,5 @@ func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.En
 // Export runs export, guard and snapshot for the pipeline's source tenant.
 func (r *Runner) Export(ctx context.Context) (*Result, error) {
 	res, err := r.exportFlow(ctx)
-	if r.Hooks.Done != nil {
-		r.Hooks.Done(res, err)
-	}
-	return res, err
+	return r.done("export", res, err)
 }

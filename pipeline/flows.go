@@ -338,30 +338,21 @@ func (r *Runner) push(ctx context.Context, err error) error {
 // preview, gate, import, verify, record (DESIGN section 5).
 func (r *Runner) Run(ctx context.Context, o RunOptions) (*Result, error) {
 	res, err := r.runFlow(ctx, o)
-	if r.Hooks.Done != nil {
-		r.Hooks.Done(res, err)
-	}
-	return res, err
+	return r.done("run", res, err)
 }
 
 // Plan runs plan, preview and gate for a revision of the target folder
 // (default the branch tip). It writes nothing and imports nothing.
 func (r *Runner) Plan(ctx context.Context, rev string) (*Result, error) {
 	res, err := r.planFlow(ctx, rev)
-	if r.Hooks.Done != nil {
-		r.Hooks.Done(res, err)
-	}
-	return res, err
+	return r.done("plan", res, err)
 }
 
 // Apply runs plan, preview, gate, import, verify and record for a revision
 // (default the branch tip).
 func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
 	res, err := r.applyFlow(ctx, rev)
-	if r.Hooks.Done != nil {
-		r.Hooks.Done(res, err)
-	}
-	return res, err
+	return r.done("apply", res, err)
 }
 
 // Rollback restores the target folder to its content at rev by reverting,
@@ -370,8 +361,5 @@ func (r *Runner) Apply(ctx context.Context, rev string) (*Result, error) {
 // promotion and its rollback.
 func (r *Runner) Rollback(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
 	res, err := r.rollbackFlow(ctx, to, show)
-	if r.Hooks.Done != nil {
-		r.Hooks.Done(res, err)
-	}
-	return res, err
+	return r.done("rollback", res, err)
 }

@@ -121,9 +121,12 @@ type StepResult struct {
 
 // Result is what a flow reports.
 type Result struct {
-	Pipeline string       `json:"pipeline"`
-	Outcome  Outcome      `json:"outcome"`
-	Steps    []StepResult `json:"steps"`
+	Pipeline string `json:"pipeline"`
+	// Flow is the flow that produced the result: run, export, plan, apply
+	// or rollback (notifications tell a rollback apart by it).
+	Flow    string       `json:"flow,omitempty"`
+	Outcome Outcome      `json:"outcome"`
+	Steps   []StepResult `json:"steps"`
 	// SnapshotCommit is the source snapshot commit (zero when nothing changed).
 	SnapshotCommit string `json:"snapshotCommit,omitempty"`
 	// PromotionCommit is the commit that changed the target folder, if any.
@@ -152,6 +155,17 @@ func (e *BlockedError) Error() string {
 func IsBlocked(err error) bool {
 	var b *BlockedError
 	return errors.As(err, &b)
+}
+
+// done stamps the flow's name on its result and calls the Done hook.
+func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
+	if res != nil {
+		res.Flow = flow
+	}
+	if r.Hooks.Done != nil {
+		r.Hooks.Done(res, err)
+	}
+	return res, err
 }
 
 func (r *Runner) now() time.Time {
