@@ -99,6 +99,8 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 	}
 	if len(pl.Payload) > 0 {
 		switch {
+		case pl.Preview == nil && len(reasons) > 0:
+			// blocked anyway; the preview was not needed
 		case pl.Preview == nil:
 			reasons = append(reasons, "no preview was run")
 		default:

@@ -272,9 +272,14 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, rev gitstore.Has
 		return res, err
 	}
 	res.Plan = pl
+	// An edited signed object is refused before anything reaches the tenant.
+	signed := r.signedUnmodified(pl, rev)
 	err = r.step(ctx, res, "preview", func() (string, string, error) {
 		if len(pl.Payload) == 0 {
 			return "skipped", "nothing to import", nil
+		}
+		if len(signed) > 0 {
+			return "skipped", "signed objects were modified; no preview", nil
 		}
 		if err := r.preview(ctx, pl); err != nil {
 			return "", "", err
@@ -285,8 +290,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, rev gitstore.Has
 		return res, err
 	}
 	err = r.step(ctx, res, "gate", func() (string, string, error) {
-		reasons := r.gate(pl, conflicts)
-		reasons = append(reasons, r.signedUnmodified(pl, rev)...)
+		reasons := append(signed, r.gate(pl, conflicts)...)
 		pl.Blocked = reasons
 		switch {
 		case len(reasons) > 0:
