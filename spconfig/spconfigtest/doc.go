@@ -11,8 +11,9 @@
 // Object bytes are never re-encoded: key order and number literals (10.0)
 // come back exactly as seeded or imported. Signed objects are re-signed on
 // export, as a real tenant does, so an import may rewrite their ids and
-// references. Not modelled: bare-id references (e.g. sourceId strings) are
-// left as they are; source-owned references (CONNECTOR_SCHEMA,
+// references. A bare sourceId beside a sourceName (identity profile
+// transforms) resolves by that name; other bare ids are left as they are.
+// Source-owned references (CONNECTOR_SCHEMA,
 // ACCOUNT_CORRELATION_CONFIG) never fail and keep the target source's own.
 //
 // Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
