@@ -102,8 +102,12 @@ func (t *tokenCache) invalidate(tok string) {
 // redact removes the secret and the current token from s.
 func (t *tokenCache) redact(s string) string {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.redactLocked(s)
+}
+
+func (t *tokenCache) redactLocked(s string) string {
 	tok := t.token
-	t.mu.Unlock()
 	if sec := t.conf.ClientSecret; len(sec) >= 4 {
 		s = strings.ReplaceAll(s, sec, redacted)
 	}
@@ -113,7 +117,7 @@ func (t *tokenCache) redact(s string) string {
 	return s
 }
 
-// tokenError turns a token fetch failure into an error that never contains
+// tokenError (called with t.mu held) turns a token fetch failure into an error that never contains
 // the secret or a token: an *APIError for an HTTP answer (without its body,
 // only the OAuth2 error code and description), else a transport error.
 func (t *tokenCache) tokenError(ctx context.Context, err error) error {
@@ -125,11 +129,11 @@ func (t *tokenCache) tokenError(ctx context.Context, err error) error {
 		ae := &APIError{StatusCode: re.Response.StatusCode, Method: http.MethodPost, Operation: opToken,
 			RetryAfter: parseRetryAfter(re.Response.Header.Get("Retry-After"), t.now())}
 		if text := strings.TrimSpace(strings.Trim(re.ErrorCode+": "+re.ErrorDescription, ": ")); text != "" {
-			ae.Messages = []ErrorMessage{{Text: t.redact(text)}}
+			ae.Messages = []ErrorMessage{{Text: t.redactLocked(text)}}
 		}
 		return ae
 	}
-	return &transportError{op: opToken, target: t.tokenURL, msg: t.redact(err.Error())}
+	return &transportError{op: opToken, target: t.tokenURL, msg: t.redactLocked(err.Error())}
 }
 
 // transportError is a request that got no HTTP answer. Its text is redacted;
