@@ -181,6 +181,7 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		rec.PreviewJob, rec.PreviewResults = pl.Preview.JobID, pl.Preview.Results
 	}
 	res.Record = rec
+	marked := false // the in-flight marker of this import is on disk
 	err := r.step(ctx, res, "import", func() (string, string, error) {
 		job, results, err := r.Target.Import(ctx, pl.Payload, nil, false, r.waitOptions(), func(j spconfig.Job) error {
 			rec.ImportJob = j.JobID
@@ -188,6 +189,7 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 			if err := writeInflight(r.Store.Path(), rec); err != nil {
 				return err
 			}
+			marked = true
 			if r.Hooks.ImportStarted != nil {
 				r.Hooks.ImportStarted(rec.Pipeline, j.JobID)
 			}
@@ -196,6 +198,13 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		rec.ImportStatus, rec.ImportResults = job.Status, results
 		if results != nil {
 			rec.BackupJob = results.ExportJobID
+		}
+		var je *spconfig.JobError
+		if err != nil && marked && !errors.As(err, &je) {
+			// The job was accepted but how it ends is unknown (timeout,
+			// interrupted, no answer): it may still import. Keep the marker
+			// so the next run resumes it instead of importing again.
+			return "", "", fmt.Errorf("import on %s: job %s was started but did not finish in this run: %w; the next run resumes it and does not import again", pl.Target, rec.ImportJob, err)
 		}
 		if err != nil {
 			rec.Verdict, rec.Message = "import-failed", err.Error()
