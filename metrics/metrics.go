@@ -74,7 +74,7 @@ func New(pipelines ...string) *Metrics {
 	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "promoter_last_success_timestamp_seconds",
 		Help: "Unix time of the pipeline's last successful promotion (a real import that passed verify)."}, []string{"pipeline"})
 	m.leadTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "promoter_lead_time_seconds",
-		Help: "Time from the commit that brought a change into the repository to its import into the target.",
+		Help:    "Time from the commit that brought a change into the repository to its import into the target.",
 		Buckets: []float64{60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400}}, []string{"pipeline"})
 	m.holds = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "promoter_holds_active",
 		Help: "Active holds (promoter hold) pausing automatic promotion of the pipeline."}, []string{"pipeline"})
@@ -139,7 +139,9 @@ func (m *Metrics) Running(pipelineName string, on bool) {
 }
 
 // SetHolds sets the number of active holds of a pipeline.
-func (m *Metrics) SetHolds(pipelineName string, n int) { m.holds.WithLabelValues(pipelineName).Set(float64(n)) }
+func (m *Metrics) SetHolds(pipelineName string, n int) {
+	m.holds.WithLabelValues(pipelineName).Set(float64(n))
+}
 
 // Run records a finished run: its outcome and duration, the plan's objects
 // per type and class, preview messages, drift, imported and blocked objects,
