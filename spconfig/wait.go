@@ -14,7 +14,11 @@ type WaitOptions struct {
 	// returns a *TimeoutError; the job keeps running in the tenant.
 	Timeout time.Duration
 	// MinInterval is the first pause between polls (default 1s); each pause
-	// grows by half up to MaxInterval (default 15s).
+	// grows by half up to MaxInterval (default 15s) or, once the job has run
+	// longer, up to a fifth of the time already waited. So a job is seen
+	// done at most MaxInterval or 20% after it finished, and polls grow
+	// logarithmically with its duration (a 10-minute job takes about 20,
+	// not 45), never more than one per MinInterval.
 	MinInterval, MaxInterval time.Duration
 	// OnPoll, when set, sees every status polled.
 	OnPoll func(Job)
@@ -49,8 +53,13 @@ func (c *Client) WaitImport(ctx context.Context, id string, o WaitOptions) (Job,
 	return c.wait(ctx, JobImport, id, o, c.ImportStatus)
 }
 
+// pollShare bounds a pause past MaxInterval to 1/pollShare of the time
+// already waited: how late a long job may be seen done, as a share.
+const pollShare = 5
+
 // wait is the one polling loop: poll at once, then after pauses growing from
-// MinInterval to MaxInterval, never past the deadline.
+// MinInterval to MaxInterval, then with the time waited (see WaitOptions),
+// never past the deadline.
 func (c *Client) wait(ctx context.Context, kind, id string, o WaitOptions, status func(context.Context, string) (Job, error)) (Job, error) {
 	o = o.withDefaults()
 	start := c.now()
@@ -86,7 +95,7 @@ func (c *Client) wait(ctx context.Context, kind, id string, o WaitOptions, statu
 		if err := c.sleep(ctx, min(interval, left)); err != nil {
 			return job, fmt.Errorf("wait for %s job %s (last status %s): %w", lkind, id, job.Status, err)
 		}
-		interval = min(interval+interval/2, o.MaxInterval)
+		interval = min(interval+interval/2, max(o.MaxInterval, c.now().Sub(start)/pollShare))
 	}
 }
 
