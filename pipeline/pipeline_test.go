@@ -371,9 +371,13 @@ func TestEditedSignedRuleRefusedBeforePreview(t *testing.T) {
 }
 
 func TestGateReasons(t *testing.T) {
+	store, err := gitstore.Open(context.Background(), gitstore.Options{Path: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := func(g GateConfig) *Runner {
 		p := &PipelineConfig{Name: "p", Gate: g}
-		return &Runner{Pipeline: p, Now: func() time.Time { return time.Date(2026, 11, 20, 19, 0, 0, 0, time.UTC) }} // a Friday
+		return &Runner{Pipeline: p, Store: store, Now: func() time.Time { return time.Date(2026, 11, 20, 19, 0, 0, 0, time.UTC) }} // a Friday
 	}
 	plan := func(mut func(*Plan)) *Plan {
 		pl := &Plan{Target: "prod", Payload: []byte("{}"), payloadKeys: []spconfig.Key{{Type: "TRANSFORM", Name: "a"}},
