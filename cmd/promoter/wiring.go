@@ -9,9 +9,21 @@ import (
 	"promoter/pipeline"
 )
 
-// newLogger returns the process logger: text on stderr.
-func newLogger(env *environment) *slog.Logger {
-	return slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// newLogger returns the process logger on stderr. The format is
+// PROMOTER_LOG_FORMAT, else log.format of cfg (when given), else auto: text
+// on a terminal, JSON otherwise; the level PROMOTER_LOG_LEVEL, else
+// log.level, else info (see logging.go).
+func newLogger(env *environment, cfg ...*pipeline.Config) *slog.Logger {
+	var c *pipeline.Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	s, problems := logSettingsFor(env, c)
+	l := buildLogger(env.stderr, s)
+	for _, p := range problems {
+		l.Warn("ignoring log setting", "problem", p)
+	}
+	return l
 }
 
 // loadConfig loads and validates the configuration and resolves its secrets;
