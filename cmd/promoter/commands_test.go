@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"promoter/spconfig"
+)
+
+// TestSplitAssembleRoundTripThroughBinary splits a sample export with the real
+// binary, assembles it back and checks every object's compact bytes.
+func TestSplitAssembleRoundTripThroughBinary(t *testing.T) {
+	samples := sharedSamples(t)
+	w := &e2e{t: t, dir: t.TempDir(), env: os.Environ()}
+	in := filepath.Join(samples, "tenant-dev.export.json")
+	out := filepath.Join(w.dir, "split")
+	w.mustPromoter(exitOK, "split", "--in", in, "--out", out)
+	if _, err := os.Stat(filepath.Join(out, "SOURCE", "Active Directory.json")); err != nil {
+		t.Fatalf("split did not write SOURCE/Active Directory.json: %v", err)
+	}
+	assembled := w.mustPromoter(exitOK, "assemble", "--in", out, "--out", "-")
+	got, err := spconfig.ReadExport(strings.NewReader(assembled))
+	if err != nil {
+		t.Fatalf("assembled output is not an export: %v", err)
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := spconfig.ReadExport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string][]byte{}
+	for _, e := range got.Objects {
+		byKey[e.Self.Type+"/"+e.Self.ID] = e.Raw
+	}
+	if len(got.Objects) != len(want.Objects) {
+		t.Fatalf("assembled %d objects, want %d", len(got.Objects), len(want.Objects))
+	}
+	for _, e := range want.Objects {
+		if !bytes.Equal(byKey[e.Self.Type+"/"+e.Self.ID], e.Raw) {
+			t.Errorf("%s: bytes differ after split+assemble", e.Key())
+		}
+	}
+	// Not an export: refused, nothing written.
+	bad := filepath.Join(w.dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"objects": [{"self": {"type": "SOURCE"}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := w.promoter("split", "--in", bad, "--out", filepath.Join(w.dir, "nothing"))
+	if code != exitRuntime || !strings.Contains(stderr, "objects[0]") {
+		t.Errorf("bad export: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "nothing")); err == nil {
+		t.Error("a refused split created its output folder")
+	}
+	if _, _, code := w.promoter("split", "--in", in); code != exitUsage {
+		t.Errorf("split without --out: exit %d, want 2", code)
+	}
+}
+
+// TestDiffCommandBetweenRevisions runs `promoter diff` on a repository the
+// pipeline wrote and checks the text and JSON output.
+func TestDiffCommandBetweenRevisions(t *testing.T) {
+	w := newE2E(t, "")
+	w.mustPromoter(exitOK, "export", "--config", w.cfg)
+	first := w.git("rev-parse", "HEAD")
+	w.adminPost(w.dev, "/_fake/identities", `{"name": "Nobody"}`) // not exported: no change
+	for _, e := range w.dev.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.dev.PutObject(ne); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.mustPromoter(exitOK, "export", "--config", w.cfg)
+	second := w.git("rev-parse", "HEAD")
+	if first == second {
+		t.Fatal("the dev change made no snapshot commit")
+	}
+	text := w.mustPromoter(exitOK, "diff", "--repo", w.repo, first, second)
+	if !strings.Contains(text, "TRANSFORM Get Worker Type") || !strings.Contains(text, "$.attributes.value") {
+		t.Errorf("text diff misses the change:\n%s", text)
+	}
+	js := w.mustPromoter(exitOK, "diff", "--repo", w.repo, "--format", "json", first, second, "tenants/dev/TRANSFORM")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("diff --format json is not JSON: %v\n%s", err, js)
+	}
+	if !strings.Contains(js, "Get Worker Type") {
+		t.Errorf("json diff misses the change:\n%s", js)
+	}
+	empty := w.mustPromoter(exitOK, "diff", "--repo", w.repo, first, second, "tenants/dev/SOURCE")
+	if strings.Contains(empty, "Get Worker Type") {
+		t.Errorf("PATH filter ignored:\n%s", empty)
+	}
+	if _, _, code := w.promoter("diff", "--repo", w.repo, first); code != exitUsage {
+		t.Errorf("diff with one revision: exit %d, want 2", code)
+	}
+	if _, _, code := w.promoter("diff", "--repo", w.repo, "no-such-rev", second); code != exitUsage {
+		t.Errorf("diff with a bad revision: exit %d, want 2", code)
+	}
+}
+
+// TestValidateAndUsageExitCodes checks exit code 2 for configuration and
+// usage problems and 0 for a valid configuration.
+func TestValidateAndUsageExitCodes(t *testing.T) {
+	w := newE2E(t, "")
+	out := w.mustPromoter(exitOK, "validate", "--config", w.cfg)
+	if !strings.Contains(out, "ok") {
+		t.Errorf("validate output: %q", out)
+	}
+	bad := filepath.Join(w.dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("repo:\n  path: x\n  colour: blue\ntenants: {}\npipelines: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := w.promoter("validate", "--config", bad)
+	if code != exitUsage || !strings.Contains(stderr, "bad.yaml:3") || !strings.Contains(stderr, "colour") {
+		t.Errorf("bad config: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = w.promoter("run", "--config", bad)
+	if code != exitUsage || !strings.Contains(stderr, "colour") {
+		t.Errorf("run with a bad config: exit %d, stderr %q", code, stderr)
+	}
+	for _, args := range [][]string{{}, {"no-such-command"}, {"run"}, {"plan", "--config", w.cfg, "--format", "yaml"}, {"run", "--bogus-flag"}} {
+		if _, _, code := w.promoter(args...); code != exitUsage {
+			t.Errorf("promoter %v: exit %d, want 2", args, code)
+		}
+	}
+	if out := w.mustPromoter(exitOK, "version"); !strings.HasPrefix(out, "promoter ") {
+		t.Errorf("version: %q", out)
+	}
+}
