@@ -48,6 +48,14 @@ func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, er
 		return nil, fmt.Errorf("changes since offered %s: %w", short(offered), err)
 	}
 	types := pipelineTypes(p)
+	// In pull-request mode the promotion branch holds the latest proposed
+	// target state (its pull request may not be merged yet).
+	readRev := head
+	if p.Mode == "pull-request" {
+		if tip, err := r.Store.Ref("refs/heads/" + prBranch(p)); err == nil && !tip.IsZero() {
+			readRev = tip
+		}
+	}
 	var changes []gitstore.Change
 	for _, path := range paths {
 		rel := strings.TrimPrefix(path, srcDir)
@@ -68,7 +76,7 @@ func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, er
 		if !slices.Contains(types, key.Type) || excluded(p, *key) {
 			continue
 		}
-		cur, ok, err := r.Store.ReadFile(head, dst)
+		cur, ok, err := r.Store.ReadFile(readRev, dst)
 		if err != nil {
 			return nil, err
 		}
