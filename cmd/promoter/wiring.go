@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 
+	"promoter/forge"
+	"promoter/notify"
 	"promoter/pipeline"
 )
 
@@ -60,6 +62,14 @@ func openRunner(ctx context.Context, env *environment, configPath, name string) 
 	r, err := pipeline.NewRunner(cfg, sec, name, store, pipeline.Env{Logger: logger})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if r.Pipeline.Mode == pipeline.ModePullRequest {
+		if r.PullRequests, err = forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: logger}); err != nil {
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+	}
+	if n := notify.New(cfg, sec, logger); n != nil {
+		r.Hooks.Done = n.Hook(ctx)
 	}
 	installCrashPoint(ctx, env.getenv, r) // test hook, see crash.go
 	return r, nil
