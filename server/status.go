@@ -158,7 +158,7 @@ dd { margin: 0; }
 <tbody>
 {{range .History}}<tr>
 <td>{{.ID}}</td><td>{{time .Started}}</td><td>{{.Trigger}}</td><td class="{{outcome .Outcome}}">{{.Outcome}}</td><td>{{.Duration}}</td>
-<td>{{if .Steps}}<table><tbody>{{range .Steps}}<tr><td>{{.Name}}</td><td>{{.Outcome}}</td><td>{{dur .Duration}}</td><td>{{first .Detail}}</td></tr>{{end}}</tbody></table>{{end}}{{if .Error}}<div class="failed">{{first .Error}}</div>{{end}}</td>
+<td>{{if .Steps}}<table><tbody>{{range .Steps}}<tr><td>{{.Name}}</td><td>{{.Outcome}}</td><td>{{dur .Duration}}</td><td>{{first .Detail}}</td></tr>{{end}}</tbody></table>{{end}}{{if eq (outcome .Outcome) "blocked"}}<ul class="blocked">{{range .Blocked}}<li>{{.}}</li>{{end}}</ul>{{else if .Error}}<div class="failed">{{first .Error}}</div>{{end}}</td>
 </tr>{{end}}
 </tbody>
 </table>
