@@ -237,3 +237,38 @@ func TestResumeImport(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", d)
 	}
 }
+
+// TestWaitLongJobPollsSparsely: past MaxInterval the pause grows with the
+// time already waited (at most a fifth of it), so a 10-minute job needs few
+// polls and is seen done soon after it finished.
+func TestWaitLongJobPollsSparsely(t *testing.T) {
+	var tt *testTenant
+	var doneAt time.Time
+	polls := 0
+	tt = newTestTenant(t, func(w http.ResponseWriter, r *http.Request) {
+		polls++
+		status := StatusInProgress
+		if !tt.clock.Now().Before(doneAt) {
+			status = StatusComplete
+		}
+		writeJSON(w, 200, job("j1", status, JobExport))
+	})
+	doneAt = tt.clock.Now().Add(10 * time.Minute)
+	c := tt.client(nil)
+	start := tt.clock.Now()
+	if _, err := c.WaitExport(context.Background(), "j1", WaitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	late := tt.clock.Now().Sub(doneAt)
+	if polls > 30 || late > 10*time.Minute/5+time.Second {
+		t.Errorf("10-minute job: %d polls, seen done %v late", polls, late)
+	}
+	var waited time.Duration
+	for _, d := range tt.clock.Sleeps() {
+		if d > max(15*time.Second, waited/5) {
+			t.Errorf("pause %v after %v waited: above max(15s, a fifth)", d, waited)
+		}
+		waited += d
+	}
+	t.Logf("%d polls, done seen %v late, total %v", polls, late, tt.clock.Now().Sub(start))
+}
