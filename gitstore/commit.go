@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -499,6 +500,50 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 	}
 	removed := map[string]bool{}
 	made := map[string]bool{}
+	// Files are written by a few workers: on a large snapshot the time goes
+	// to open/write/close system calls, which overlap well (issue 9).
+	type job struct {
+		c       changed
+		content []byte
+	}
+	jobs := make(chan job)
+	var (
+		wmu      sync.Mutex
+		werr     error
+		wg       sync.WaitGroup
+		written  []*index.Entry
+		failed   = func() bool { wmu.Lock(); defer wmu.Unlock(); return werr != nil }
+		workers  = min(8, max(1, len(cs)/64))
+		dispatch = func(j job) error {
+			if failed() {
+				return nil
+			}
+			jobs <- j
+			return nil
+		}
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				e, err := r.writeWorkFile(j.c, j.content)
+				wmu.Lock()
+				if err != nil && werr == nil {
+					werr = err
+				}
+				if e != nil {
+					written = append(written, e)
+				}
+				wmu.Unlock()
+			}
+		}()
+	}
+	finish := func() error {
+		close(jobs)
+		wg.Wait()
+		return werr
+	}
 	for n, c := range cs {
 		if n%1000 == 0 {
 			r.hit("worktree-progress")
@@ -507,6 +552,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		if careful {
 			h, ok, err := fileHash(p)
 			if err != nil {
+				finish()
 				return err
 			}
 			if ok && h != c.old && h != c.new {
@@ -516,6 +562,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		}
 		if c.new.IsZero() {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				finish()
 				return fmt.Errorf("remove %s: %w", c.path, err)
 			}
 			removeEmptyParents(r.path, filepath.Dir(p))
@@ -526,35 +573,27 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		if content == nil {
 			content, err = r.blob(c.new)
 			if err != nil {
+				finish()
 				return err
 			}
 		}
 		if d := filepath.Dir(p); !made[d] {
 			if err := os.MkdirAll(d, 0o755); err != nil {
+				finish()
 				return fmt.Errorf("write %s: %w", c.path, err)
 			}
 			made[d] = true
 		}
-		// like git checkout: replace the file (a new inode), no temp file
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("write %s: %w", c.path, err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", c.path, err)
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", c.path, err)
-		}
-		e := &index.Entry{Name: c.path, Hash: c.new, Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			e.Dev, e.Inode, e.UID, e.GID = uint32(st.Dev), uint32(st.Ino), st.Uid, st.Gid
-			e.CreatedAt = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
-		}
-		if i, ok := pos[c.path]; ok {
+		_ = dispatch(job{c: c, content: content})
+	}
+	if err := finish(); err != nil {
+		return err
+	}
+	for _, e := range written {
+		if i, ok := pos[e.Name]; ok {
 			idx.Entries[i] = e
 		} else {
-			pos[c.path] = len(idx.Entries)
+			pos[e.Name] = len(idx.Entries)
 			idx.Entries = append(idx.Entries, e)
 		}
 	}
@@ -575,6 +614,39 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		return idx.Entries[i].Stage < idx.Entries[j].Stage
 	})
 	return r.writeIndex(idx)
+}
+
+// writeWorkFile writes one changed file of the working tree and returns its
+// index entry.
+func (r *Repo) writeWorkFile(c changed, content []byte) (*index.Entry, error) {
+	p := r.abs(c.path)
+	// like git checkout: replace a tracked file (a new inode), no temp file
+	if !c.old.IsZero() {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("write %s: %w", c.path, err)
+		}
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", c.path, err)
+	}
+	_, err = f.Write(content)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", c.path, err)
+	}
+	e := &index.Entry{Name: c.path, Hash: c.new, Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		e.Dev, e.Inode, e.UID, e.GID = uint32(st.Dev), uint32(st.Ino), st.Uid, st.Gid
+		e.CreatedAt = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
+	}
+	return e, nil
 }
 
 func removeEmptyParents(root, dir string) {

@@ -110,13 +110,9 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 // type's objects compared with the last snapshot: a half-empty export from a
 // tenant hiccup must never become the desired state.
 func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.Entry) (string, string, error) {
-	prev, err := r.Store.ReadTenant(head, r.Pipeline.Source)
+	before, err := r.snapshotCounts(head)
 	if err != nil {
 		return "", "", fmt.Errorf("read last snapshot: %w", err)
-	}
-	before := map[string]int{}
-	for _, f := range prev {
-		before[f.Entry.Type()]++
 	}
 	after := map[string]int{}
 	for _, e := range entries {
@@ -142,6 +138,30 @@ func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.En
 		return "", strings.Join(reasons, "; "), &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
 	}
 	return "ok", fmt.Sprintf("%d objects in %d types", len(entries), len(after)), nil
+}
+
+// tenantCounter is a Store that counts a tenant's object files per type
+// from its trees alone (gitstore.Repo does).
+type tenantCounter interface {
+	CountTenant(rev gitstore.Hash, tenant string) (map[string]int, error)
+}
+
+// snapshotCounts returns the number of objects per type in the source
+// snapshot at head. Counting tree entries instead of reading and decoding
+// every file keeps the guard cheap on large tenants (issue 9).
+func (r *Runner) snapshotCounts(head gitstore.Hash) (map[string]int, error) {
+	if c, ok := r.Store.(tenantCounter); ok {
+		return c.CountTenant(head, r.Pipeline.Source)
+	}
+	prev, err := r.Store.ReadTenant(head, r.Pipeline.Source)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]int{}
+	for _, f := range prev {
+		before[f.Entry.Type()]++
+	}
+	return before, nil
 }
 
 // Export runs export, guard and snapshot for the pipeline's source tenant.
