@@ -28,10 +28,10 @@ type Scheduler interface {
 
 // Hold is an active hold on a pipeline (promoter hold).
 type Hold struct {
-	Pipeline string
-	Reason   string
-	By       string
-	Since    time.Time
+	Pipeline string    `json:"pipeline"`
+	Reason   string    `json:"reason"`
+	By       string    `json:"by,omitempty"`
+	Since    time.Time `json:"since"`
 }
 
 // Options configure New.
