@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"promoter/pipeline"
 )
 
 // daemon is a running `promoter serve` of the real binary.
@@ -355,4 +359,192 @@ func distinctColours(img image.Image, limit int) int {
 		}
 	}
 	return len(seen)
+}
+
+// binaryFlags returns the flags a subcommand of the real binary accepts, read
+// from its -h output.
+func binaryFlags(t *testing.T, verb string) map[string]bool {
+	t.Helper()
+	out, _ := exec.Command(promoterBin, verb, "-h").CombinedOutput()
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(string(out), -1) {
+		flags[m[1]] = true
+	}
+	if len(flags) == 0 {
+		t.Fatalf("promoter %s -h lists no flags:\n%s", verb, out)
+	}
+	return flags
+}
+
+// checkArgs checks that args start with verb and use only flags of the binary,
+// and returns the flag values.
+func checkArgs(t *testing.T, where string, args []string, verb string) map[string]string {
+	t.Helper()
+	if len(args) == 0 || args[0] != verb {
+		t.Fatalf("%s: args %v do not start with %q", where, args, verb)
+	}
+	known := binaryFlags(t, verb)
+	vals := map[string]string{}
+	for i := 1; i < len(args); i++ {
+		name, ok := strings.CutPrefix(args[i], "--")
+		if !ok {
+			t.Errorf("%s: argument %q is not a flag", where, args[i])
+			continue
+		}
+		if !known[name] {
+			t.Errorf("%s: promoter %s has no flag --%s", where, verb, name)
+		}
+		if i+1 < len(args) {
+			vals[name] = args[i+1]
+			i++
+		}
+	}
+	return vals
+}
+
+// TestDeployManifestsAgreeWithTheBinary parses every YAML document under
+// deploy/kubernetes, checks the fields each kind needs, and that image, args,
+// ports, probes and the embedded promotion.yaml agree with the binary.
+func TestDeployManifestsAgreeWithTheBinary(t *testing.T) {
+	files, err := filepath.Glob("../../deploy/kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests in deploy/kubernetes (%v)", err)
+	}
+	type doc = map[string]any
+	get := func(d any, path ...any) any {
+		for _, p := range path {
+			switch k := p.(type) {
+			case string:
+				m, ok := d.(doc)
+				if !ok {
+					return nil
+				}
+				d = m[k]
+			case int:
+				l, ok := d.([]any)
+				if !ok || k >= len(l) {
+					return nil
+				}
+				d = l[k]
+			}
+		}
+		return d
+	}
+	strs := func(v any) []string {
+		var out []string
+		for _, x := range v.([]any) {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	kinds := map[string]doc{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var d doc
+			if err := dec.Decode(&d); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if d == nil {
+				continue
+			}
+			for _, k := range []string{"apiVersion", "kind"} {
+				if s, _ := d[k].(string); s == "" {
+					t.Errorf("%s: document without %s", f, k)
+				}
+			}
+			if get(d, "metadata", "name") == nil {
+				t.Errorf("%s: %v without metadata.name", f, d["kind"])
+			}
+			kinds[fmt.Sprint(d["kind"])] = d
+		}
+	}
+	for _, k := range []string{"Deployment", "ConfigMap", "Secret", "Service", "ServiceMonitor", "PodDisruptionBudget", "PersistentVolumeClaim", "CronJob"} {
+		if kinds[k] == nil {
+			t.Fatalf("deploy/kubernetes has no %s", k)
+		}
+	}
+	dep := kinds["Deployment"]
+	if get(dep, "spec", "replicas") != 1 || get(dep, "spec", "strategy", "type") != "Recreate" {
+		t.Errorf("Deployment: want replicas 1 and strategy Recreate")
+	}
+	c := get(dep, "spec", "template", "spec", "containers", 0)
+	vals := checkArgs(t, "Deployment", strs(get(c, "args")), "serve")
+	_, port, _ := strings.Cut(vals["listen"], ":")
+	if fmt.Sprint(get(c, "ports", 0, "containerPort")) != port {
+		t.Errorf("Deployment: containerPort %v != --listen port %q", get(c, "ports", 0, "containerPort"), port)
+	}
+	if get(c, "livenessProbe", "httpGet", "path") != "/healthz" || get(c, "readinessProbe", "httpGet", "path") != "/readyz" {
+		t.Errorf("Deployment: probes must be /healthz (liveness) and /readyz (readiness)")
+	}
+	if get(c, "envFrom", 0, "secretRef", "name") != get(kinds["Secret"], "metadata", "name") {
+		t.Errorf("Deployment does not take its environment from the Secret")
+	}
+	cfgPath := vals["config"]
+	mountedCfg := false
+	for _, m := range get(c, "volumeMounts").([]any) {
+		if mp := fmt.Sprint(get(m, "mountPath")); strings.HasPrefix(cfgPath, mp+"/") {
+			mountedCfg = true
+			if filepath.Base(cfgPath) != "promotion.yaml" {
+				t.Errorf("--config %s is not the ConfigMap's promotion.yaml", cfgPath)
+			}
+		}
+	}
+	if !mountedCfg {
+		t.Errorf("Deployment: --config %s is not under a volume mount", cfgPath)
+	}
+	// The embedded configuration is valid and its secrets are in the Secret.
+	cm := get(kinds["ConfigMap"], "data", "promotion.yaml")
+	cfg, err := pipeline.Parse("promotion.yaml", []byte(fmt.Sprint(cm)))
+	if err != nil {
+		t.Fatalf("ConfigMap promotion.yaml: %v", err)
+	}
+	secret := get(kinds["Secret"], "stringData").(doc)
+	env := func(name string) string { return fmt.Sprint(secret[name]) }
+	if _, err := cfg.ResolveSecrets(func(n string) string {
+		if _, ok := secret[n]; ok {
+			return env(n)
+		}
+		return ""
+	}); err != nil {
+		t.Errorf("ConfigMap promotion.yaml needs variables the Secret lacks: %v", err)
+	}
+	if cfg.Serve.TriggerTokenEnv == "" || secret[cfg.Serve.TriggerTokenEnv] == nil {
+		t.Errorf("serve.triggerTokenEnv %q is not in the Secret", cfg.Serve.TriggerTokenEnv)
+	}
+	svc := kinds["Service"]
+	if get(svc, "spec", "ports", 0, "targetPort") != get(c, "ports", 0, "name") {
+		t.Errorf("Service targetPort does not name the container port")
+	}
+	if get(kinds["ServiceMonitor"], "spec", "endpoints", 0, "path") != "/metrics" {
+		t.Errorf("ServiceMonitor does not scrape /metrics")
+	}
+	cj := get(kinds["CronJob"], "spec", "jobTemplate", "spec", "template", "spec", "containers", 0)
+	checkArgs(t, "CronJob", strs(get(cj, "args")), "run")
+	if get(cj, "image") != get(c, "image") {
+		t.Errorf("CronJob image %v != Deployment image %v", get(cj, "image"), get(c, "image"))
+	}
+	// The Dockerfile's default command and port agree too.
+	df, err := os.ReadFile("../../deploy/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CMD (\[.*\])$`).FindSubmatch(df)
+	if m == nil {
+		t.Fatal("Dockerfile has no CMD [...]")
+	}
+	var cmdArgs []string
+	if err := json.Unmarshal(m[1], &cmdArgs); err != nil {
+		t.Fatalf("Dockerfile CMD: %v", err)
+	}
+	dv := checkArgs(t, "Dockerfile CMD", cmdArgs, "serve")
+	if _, p, _ := strings.Cut(dv["listen"], ":"); !strings.Contains(string(df), "EXPOSE "+p) {
+		t.Errorf("Dockerfile does not EXPOSE the --listen port %s", p)
+	}
 }
