@@ -2,6 +2,8 @@ package spconfig
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -133,7 +135,7 @@ func (t *tokenCache) tokenError(ctx context.Context, err error) error {
 		}
 		return ae
 	}
-	return &transportError{op: opToken, target: t.tokenURL, msg: t.redactLocked(err.Error())}
+	return &transportError{op: opToken, target: t.tokenURL, msg: t.redactLocked(err.Error()), untrusted: untrustedCertificate(err)}
 }
 
 // transportError is a request that got no HTTP answer. Its text is redacted;
@@ -141,6 +143,19 @@ func (t *tokenCache) tokenError(ctx context.Context, err error) error {
 type transportError struct {
 	op, target, msg string
 	timeout         bool
+	// untrusted: TLS certificate verification failed. Retrying cannot help,
+	// so it is never retried.
+	untrusted bool
+}
+
+// untrustedCertificate reports whether err is a failed TLS certificate
+// verification.
+func untrustedCertificate(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 func (e *transportError) Error() string {
