@@ -59,6 +59,9 @@ var commands = map[string]command{}
 func register(c command) { commands[c.name] = c }
 
 func main() {
+	// Nothing promoter writes (repository, lock, in-flight marker, state) may
+	// be world-writable, whatever umask it was started with.
+	syscall.Umask(syscall.Umask(0) | 0o002)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
