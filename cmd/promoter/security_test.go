@@ -176,6 +176,9 @@ func TestTLSVerificationRefusesUntrustedCertificate(t *testing.T) {
 	if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "certificate") {
 		t.Fatalf("want exit 1 with a certificate error, got %s", r)
 	}
+	if strings.Contains(r.stderr, "spconfig retry") {
+		t.Errorf("an untrusted certificate was retried; it can never succeed:\n%s", r.stderr)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if reached != 0 {
