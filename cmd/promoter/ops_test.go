@@ -55,6 +55,7 @@ func (s *webhookSink) events() []string {
 // `promoter release` lets the next run import. The webhook receiver hears
 // about both.
 func TestHoldBlocksRunUntilRelease(t *testing.T) {
+	t.Parallel()
 	sink := newWebhookSink(t)
 	w := newE2E(t, fmt.Sprintf("notifications:\n  - type: webhook\n    url: %s/hook\n", sink.URL))
 	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
@@ -121,6 +122,7 @@ func TestHoldBlocksRunUntilRelease(t *testing.T) {
 // fake GitHub whose body is the Markdown plan; after a source change the
 // next run updates the same pull request. Nothing is imported.
 func TestPullRequestModeOpensThenUpdatesPullRequest(t *testing.T) {
+	t.Parallel()
 	const token = "ghp_e2eTOKENvalue0123456789"
 	w := newE2E(t, "")
 	bare := filepath.Join(w.dir, "remote.git")
