@@ -1,0 +1,84 @@
+package main
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPackageLayering keeps DESIGN section 2 true: the leaves (spconfig,
+// gitstore, diff) import no other project package except spconfig's model
+// types; pipeline imports only the leaves; the operations packages sit on
+// pipeline; only cmd/promoter imports everything. Test files are exempt.
+func TestPackageLayering(t *testing.T) {
+	allowed := map[string][]string{
+		"spconfig":              {},
+		"spconfig/spconfigtest": {"spconfig"},
+		"gitstore":              {"spconfig"},
+		"diff":                  {"spconfig"},
+		"pipeline":              {"spconfig", "gitstore", "diff"},
+		"forge":                 {"pipeline"},
+		"notify":                {"pipeline", "spconfig", "diff"},
+		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},
+		"server":                {"pipeline", "spconfig", "gitstore", "diff", "metrics"},
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bench") {
+			return filepath.SkipDir
+		}
+		pkg, err := build.ImportDir(path, 0)
+		if err != nil {
+			return nil // no Go files here
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		seen[rel] = true
+		if strings.HasPrefix(rel, "cmd/") {
+			return nil
+		}
+		want, ok := allowed[rel]
+		if !ok {
+			// a sub-package of an operations package (e.g. forge/forgetest) may
+			// use its parent and what the parent may use
+			parent := rel[:max(strings.LastIndex(rel, "/"), 0)]
+			if pw, pok := allowed[parent]; pok {
+				want = append(slices.Clone(pw), parent)
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("package %s is not in the layering table; add it with the project packages it may import", rel)
+			return nil
+		}
+		for _, imp := range pkg.Imports {
+			dep, isProject := strings.CutPrefix(imp, "promoter/")
+			if isProject && !slices.Contains(want, dep) {
+				t.Errorf("package %s imports %s; DESIGN section 2 allows only %v", rel, imp, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, must := range []string{"spconfig", "gitstore", "diff", "pipeline"} {
+		if !seen[must] {
+			t.Errorf("package %s not found: the test is looking in the wrong place", must)
+		}
+	}
+}
