@@ -56,17 +56,33 @@ func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, er
 			readRev = tip
 		}
 	}
+	// Read every file involved in one pass per revision.
+	dsts := make([]string, len(paths))
+	for i, path := range paths {
+		dsts[i] = dstDir + strings.TrimPrefix(path, srcDir)
+	}
+	headSrc, err := r.Store.ReadFiles(head, paths)
+	if err != nil {
+		return nil, err
+	}
+	offeredSrc, err := r.Store.ReadFiles(offered, paths)
+	if err != nil {
+		return nil, err
+	}
+	curDst, err := r.Store.ReadFiles(readRev, dsts)
+	if err != nil {
+		return nil, err
+	}
 	var changes []gitstore.Change
-	for _, path := range paths {
-		rel := strings.TrimPrefix(path, srcDir)
-		dst := dstDir + rel
-		want, key, err := r.promotedBytes(head, path)
+	for i, path := range paths {
+		dst := dsts[i]
+		want, key, err := r.promoted(path, headSrc)
 		if err != nil {
 			return nil, err
 		}
 		var before []byte
 		if !offered.IsZero() {
-			if before, _, err = r.promotedBytes(offered, path); err != nil {
+			if before, _, err = r.promoted(path, offeredSrc); err != nil {
 				return nil, err
 			}
 		}
@@ -76,13 +92,7 @@ func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, er
 		if !slices.Contains(types, key.Type) || excluded(p, *key) {
 			continue
 		}
-		cur, ok, err := r.Store.ReadFile(readRev, dst)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			cur = nil
-		}
+		cur := curDst[dst]
 		if bytes.Equal(cur, want) {
 			continue // already there
 		}
@@ -134,17 +144,14 @@ func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, er
 	return prop, nil
 }
 
-// promotedBytes returns what the target folder should hold for the source file
-// at path in commit rev: the file with mappings applied, or nil when the file
-// does not exist there. key is nil for a file that is not an object file.
-func (r *Runner) promotedBytes(rev gitstore.Hash, path string) ([]byte, *spconfig.Key, error) {
-	data, ok, err := r.Store.ReadFile(rev, path)
-	if err != nil || !ok {
-		if err == nil {
-			// deleted: name the object from nothing; callers treat nil as delete
-			return nil, deletedKey(path), nil
-		}
-		return nil, nil, err
+// promoted returns what the target folder should hold for the source file at
+// path, given the files of one revision: the file with mappings applied, or
+// nil when the file does not exist there. key is nil for a file that is not an
+// object file.
+func (r *Runner) promoted(path string, files map[string][]byte) ([]byte, *spconfig.Key, error) {
+	data, ok := files[path]
+	if !ok {
+		return nil, deletedKey(path), nil // deleted: callers treat nil as delete
 	}
 	if !strings.HasSuffix(path, ".json") {
 		return nil, nil, nil

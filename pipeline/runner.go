@@ -39,6 +39,7 @@ type Store interface {
 	Resolve(rev string) (gitstore.Hash, error)
 	ReadTenant(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
 	ReadFile(rev gitstore.Hash, path string) ([]byte, bool, error)
+	ReadFiles(rev gitstore.Hash, paths []string) (map[string][]byte, error)
 	ChangedPaths(from, to gitstore.Hash, prefix string) ([]string, error)
 	Commit(ctx context.Context, s gitstore.CommitSpec) (gitstore.Hash, error)
 	WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) (gitstore.Hash, error)
