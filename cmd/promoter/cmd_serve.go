@@ -105,12 +105,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		defer func() { <-repoSem }()
 		m.Running(name, true)
 		defer m.Running(name, false)
-		r, err := pipeline.NewRunner(cfg, sec, name, store, pipeline.Env{Logger: logger, Observer: m.Request})
+		r, err := wireRunner(ctx, env, cfg, sec, name, store, pipeline.Env{Logger: logger, Observer: m.Request})
 		if err != nil {
 			return nil, err
 		}
 		r.Hooks = pipeline.ChainHooks(r.Hooks, pipeline.Hooks{Step: m.Step}, hooks)
-		r.Wait.OnPoll = pollProgress(env, name)
 		res, err := r.Run(ctx, pipeline.RunOptions{})
 		if c := metrics.LeadTimeCommit(pipeline.RunRecord{Outcome: outcomeOf(res, err), Result: res, Plan: planOf(res)}); c != "" {
 			if h, rerr := store.Resolve(c); rerr == nil {

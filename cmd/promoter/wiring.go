@@ -59,18 +59,26 @@ func openRunner(ctx context.Context, env *environment, configPath, name string) 
 	if err != nil {
 		return nil, err
 	}
-	r, err := pipeline.NewRunner(cfg, sec, name, store, pipeline.Env{Logger: logger})
+	return wireRunner(ctx, env, cfg, sec, name, store, pipeline.Env{Logger: logger})
+}
+
+// wireRunner builds the runner of one pipeline with everything a command or
+// the daemon adds around it: the forge client in pull-request mode,
+// notifications, progress on long polls, and the test crash point.
+func wireRunner(ctx context.Context, env *environment, cfg *pipeline.Config, sec *pipeline.Secrets, name string, store pipeline.Store, penv pipeline.Env) (*pipeline.Runner, error) {
+	r, err := pipeline.NewRunner(cfg, sec, name, store, penv)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if r.Pipeline.Mode == pipeline.ModePullRequest {
-		if r.PullRequests, err = forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: logger}); err != nil {
+		if r.PullRequests, err = forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: penv.Logger}); err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
 		}
 	}
-	if n := notify.New(cfg, sec, logger); n != nil {
+	if n := notify.New(cfg, sec, penv.Logger); n != nil {
 		r.Hooks.Done = n.Hook(ctx)
 	}
+	r.Wait.OnPoll = pollProgress(env, r.Pipeline.Name)
 	installCrashPoint(ctx, env.getenv, r) // test hook, see crash.go
 	return r, nil
 }
