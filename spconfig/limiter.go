@@ -45,7 +45,10 @@ func (l *limiter) wait(ctx context.Context) error {
 	if d := t.Sub(now); d > 0 {
 		return l.sleep(ctx, d)
 	}
-	return ctx.Err()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // pause keeps every request from starting before t.
