@@ -115,6 +115,15 @@ type Entry struct {
 // NewEntry parses one export entry. It compacts the bytes (keeping key order
 // and number literals) and checks that self.type and self.name are present.
 func NewEntry(raw []byte) (Entry, error) {
+	if e, ok := scanEntry(raw, false); ok {
+		return e, nil
+	}
+	return newEntryReference(raw)
+}
+
+// newEntryReference is NewEntry through encoding/json: the reference the
+// one-pass scanner (entryscan.go) falls back to and is fuzzed against.
+func newEntryReference(raw []byte) (Entry, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {
@@ -238,6 +247,9 @@ func (e Entry) WithObject(object json.RawMessage) (Entry, error) {
 		return Entry{}, fmt.Errorf("%s: new object is not valid JSON: %w", e.key, err)
 	}
 	buf.Write(e.Raw[i+len(e.object):])
+	if ne, ok := scanEntry(buf.Bytes(), true); ok {
+		return ne, nil
+	}
 	return newCompactEntry(buf.Bytes())
 }
 
@@ -345,7 +357,11 @@ func DecodeExport(r io.Reader, fn func(i int, e Entry) error) (ExportHeader, err
 				if err := dec.Decode(&raw); err != nil {
 					return fail(i, fmt.Errorf("bad JSON (truncated download?): %w", err))
 				}
-				e, err := NewEntry(raw)
+				e, ok := scanEntry(raw, true) // raw is ours: the entry may keep it
+				var err error
+				if !ok {
+					e, err = newEntryReference(raw)
+				}
 				if err != nil {
 					return fail(i, err)
 				}
