@@ -917,6 +917,16 @@ func rewriteDownloads(fn func(body []byte) []byte) func(http.Handler) http.Handl
 	}
 }
 
+// marshalRaw encodes v without HTML escaping, so signed objects keep their
+// exact bytes (json.Marshal would turn "<" in a rule script into \u003c).
+func marshalRaw(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	return bytes.TrimSpace(b.Bytes())
+}
+
 type captureWriter struct {
 	header http.Header
 	status int
@@ -950,9 +960,8 @@ func TestHostileExportsAreRefusedOrContained(t *testing.T) {
 			var objs []json.RawMessage
 			json.Unmarshal(doc["objects"], &objs)
 			objs = append(objs, extra...)
-			doc["objects"], _ = json.Marshal(objs)
-			out, _ := json.Marshal(doc)
-			return out
+			doc["objects"] = marshalRaw(objs)
+			return marshalRaw(doc)
 		}
 	}
 	static := `{"input":{"type":"static","attributes":{"value":"x"}}}`
@@ -968,18 +977,18 @@ func TestHostileExportsAreRefusedOrContained(t *testing.T) {
 				extra = append(extra, hostileEntry(t, "TRANSFORM", n, static))
 			}
 			return addObjects(t, extra...)
-		}, []int{0, 1, 3}, ""},
+		}, []int{0}, ""},
 		{"exact duplicate object", func(t *testing.T) func([]byte) []byte {
 			e := hostileEntry(t, "TRANSFORM", "Twin", static)
 			return addObjects(t, e, e)
-		}, []int{0, 1, 3}, ""},
+		}, []int{0, 1}, "hold the same object"},
 		{"unknown type", func(t *testing.T) func([]byte) []byte {
 			return addObjects(t, hostileEntry(t, "NOT_A_TYPE", "x", static))
 		}, []int{1}, "NOT_A_TYPE"},
 		{"huge single object", func(t *testing.T) func([]byte) []byte {
 			big := `{"input":{"type":"static","attributes":{"value":"` + strings.Repeat("x", 300<<10) + `"}}}`
 			return addObjects(t, hostileEntry(t, "TRANSFORM", "Huge", big))
-		}, []int{0, 1, 3}, ""},
+		}, []int{0}, ""},
 		{"non-JSON body", func(t *testing.T) func([]byte) []byte {
 			return func([]byte) []byte { return []byte("<html><body>502 Bad Gateway</body></html>") }
 		}, []int{1}, "export"},
@@ -995,6 +1004,7 @@ func TestHostileExportsAreRefusedOrContained(t *testing.T) {
 			if !containsInt(tc.codes, r.code) {
 				t.Fatalf("want exit in %v, got %s", tc.codes, r)
 			}
+			t.Logf("exit %d %s", r.code, lastError(r.stderr))
 			if r.code != 0 && !strings.Contains(lastError(r.stderr), tc.msg) {
 				t.Errorf("error does not name %q: %s", tc.msg, lastError(r.stderr))
 			}
