@@ -27,7 +27,7 @@ func (r *Repo) Lock(ctx context.Context) (func() error, error) {
 	}
 	t := time.NewTicker(lockPoll)
 	defer t.Stop()
-	for {
+	for waited := false; ; waited = true {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -35,6 +35,10 @@ func (r *Repo) Lock(ctx context.Context) (func() error, error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock repository %s: %w", r.path, err)
+		}
+		if !waited && r.o.Logger != nil {
+			holder, _ := io.ReadAll(io.NewSectionReader(f, 0, 4096))
+			r.o.Logger.Warn("waiting for the repository lock", "path", r.path, "holder", strings.TrimSpace(string(holder)))
 		}
 		select {
 		case <-ctx.Done():
