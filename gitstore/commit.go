@@ -116,6 +116,10 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 		// a new branch without changes: nothing to commit either
 		return Hash{}, nil
 	}
+	if newTree == emptyTree {
+		// a commit of an empty tree needs the empty tree object (git fsck)
+		b.put(plumbing.TreeObject, []byte{})
+	}
 	checkedOut := worktree && r.checkedOut(ref)
 	if checkedOut {
 		if err := r.checkWorktree(b.changed); err != nil {

@@ -99,6 +99,13 @@ func baseName(k spconfig.Key) string {
 // the same set of entries in any order, and no two paths are equal, even
 // under case folding.
 func FileNames(entries []spconfig.Entry) ([]string, error) {
+	return fileNames(entries, nil)
+}
+
+// fileNames is FileNames where the lower-cased paths in taken are already
+// used by entries that are not passed (a streamed snapshot passes only the
+// entries whose names collide; the others keep their plain names).
+func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error) {
 	type cand struct {
 		i     int
 		dir   string
@@ -119,7 +126,10 @@ func FileNames(entries []spconfig.Entry) ([]string, error) {
 		groups[g] = append(groups[g], i)
 	}
 	out := make([]string, len(entries))
-	used := make(map[string]bool, len(entries))
+	used := make(map[string]bool, len(entries)+len(taken))
+	for p := range taken {
+		used[p] = true
+	}
 	var collided []string
 	for g, idx := range groups {
 		if len(idx) == 1 {

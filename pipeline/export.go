@@ -46,6 +46,9 @@ func (r *Runner) exportFlow(ctx context.Context) (*Result, error) {
 func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
+	if ss, ok := r.Store.(snapshotStore); ok {
+		return r.streamSnapshot(ctx, res, ss, types)
+	}
 	var ex exported
 	err := r.step(ctx, res, "export", func() (string, string, error) {
 		payload := spconfig.ExportPayload{
@@ -83,25 +86,117 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 
 	var snap gitstore.Hash
 	err = r.step(ctx, res, "snapshot", func() (string, string, error) {
-		spec := gitstore.CommitSpec{
-			Message: fmt.Sprintf("Snapshot of tenant %s (%s)", p.Source, ex.header.Tenant),
-			Trailers: [][2]string{
-				{"Promoter-Pipeline", p.Name},
-				{"Promoter-Tenant", p.Source},
-				{"Promoter-Export-Job", ex.job.JobID},
-				{"Promoter-Export-Timestamp", ex.header.Timestamp},
-			},
-		}
-		h, err := r.Store.WriteTenant(ctx, p.Source, types, ex.entries, spec)
+		h, err := r.Store.WriteTenant(ctx, p.Source, types, ex.entries, r.snapshotSpec(ex.job, ex.header))
 		if err != nil {
 			return "", "", err
 		}
 		snap = h
-		if h.IsZero() {
-			return "unchanged", "no object changed; no commit", nil
+		return snapshotOutcome(res, h)
+	})
+	return snap, err
+}
+
+func (r *Runner) snapshotSpec(job spconfig.Job, h spconfig.ExportHeader) gitstore.CommitSpec {
+	p := r.Pipeline
+	return gitstore.CommitSpec{
+		Message: fmt.Sprintf("Snapshot of tenant %s (%s)", p.Source, h.Tenant),
+		Trailers: [][2]string{
+			{"Promoter-Pipeline", p.Name},
+			{"Promoter-Tenant", p.Source},
+			{"Promoter-Export-Job", job.JobID},
+			{"Promoter-Export-Timestamp", h.Timestamp},
+		},
+	}
+}
+
+func snapshotOutcome(res *Result, h gitstore.Hash) (string, string, error) {
+	if h.IsZero() {
+		return "unchanged", "no object changed; no commit", nil
+	}
+	res.SnapshotCommit = h.String()
+	return "committed", "commit " + h.String()[:12], nil
+}
+
+// snapshotStore is a Store that writes a snapshot from a stream of entries
+// (gitstore.Repo does), so a large export is compared with the stored files
+// as it is decoded and never held in memory as a whole (issue 9).
+type snapshotStore interface {
+	NewSnapshot(tenant string, types []string, s gitstore.CommitSpec) (*gitstore.Snapshot, error)
+}
+
+// streamSnapshot is exportSnapshot on a snapshotStore: the same steps,
+// outcomes and errors, with each entry added to the snapshot as it arrives.
+// The commit message needs the job and header, which are known only after
+// the download, so the spec is completed before the commit.
+func (r *Runner) streamSnapshot(ctx context.Context, res *Result, ss snapshotStore, types []string) (gitstore.Hash, error) {
+	p := r.Pipeline
+	sn, err := ss.NewSnapshot(p.Source, types, gitstore.CommitSpec{})
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+	var (
+		job     spconfig.Job
+		header  spconfig.ExportHeader
+		n       int
+		unknown *spconfig.Entry // the first entry of a type SP-Config does not know
+		counts  = map[string]int{}
+	)
+	err = r.step(ctx, res, "export", func() (string, string, error) {
+		payload := spconfig.ExportPayload{
+			Description:  "promoter " + p.Name + " snapshot of " + p.Source,
+			IncludeTypes: types,
 		}
-		res.SnapshotCommit = h.String()
-		return "committed", "commit " + h.String()[:12], nil
+		j, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
+			e, err := sanitize(p, e)
+			if err != nil {
+				return err
+			}
+			n++
+			counts[e.Type()]++
+			if !spconfig.Exportable(e.Type()) {
+				if unknown == nil {
+					unknown = &e
+				}
+				return nil
+			}
+			// A refused entry fails the snapshot step (Commit returns the
+			// error), after the guard, as WriteTenant's check did.
+			_ = sn.Add(e)
+			return nil
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
+		}
+		job, header = j, h
+		return "ok", fmt.Sprintf("job %s: %d objects", j.JobID, n), nil
+	})
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+
+	head, err := r.Store.Head()
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+	err = r.step(ctx, res, "guard", func() (string, string, error) {
+		if unknown != nil {
+			return "", "", unknownTypeError(*unknown)
+		}
+		return r.guardCounts(head, types, counts, n)
+	})
+	if err != nil {
+		return gitstore.Hash{}, err
+	}
+
+	var snap gitstore.Hash
+	err = r.step(ctx, res, "snapshot", func() (string, string, error) {
+		sn.SetSpec(r.snapshotSpec(job, header))
+		h, err := sn.Commit(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		snap = h
+		return snapshotOutcome(res, h)
 	})
 	return snap, err
 }
@@ -110,16 +205,25 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 // type's objects compared with the last snapshot: a half-empty export from a
 // tenant hiccup must never become the desired state.
 func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.Entry) (string, string, error) {
-	before, err := r.snapshotCounts(head)
-	if err != nil {
-		return "", "", fmt.Errorf("read last snapshot: %w", err)
-	}
 	after := map[string]int{}
 	for _, e := range entries {
 		if !spconfig.Exportable(e.Type()) {
-			return "", "", fmt.Errorf("export contains unknown type %q (%s); refusing to snapshot it", e.Type(), e.Key())
+			return "", "", unknownTypeError(e)
 		}
 		after[e.Type()]++
+	}
+	return r.guardCounts(head, types, after, len(entries))
+}
+
+func unknownTypeError(e spconfig.Entry) error {
+	return fmt.Errorf("export contains unknown type %q (%s); refusing to snapshot it", e.Type(), e.Key())
+}
+
+// guardCounts is the guard on the export's per-type object counts.
+func (r *Runner) guardCounts(head gitstore.Hash, types []string, after map[string]int, total int) (string, string, error) {
+	before, err := r.snapshotCounts(head)
+	if err != nil {
+		return "", "", fmt.Errorf("read last snapshot: %w", err)
 	}
 	g := r.Pipeline.Guard
 	var reasons []string
@@ -137,7 +241,7 @@ func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.En
 	if len(reasons) > 0 {
 		return "", strings.Join(reasons, "; "), &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
 	}
-	return "ok", fmt.Sprintf("%d objects in %d types", len(entries), len(after)), nil
+	return "ok", fmt.Sprintf("%d objects in %d types", total, len(after)), nil
 }
 
 // tenantCounter is a Store that counts a tenant's object files per type

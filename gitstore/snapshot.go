@@ -1,0 +1,273 @@
+package gitstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"promoter/spconfig"
+)
+
+// Snapshot writes a tenant snapshot from a stream of entries (issue 9): each
+// entry is encoded as its file and compared with the stored file as it
+// arrives (by blob hash first, decoding the stored file only when the hashes
+// differ), and only the files that change are kept in memory. The result is
+// the commit WriteTenant makes for the same entries. A Snapshot is used by
+// one goroutine.
+type Snapshot struct {
+	r       *Repo
+	tenant  string
+	types   []string
+	inTypes map[string]bool
+	spec    CommitSpec
+
+	stored map[string]object.TreeEntry // repository path -> stored file of a written type
+	recs   []snapRec
+	groups map[string]int // lower-cased plain path -> first record; -1 once collided
+	counts map[string]int
+	err    error // the first refused entry
+}
+
+// snapRec is one added entry: what is needed to name, compare and write it.
+type snapRec struct {
+	key     spconfig.Key
+	id      string
+	typ     string
+	plain   string // tenant-relative plain path "<TYPE>/<name>.json"
+	data    []byte // the encoded file when it differs from the stored one
+	raw     []byte // the entry's bytes when they are not recoverable from data or the stored blob
+	stored  Hash   // the stored blob at plain whose content equals data (zero when none)
+	changed bool
+}
+
+// NewSnapshot starts a snapshot of tenants/<tenant>/<TYPE>/ for the given
+// types, compared with the tip of the branch of s (or s.Base when the branch
+// does not exist). s.Changes is ignored.
+func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapshot, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, fmt.Errorf("write tenant: %w", err)
+	}
+	r.refresh()
+	tip, err := r.Ref(r.branchRef(s.Branch))
+	if err != nil {
+		return nil, err
+	}
+	if tip.IsZero() {
+		tip = s.Base
+	}
+	root, err := r.rootTree(tip)
+	if err != nil {
+		return nil, err
+	}
+	sn := &Snapshot{r: r, tenant: tenant, types: types, inTypes: map[string]bool{}, spec: s,
+		stored: map[string]object.TreeEntry{}, groups: map[string]int{}, counts: map[string]int{}}
+	dir := TenantDir(tenant)
+	for _, t := range types {
+		sn.inTypes[t] = true
+	}
+	for t := range sn.inTypes {
+		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		if err != nil {
+			return nil, err
+		}
+		if !ok || te.Mode != filemode.Dir {
+			continue
+		}
+		ents, err := r.treeEntries(te.Hash)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if e.Mode.IsFile() {
+				sn.stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+			}
+		}
+	}
+	return sn, nil
+}
+
+// SetSpec sets the commit's message and trailers (known to an export only
+// after its download); the branch and base stay those given to NewSnapshot.
+func (sn *Snapshot) SetSpec(s CommitSpec) { sn.spec.Message, sn.spec.Trailers = s.Message, s.Trailers }
+
+// Counts returns the number of entries added per type.
+func (sn *Snapshot) Counts() map[string]int { return sn.counts }
+
+// Len returns the number of entries added.
+func (sn *Snapshot) Len() int { return len(sn.recs) }
+
+// Add adds the next entry. An entry that is not a parsed export entry, or
+// whose type is not among the snapshot's types, is refused; Commit then
+// fails too, and nothing is written.
+func (sn *Snapshot) Add(e spconfig.Entry) error {
+	if sn.err != nil {
+		return sn.err
+	}
+	i := len(sn.recs)
+	if err := checkEntries([]spconfig.Entry{e}); err != nil {
+		var de *spconfig.DecodeError
+		if errors.As(err, &de) {
+			de.Index = i
+		}
+		sn.err = fmt.Errorf("write tenant %s: %w; nothing was written", sn.tenant, err)
+		return sn.err
+	}
+	if !sn.inTypes[e.Self.Type] {
+		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", sn.tenant, i, e.Key(), e.Self.Type, strings.Join(sn.types, ", "))
+		return sn.err
+	}
+	sn.counts[e.Self.Type]++
+	k := e.Key()
+	rec := snapRec{key: k, id: e.Self.ID, typ: e.Self.Type, plain: EncodeName(e.Self.Type) + "/" + EncodeName(baseName(k)) + ".json"}
+	g := strings.ToLower(rec.plain)
+	first, seen := sn.groups[g]
+	switch {
+	case !seen:
+		sn.groups[g] = i
+	case first >= 0:
+		sn.groups[g] = -1 // collided: names are resolved at Commit
+	}
+	data := EncodeFile(e)
+	same, err := sn.compare(TenantDir(sn.tenant)+"/"+rec.plain, data, e)
+	if err != nil {
+		return err
+	}
+	switch {
+	case same == hashEqual:
+		rec.stored = sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash
+	case same == semanticEqual:
+		rec.raw = e.Raw // the stored bytes stay; the entry's own are kept in case its name changes
+	default:
+		rec.data, rec.changed = data, true
+	}
+	sn.recs = append(sn.recs, rec)
+	return nil
+}
+
+type equality int
+
+const (
+	differs equality = iota
+	hashEqual
+	semanticEqual
+)
+
+// compare compares an entry's file with the stored file at p.
+func (sn *Snapshot) compare(p string, data []byte, e spconfig.Entry) (equality, error) {
+	old, ok := sn.stored[p]
+	if !ok {
+		return differs, nil
+	}
+	if plumbing.ComputeHash(plumbing.BlobObject, data) == old.Hash {
+		return hashEqual, nil
+	}
+	oldData, err := sn.r.blob(old.Hash)
+	if err != nil {
+		return differs, err
+	}
+	if oe, err := DecodeFile(p, oldData); err == nil && SemanticEqual(oe, e) {
+		return semanticEqual, nil
+	}
+	return differs, nil
+}
+
+// entry rebuilds the entry of a record (only needed when its name collided).
+func (sn *Snapshot) entry(rec *snapRec) (spconfig.Entry, error) {
+	raw := rec.raw
+	if raw == nil {
+		data := rec.data
+		if data == nil {
+			b, err := sn.r.blob(rec.stored)
+			if err != nil {
+				return spconfig.Entry{}, err
+			}
+			data = b
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, data); err != nil {
+			return spconfig.Entry{}, fmt.Errorf("rebuild %s: %w", rec.key, err)
+		}
+		raw = buf.Bytes()
+	}
+	return spconfig.NewEntry(raw)
+}
+
+// Commit writes the files that changed, deletes the files of the written
+// types whose objects are gone, and commits like WriteTenant. It returns the
+// zero Hash when nothing changed.
+func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
+	if sn.err != nil {
+		return Hash{}, sn.err
+	}
+	dir := TenantDir(sn.tenant) + "/"
+	keep := make(map[string]bool, len(sn.recs))
+	var changes []Change
+	var collided []int
+	for i := range sn.recs {
+		rec := &sn.recs[i]
+		if sn.groups[strings.ToLower(rec.plain)] < 0 {
+			collided = append(collided, i)
+			continue
+		}
+		keep[dir+rec.plain] = true
+		if rec.changed {
+			changes = append(changes, Change{Path: dir + rec.plain, Content: rec.data})
+		}
+	}
+	if len(collided) > 0 {
+		taken := make(map[string]bool, len(sn.recs))
+		for g, first := range sn.groups {
+			if first >= 0 {
+				taken[g] = true
+			}
+		}
+		es := make([]spconfig.Entry, len(collided))
+		for j, i := range collided {
+			e, err := sn.entry(&sn.recs[i])
+			if err != nil {
+				return Hash{}, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
+			}
+			es[j] = e
+		}
+		names, err := fileNames(es, taken)
+		if err != nil {
+			return Hash{}, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
+		}
+		for j, e := range es {
+			p := dir + names[j]
+			keep[p] = true
+			data := EncodeFile(e)
+			same, err := sn.compare(p, data, e)
+			if err != nil {
+				return Hash{}, err
+			}
+			if same == differs {
+				changes = append(changes, Change{Path: p, Content: data})
+			}
+		}
+	}
+	var gone []string
+	for p := range sn.stored {
+		if !keep[p] {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	for _, p := range gone {
+		changes = append(changes, Change{Path: p})
+	}
+	sn.recs, sn.stored = nil, nil
+	if len(changes) == 0 {
+		return Hash{}, nil
+	}
+	s := sn.spec
+	return sn.r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+}

@@ -1,0 +1,127 @@
+package gitstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"promoter/spconfig"
+)
+
+// snapshotStream writes entries through a Snapshot.
+func snapshotStream(r *Repo, tenant string, types []string, es []spconfig.Entry, s CommitSpec) (Hash, error) {
+	sn, err := r.NewSnapshot(tenant, types, s)
+	if err != nil {
+		return Hash{}, err
+	}
+	for _, e := range es {
+		if err := sn.Add(e); err != nil {
+			return Hash{}, err
+		}
+	}
+	return sn.Commit(context.Background())
+}
+
+// TestSnapshotMatchesWriteTenant writes the same sequence of exports with
+// WriteTenant into one repository and with a streamed Snapshot into another
+// and requires the same commits (trees, files, messages; the clocks agree).
+func TestSnapshotMatchesWriteTenant(t *testing.T) {
+	dev := sampleEntries(t, "dev")
+	prod := sampleEntries(t, "prod")
+	types := typesOf(append(append([]spconfig.Entry{}, dev...), prod...))
+	types = append(types, "ROLE", "TAG")
+	ts := func(name, extra string) spconfig.Entry { return mkEntry(t, "TAG", name, "id-"+name, extra) }
+	colliding := []spconfig.Entry{
+		ts("Alpha", `"v":1`), ts("alpha", `"v":2`), ts("ALPHA", `"v":3`), ts("beta", ""),
+		mkEntry(t, "TAG", "dup", "1", ""), mkEntry(t, "TAG", "dup", "2", ""),
+		ts("Alpha~"+shortHash("TAG", "", "alpha"), ""), // a plain name equal to a suffixed one
+	}
+	semantic := func(es []spconfig.Entry) []spconfig.Entry { // created/modified changed only
+		out := make([]spconfig.Entry, len(es))
+		for i, e := range es {
+			out[i] = e
+			if e.Signed() {
+				continue
+			}
+			obj := strings.Replace(string(e.Object()), `"modified":"`, `"modified":"1999`, 1)
+			if ne, err := e.WithObject([]byte(obj)); err == nil {
+				out[i] = ne
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		name string
+		es   []spconfig.Entry
+	}{
+		{"initial dev", dev},
+		{"same again", dev},
+		{"volatile fields changed", semantic(dev)},
+		{"prod replaces dev", prod},
+		{"colliding names", append(append([]spconfig.Entry{}, prod...), colliding...)},
+		{"collisions go away", append(append([]spconfig.Entry{}, prod...), ts("alpha", `"v":2`), ts("beta", ""))},
+		{"collisions come back, reversed", append([]spconfig.Entry{colliding[2], colliding[1], colliding[0]}, prod[:3]...)},
+		{"empty", nil},
+	}
+	a := openTest(t, Options{Path: filepath.Join(t.TempDir(), "a")})
+	b := openTest(t, Options{Path: filepath.Join(t.TempDir(), "b")})
+	for _, st := range steps {
+		spec := CommitSpec{Message: st.name}
+		ha, err := a.WriteTenant(context.Background(), "dev", types, st.es, spec)
+		if err != nil {
+			t.Fatalf("%s: WriteTenant: %v", st.name, err)
+		}
+		hb, err := snapshotStream(b, "dev", types, st.es, spec)
+		if err != nil {
+			t.Fatalf("%s: Snapshot: %v", st.name, err)
+		}
+		if ha != hb {
+			t.Errorf("%s: WriteTenant committed %s, Snapshot %s", st.name, ha, hb)
+			t.Log(cmp.Diff(gitCmd(t, a.Path(), "ls-tree", "-r", "HEAD"), gitCmd(t, b.Path(), "ls-tree", "-r", "HEAD")))
+		}
+	}
+	clean(t, b.Path())
+	fsck(t, b.Path())
+}
+
+func TestSnapshotRefusesBadEntries(t *testing.T) {
+	r := openTest(t, Options{})
+	tests := []struct {
+		name  string
+		types []string
+		e     spconfig.Entry
+		want  string
+	}{
+		{"type not written", []string{"ROLE"}, mkEntry(t, "TAG", "x", "1", ""), "objects[1] (TAG x) has type TAG, which is not among the types written (ROLE)"},
+		{"not parsed", []string{"TAG"}, spconfig.Entry{Raw: []byte(`{}`), Self: spconfig.Self{Type: "TAG", Name: "x"}}, "objects[1] (TAG \"x\"): entry has no object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sn, err := r.NewSnapshot("dev", tc.types, CommitSpec{Message: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sn.Add(mkEntry(t, tc.types[0], "ok", "0", "")); err != nil {
+				t.Fatal(err)
+			}
+			err = sn.Add(tc.e)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Add: %v, want %q", err, tc.want)
+			}
+			var de *spconfig.DecodeError
+			if tc.name == "not parsed" && !errors.As(err, &de) {
+				t.Errorf("Add: %T is not a *spconfig.DecodeError", err)
+			}
+			if _, cerr := sn.Commit(context.Background()); cerr == nil {
+				t.Fatal("Commit after a refused entry succeeded")
+			}
+			if h, _ := r.Head(); !h.IsZero() {
+				t.Errorf("something was committed: %s", h)
+			}
+		})
+	}
+}
