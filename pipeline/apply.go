@@ -181,15 +181,20 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		rec.PreviewJob, rec.PreviewResults = pl.Preview.JobID, pl.Preview.Results
 	}
 	res.Record = rec
-	marked := false // the in-flight marker of this import is on disk
 	err := r.step(ctx, res, "import", func() (string, string, error) {
+		// A pending marker goes to disk before the import is requested: if it
+		// cannot be written, nothing is imported; if the process dies between
+		// the request and the answer, the next run stops instead of importing
+		// a second time.
+		if err := writeInflight(r.Store.Path(), rec); err != nil {
+			return "", "", fmt.Errorf("import on %s not started: %w", pl.Target, err)
+		}
 		job, results, err := r.Target.Import(ctx, pl.Payload, nil, false, r.waitOptions(), func(j spconfig.Job) error {
 			rec.ImportJob = j.JobID
 			// Written before polling: a crash from here on is resumed, not repeated.
 			if err := writeInflight(r.Store.Path(), rec); err != nil {
 				return err
 			}
-			marked = true
 			if r.Hooks.ImportStarted != nil {
 				r.Hooks.ImportStarted(rec.Pipeline, j.JobID)
 			}
@@ -200,25 +205,44 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 			rec.BackupJob = results.ExportJobID
 		}
 		var je *spconfig.JobError
-		if err != nil && marked && !errors.As(err, &je) {
-			// The job was accepted but how it ends is unknown (timeout,
-			// interrupted, no answer): it may still import. Keep the marker
-			// so the next run resumes it instead of importing again.
-			return "", "", fmt.Errorf("import on %s: job %s was started but did not finish in this run: %w; the next run resumes it and does not import again", pl.Target, rec.ImportJob, err)
-		}
-		if err != nil {
+		switch {
+		case err == nil:
+			return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(rec.Objects)), nil
+		case errors.As(err, &je):
+			// A definite end (FAILED, CANCELLED): record it; the next run plans afresh.
 			rec.Verdict, rec.Message = "import-failed", err.Error()
-			if rec.ImportJob != "" {
-				r.finishRecord(rec, false)
+			if ferr := r.finishRecord(rec, false); ferr != nil {
+				return "", "", fmt.Errorf("import on %s: %w (and recording it failed: %v)", pl.Target, err, ferr)
 			}
 			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
+		case rec.ImportJob != "":
+			// Accepted, but how it ends is unknown (timeout, interrupted, no
+			// answer): it may still import. The marker stays so the next run
+			// resumes it instead of importing again.
+			return "", "", fmt.Errorf("import on %s: job %s was started but did not finish in this run: %w; the next run resumes it and does not import again", pl.Target, rec.ImportJob, err)
+		case importRefused(err):
+			if cerr := clearInflight(r.Store.Path(), rec.Target); cerr != nil {
+				return "", "", fmt.Errorf("import on %s: %w (and %v)", pl.Target, err, cerr)
+			}
+			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
+		default:
+			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and deleted %s", pl.Target, err, inflightPath(r.Store.Path(), rec.Target))
 		}
-		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(rec.Objects)), nil
 	})
 	if err != nil {
 		return err
 	}
 	return r.verifyAndRecord(ctx, res, rec)
+}
+
+// importRefused reports whether the tenant certainly did not start an import:
+// it answered the request with a client error, 429 or 503.
+func importRefused(err error) bool {
+	var apiErr *spconfig.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.StatusCode == 429 || apiErr.StatusCode == 503 || (apiErr.StatusCode >= 400 && apiErr.StatusCode < 500)
 }
 
 // verifyAndRecord re-exports the imported objects, compares them with the
@@ -316,6 +340,10 @@ func (r *Runner) resumeInflight(ctx context.Context, res *Result) error {
 	rec, ok, err := readInflight(r.Store.Path(), r.Pipeline.Target)
 	if err != nil || !ok {
 		return err
+	}
+	if rec.ImportJob == "" {
+		return fmt.Errorf("a previous run was requesting an import on %s at %s (payload sha256 %s) and stopped before the tenant answered; the import may have started: check the tenant's import jobs, then delete %s to continue",
+			rec.Target, rec.Started.Format(time.RFC3339), rec.PayloadSHA256, inflightPath(r.Store.Path(), rec.Target))
 	}
 	return r.step(ctx, res, "resume", func() (string, string, error) {
 		r.log().Warn("found an import that a previous run started but did not record", "job", rec.ImportJob, "target", rec.Target, "started", rec.Started)

@@ -62,7 +62,7 @@ func readInflight(repo, target string) (*Record, bool, error) {
 		return nil, false, fmt.Errorf("read in-flight import marker: %w", err)
 	}
 	var rec Record
-	if err := json.Unmarshal(data, &rec); err != nil || rec.ImportJob == "" {
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Target == "" {
 		return nil, false, fmt.Errorf("in-flight import marker %s is unreadable; check the tenant's import jobs, then delete the file", inflightPath(repo, target))
 	}
 	return &rec, true, nil

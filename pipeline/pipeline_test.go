@@ -467,3 +467,40 @@ func TestInflightMarkerRoundTrip(t *testing.T) {
 	var pe *os.PathError
 	_ = errors.As(err, &pe)
 }
+
+func TestPendingImportMarkerStopsTheNextRun(t *testing.T) {
+	h := newHarness(t, "")
+	h.prod.AddIdentity("Imogene Mendez")
+	// A previous run requested the import and died before the tenant answered.
+	if err := writeInflight(h.store.Path(), &Record{Target: "prod", PayloadSHA256: "abc", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.runner().Run(context.Background(), RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "check the tenant's import jobs") {
+		t.Fatalf("want a stop asking to check the tenant, got %v", err)
+	}
+	if h.realImports() != 0 {
+		t.Fatal("a run imported while an earlier import request's outcome was unknown")
+	}
+	if err := clearInflight(h.store.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	h.promoteClean()
+}
+
+func TestNoImportWhenTheMarkerCannotBeWritten(t *testing.T) {
+	h := newHarness(t, "")
+	h.prod.AddIdentity("Imogene Mendez")
+	// A folder where the marker's temporary file should be: the marker cannot
+	// be written (root ignores permissions, so a mode would not do).
+	if err := os.MkdirAll(inflightPath(h.store.Path(), "prod")+".tmp", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.runner().Run(context.Background(), RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "not started") {
+		t.Fatalf("want an import that is not started, got %v", err)
+	}
+	if h.realImports() != 0 {
+		t.Fatal("imported without an in-flight marker on disk")
+	}
+}
