@@ -19,9 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/memory"
 
 	"promoter/spconfig"
 )
@@ -349,30 +347,8 @@ func (r *Repo) writeObjects(objs map[Hash]newObject) error {
 		}
 		return nil
 	}
-	mem := memory.NewStorage()
-	for _, h := range missing {
-		o := objs[h]
-		mo := &plumbing.MemoryObject{}
-		mo.SetType(o.typ)
-		mo.Write(o.data)
-		if _, err := mem.SetEncodedObject(mo); err != nil {
-			return err
-		}
-	}
 	sort.Slice(missing, func(i, j int) bool { return objs[missing[i]].typ > objs[missing[j]].typ })
-	pw, err := r.st.PackfileWriter()
-	if err != nil {
-		return fmt.Errorf("write packfile: %w", err)
-	}
-	if _, err := packfile.NewEncoder(pw, mem, false).Encode(missing, 0); err != nil {
-		pw.Close()
-		return fmt.Errorf("write packfile: %w", err)
-	}
-	r.hit("pack-encoded")
-	if err := pw.Close(); err != nil {
-		return fmt.Errorf("write packfile: %w", err)
-	}
-	return nil
+	return r.writePack(objs, missing)
 }
 
 // ---- working tree ----
@@ -503,6 +479,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		pos[e.Name] = i
 	}
 	removed := map[string]bool{}
+	var emptied []string
 	made := map[string]bool{}
 	// Files are written by a few workers: on a large snapshot the time goes
 	// to open/write/close system calls, which overlap well (issue 9).
@@ -569,7 +546,9 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 				finish()
 				return fmt.Errorf("remove %s: %w", c.path, err)
 			}
-			removeEmptyParents(r.path, filepath.Dir(p))
+			// emptied folders go after the writes: a worker may still be
+			// about to create a file in this one
+			emptied = append(emptied, filepath.Dir(p))
 			removed[c.path] = true
 			continue
 		}
@@ -592,6 +571,9 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 	}
 	if err := finish(); err != nil {
 		return err
+	}
+	for _, d := range emptied {
+		removeEmptyParents(r.path, d)
 	}
 	for _, e := range written {
 		if i, ok := pos[e.Name]; ok {
