@@ -45,23 +45,25 @@ func verdict(ok bool) string {
 func printTables(rs []*sizeResult) {
 	w := os.Stdout
 	fmt.Fprintln(w, "1. promoter export, initial snapshot (wall; CPU = user+sys of the process; RSS = peak)")
-	fmt.Fprintln(w, "| objects | export doc | promoter | CPU | peak RSS | RSS/doc | git add+commit | ratio (gate 0.7x at 50k) | decode floor | vs floor | same tree |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "   (git add+commit finds the files written; \"write+git\" adds writing them, one writer, as promoter must)")
+	fmt.Fprintln(w, "| objects | export doc | promoter | CPU | peak RSS | RSS/doc | git add+commit | ratio (gate 0.7x at 50k) | write+git | ratio | decode floor | vs floor | same tree |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		doc := int64(r.docBytes) / 1024
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.2f | %s | %s %s | %s | %s | %v |\n", r.n, mb(doc), ms(r.initial.wall), ms(r.initial.cpu), mb(r.initial.rssKB),
+		wg := r.gWriteInitial + r.gInitial.wall
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.2f | %s | %s %s | %s | %s | %s | %s | %v |\n", r.n, mb(doc), ms(r.initial.wall), ms(r.initial.cpu), mb(r.initial.rssKB),
 			float64(r.initial.rssKB)/float64(doc), ms(r.gInitial.wall), ratio(r.initial.wall, r.gInitial.wall),
-			verdict(r.initial.wall.Seconds() <= 0.7*r.gInitial.wall.Seconds()), ms(r.fInitial), ratio(r.initial.wall, r.fInitial), r.sameTree[0])
+			verdict(r.initial.wall.Seconds() <= 0.7*r.gInitial.wall.Seconds()), ms(wg), ratio(r.initial.wall, wg), ms(r.fInitial), ratio(r.initial.wall, r.fInitial), r.sameTree[0])
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "2a. re-export with 1% changed (gates: <= 1.5x git add+commit of the changed files, <= 3x floor)")
-	fmt.Fprintln(w, "| objects | promoter | CPU | peak RSS | RSS/doc | git add+commit | ratio | decode floor | vs floor | same tree |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| objects | promoter | CPU | peak RSS | RSS/doc | git add+commit | ratio | write+git | decode floor | vs floor | same tree |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		doc := int64(r.docBytes) / 1024
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %.2f | %s | %s %s | %s | %s %s | %v |\n", r.n, ms(r.change.wall), ms(r.change.cpu), mb(r.change.rssKB),
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %.2f | %s | %s %s | %s | %s | %s %s | %v |\n", r.n, ms(r.change.wall), ms(r.change.cpu), mb(r.change.rssKB),
 			float64(r.change.rssKB)/float64(doc), ms(r.gChange.wall), ratio(r.change.wall, r.gChange.wall),
-			verdict(r.change.wall.Seconds() <= 1.5*r.gChange.wall.Seconds()), ms(r.fChange), ratio(r.change.wall, r.fChange),
+			verdict(r.change.wall.Seconds() <= 1.5*r.gChange.wall.Seconds()), ms(r.gWriteChange+r.gChange.wall), ms(r.fChange), ratio(r.change.wall, r.fChange),
 			verdict(r.change.wall.Seconds() <= 3*r.fChange.Seconds()), r.sameTree[1])
 	}
 	fmt.Fprintln(w)
