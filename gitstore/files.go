@@ -187,6 +187,11 @@ func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error
 // with two spaces and a trailing newline. Key order and number literals are
 // kept; compacting the file gives back e.Raw.
 func EncodeFile(e spconfig.Entry) []byte {
+	if len(e.Object()) > 0 { // a parsed entry: Raw is valid compact JSON
+		if out, ok := indentCompact(make([]byte, 0, len(e.Raw)+len(e.Raw)/2+1), e.Raw); ok {
+			return append(out, '\n')
+		}
+	}
 	var b bytes.Buffer
 	b.Grow(len(e.Raw) + len(e.Raw)/4 + 1)
 	if err := json.Indent(&b, e.Raw, "", "  "); err != nil {

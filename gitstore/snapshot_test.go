@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-cmp/cmp"
 
 	"promoter/spconfig"
@@ -123,5 +124,13 @@ func TestSnapshotRefusesBadEntries(t *testing.T) {
 				t.Errorf("something was committed: %s", h)
 			}
 		})
+	}
+}
+
+func TestBlobHashIsGitBlobID(t *testing.T) {
+	for _, s := range []string{"", "a", "{\n  \"x\": 1\n}\n", strings.Repeat("z", 70000)} {
+		if got, want := blobHash([]byte(s)), plumbing.ComputeHash(plumbing.BlobObject, []byte(s)); got != want {
+			t.Errorf("blobHash(%d bytes) = %s, want %s", len(s), got, want)
+		}
 	}
 }

@@ -441,6 +441,11 @@ func (d *ExportDocument) Encode(w io.Writer) error {
 // Bytes returns the encoded document.
 func (d *ExportDocument) Bytes() []byte {
 	var b bytes.Buffer
+	n := 256 + len(d.Timestamp) + len(d.Tenant) + 2*len(d.Description) + len(d.Options)
+	for _, e := range d.Objects {
+		n += len(e.Raw) + 2
+	}
+	b.Grow(n)        // one allocation for a large export, not a doubling series
 	_ = d.Encode(&b) // a bytes.Buffer write cannot fail
 	return b.Bytes()
 }
