@@ -121,16 +121,58 @@ func child(dir string, env []string, name string, args ...string) (measure, stri
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 := time.Now()
-	err := cmd.Run()
-	m := measure{wall: time.Since(t0)}
+	err := cmd.Start()
+	var hwm int64
+	if err == nil {
+		done := make(chan struct{})
+		polled := make(chan struct{})
+		go func() { // peak RSS of the child's own image, see peakRSS
+			defer close(polled)
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				if v := peakRSS(cmd.Process.Pid); v > hwm {
+					hwm = v
+				}
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		err = cmd.Wait()
+		close(done)
+		<-polled
+	}
+	m := measure{wall: time.Since(t0), rssKB: hwm}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			m.rssKB = ru.Maxrss // kilobytes on Linux
 			m.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	m.failed = err != nil
 	return m, out.String(), err
+}
+
+// peakRSS reads VmHWM (kB) of a running process. rusage's ru_maxrss cannot
+// be used for children of this process: Go starts them with vfork
+// (CLONE_VM), and Linux records the high-water mark of the memory image an
+// exec replaces, here the bench's own (the fake tenants hold every object),
+// as the child's ru_maxrss. VmHWM belongs to the child's image after exec; it
+// is sampled every 5 ms, so growth in a child's last 5 ms can be missed.
+func peakRSS(pid int) int64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func gitAddCommit(dir, msg string) (measure, error) {
