@@ -20,14 +20,11 @@ type exported struct {
 // exportFlow is Export without the Done hook.
 func (r *Runner) exportFlow(ctx context.Context) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
-	unlock, err := r.Store.Lock(ctx)
+	unlock, err := r.begin(ctx, res, false)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	if err := r.Store.Sync(ctx); err != nil {
-		return res, fmt.Errorf("sync repository: %w", err)
-	}
 	snap, err := r.exportSnapshot(ctx, res)
 	if err != nil {
 		return res, err

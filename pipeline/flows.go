@@ -19,17 +19,11 @@ type RunOptions struct {
 func (r *Runner) runFlow(ctx context.Context, o RunOptions) (*Result, error) {
 	p := r.Pipeline
 	res := &Result{Pipeline: p.Name, Outcome: OutcomeNothing}
-	unlock, err := r.Store.Lock(ctx)
+	unlock, err := r.begin(ctx, res, true)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	if err := r.Store.Sync(ctx); err != nil {
-		return res, fmt.Errorf("sync repository: %w", err)
-	}
-	if err := r.resumeInflight(ctx, res); err != nil {
-		return res, err
-	}
 	var conflicts []Conflict
 	head, err := r.Store.Head()
 	if err != nil {
@@ -129,6 +123,27 @@ func conflictReasons(cs []Conflict) []string {
 	return out
 }
 
+// begin takes the repository lock, brings the branch up to date with the
+// remote and, when resume is set, finishes an import a previous run started.
+// The caller must call unlock.
+func (r *Runner) begin(ctx context.Context, res *Result, resume bool) (unlock func() error, err error) {
+	unlock, err = r.Store.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Store.Sync(ctx); err != nil {
+		unlock()
+		return nil, fmt.Errorf("sync repository: %w", err)
+	}
+	if resume {
+		if err := r.resumeInflight(ctx, res); err != nil {
+			unlock()
+			return nil, err
+		}
+	}
+	return unlock, nil
+}
+
 // planFlow is Plan without the Done hook.
 func (r *Runner) planFlow(ctx context.Context, rev string) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
@@ -142,17 +157,11 @@ func (r *Runner) planFlow(ctx context.Context, rev string) (*Result, error) {
 // applyFlow is Apply without the Done hook.
 func (r *Runner) applyFlow(ctx context.Context, rev string) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
-	unlock, err := r.Store.Lock(ctx)
+	unlock, err := r.begin(ctx, res, true)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	if err := r.Store.Sync(ctx); err != nil {
-		return res, fmt.Errorf("sync repository: %w", err)
-	}
-	if err := r.resumeInflight(ctx, res); err != nil {
-		return res, err
-	}
 	h, err := r.resolve(rev)
 	if err != nil {
 		return res, err
@@ -164,17 +173,11 @@ func (r *Runner) applyFlow(ctx context.Context, rev string) (*Result, error) {
 // rollbackFlow is Rollback without the Done hook.
 func (r *Runner) rollbackFlow(ctx context.Context, to string, show func(*Plan)) (*Result, error) {
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
-	unlock, err := r.Store.Lock(ctx)
+	unlock, err := r.begin(ctx, res, true)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	if err := r.Store.Sync(ctx); err != nil {
-		return res, fmt.Errorf("sync repository: %w", err)
-	}
-	if err := r.resumeInflight(ctx, res); err != nil {
-		return res, err
-	}
 	target, err := r.resolve(to)
 	if err != nil {
 		return res, err
