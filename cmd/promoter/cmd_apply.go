@@ -1,6 +1,10 @@
 package main
 
-import "context"
+import (
+	"context"
+
+	"promoter/pipeline"
+)
 
 func init() {
 	register(command{name: "apply", summary: "plan, preview, gate, import, verify and record a revision",
@@ -10,16 +14,14 @@ func init() {
 func runApply(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "apply")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
-	name := fs.String("pipeline", "", "pipeline (default: the only one)")
+	name := fs.String("pipeline", "", "pipeline (default: every pipeline)")
 	rev := fs.String("rev", "HEAD", "revision of the target folder to apply")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	r, err := openRunner(ctx, env, *config, *name)
-	if err != nil {
-		return err
-	}
-	res, err := r.Apply(ctx, *rev)
-	printResult(env, res)
-	return flowError(err)
+	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+		res, err := r.Apply(ctx, *rev)
+		printResult(env, res)
+		return flowError(err)
+	})
 }

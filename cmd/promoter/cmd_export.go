@@ -1,6 +1,10 @@
 package main
 
-import "context"
+import (
+	"context"
+
+	"promoter/pipeline"
+)
 
 func init() {
 	register(command{name: "export", summary: "export the source tenant and commit a snapshot",
@@ -10,15 +14,13 @@ func init() {
 func runExport(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "export")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
-	name := fs.String("pipeline", "", "pipeline whose source to export (default: the only one)")
+	name := fs.String("pipeline", "", "pipeline whose source to export (default: every pipeline)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	r, err := openRunner(ctx, env, *config, *name)
-	if err != nil {
-		return err
-	}
-	res, err := r.Export(ctx)
-	printResult(env, res)
-	return flowError(err)
+	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+		res, err := r.Export(ctx)
+		printResult(env, res)
+		return flowError(err)
+	})
 }

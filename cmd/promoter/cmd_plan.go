@@ -14,7 +14,7 @@ func init() {
 func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "plan")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
-	name := fs.String("pipeline", "", "pipeline (default: the only one)")
+	name := fs.String("pipeline", "", "pipeline (default: every pipeline)")
 	rev := fs.String("rev", "HEAD", "revision of the target folder to plan")
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	if err := parseFlags(fs, args); err != nil {
@@ -25,15 +25,13 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	default:
 		return usageError("--format %q: use text, markdown or json", *format)
 	}
-	r, err := openRunner(ctx, env, *config, *name)
-	if err != nil {
-		return err
-	}
-	res, err := r.Plan(ctx, *rev)
-	if res != nil && res.Plan != nil {
-		if rerr := pipeline.RenderPlan(env.stdout, res.Plan, *format, *format == "text" && isTerminal(env.stdout)); rerr != nil && err == nil {
-			err = rerr
+	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+		res, err := r.Plan(ctx, *rev)
+		if res != nil && res.Plan != nil {
+			if rerr := pipeline.RenderPlan(env.stdout, res.Plan, *format, *format == "text" && isTerminal(env.stdout)); rerr != nil && err == nil {
+				err = rerr
+			}
 		}
-	}
-	return flowError(err)
+		return flowError(err)
+	})
 }

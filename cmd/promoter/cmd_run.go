@@ -15,18 +15,16 @@ func init() {
 func runRun(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "run")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
-	name := fs.String("pipeline", "", "pipeline to run (default: the only one)")
+	name := fs.String("pipeline", "", "pipeline to run (default: every pipeline, in the order of the file)")
 	dry := fs.Bool("dry-run", false, "export and plan, but commit nothing and import nothing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	r, err := openRunner(ctx, env, *config, *name)
-	if err != nil {
-		return err
-	}
-	res, err := r.Run(ctx, pipeline.RunOptions{DryRun: *dry})
-	printResult(env, res)
-	return flowError(err)
+	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+		res, err := r.Run(ctx, pipeline.RunOptions{DryRun: *dry})
+		printResult(env, res)
+		return flowError(err)
+	})
 }
 
 // printResult prints a flow's outcome and plan on stdout.

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"promoter/spconfig"
+	"promoter/spconfig/spconfigtest"
 )
 
 // TestSplitAssembleRoundTripThroughBinary splits a sample export with the real
@@ -139,5 +141,57 @@ func TestValidateAndUsageExitCodes(t *testing.T) {
 	}
 	if out := w.mustPromoter(exitOK, "version"); !strings.HasPrefix(out, "promoter ") {
 		t.Errorf("version: %q", out)
+	}
+}
+
+// TestRunWithoutPipelineRunsEveryPipeline checks that run (like export, plan
+// and apply) without --pipeline runs every pipeline of the file, keeps going
+// after a blocked one and exits 3 while any is blocked.
+func TestRunWithoutPipelineRunsEveryPipeline(t *testing.T) {
+	w := newE2E(t, "")
+	seed, err := spconfigtest.SampleExport("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := spconfigtest.SampleIdentities("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qa, err := spconfigtest.Start("127.0.0.1:0", spconfigtest.Options{Seed: seed, Identities: ids, ClientID: "qa-id", ClientSecret: "qa-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qa.Close()
+	cfg := fmt.Sprintf(`repo:
+  path: ./repo
+tenants:
+  dev:  { baseURL: %s, clientIDEnv: E2E_DEV_ID, clientSecretEnv: E2E_DEV_SECRET }
+  prod: { baseURL: %s, clientIDEnv: E2E_PROD_ID, clientSecretEnv: E2E_PROD_SECRET }
+  qa:   { baseURL: %s, clientIDEnv: E2E_QA_ID, clientSecretEnv: E2E_QA_SECRET }
+pipelines:
+  - { name: dev-to-prod, source: dev, target: prod, exclude: [{type: AUTH_ORG}] }
+  - { name: dev-to-qa, source: dev, target: qa, exclude: [{type: AUTH_ORG}] }
+`, w.dev.URL, w.prod.URL, qa.URL)
+	if err := os.WriteFile(w.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(w.env, "E2E_QA_ID=qa-id", "E2E_QA_SECRET=qa-secret")
+
+	out := w.mustPromoter(exitBlocked, "run", "--config", w.cfg)
+	if !strings.Contains(out, "dev-to-prod: blocked") || !strings.Contains(out, "dev-to-qa: blocked") {
+		t.Errorf("run did not run and report both pipelines:\n%s", out)
+	}
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	out = w.mustPromoter(exitBlocked, "run", "--config", w.cfg)
+	if !strings.Contains(out, "dev-to-prod: imported") || !strings.Contains(out, "dev-to-qa: blocked") {
+		t.Errorf("one pipeline blocked must not stop the other:\n%s", out)
+	}
+	if n := w.realImports(); n != 1 {
+		t.Errorf("prod real imports = %d, want 1", n)
+	}
+	w.mustPromoter(exitBlocked, "plan", "--config", w.cfg, "--pipeline", "dev-to-qa")
+	w.mustPromoter(exitOK, "plan", "--config", w.cfg, "--pipeline", "dev-to-prod")
+	if _, stderr, code := w.promoter("run", "--config", w.cfg, "--pipeline", "nope"); code != exitUsage || !strings.Contains(stderr, "dev-to-qa") {
+		t.Errorf("unknown pipeline: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -45,21 +46,72 @@ func loadConfig(env *environment, path string) (*pipeline.Config, *pipeline.Secr
 	return cfg, sec, nil
 }
 
-// openRunner loads the configuration and wires the named pipeline.
+// openRunner loads the configuration and wires the named pipeline ("" when
+// the configuration has only one).
 func openRunner(ctx context.Context, env *environment, configPath, name string) (*pipeline.Runner, error) {
+	var runner *pipeline.Runner
+	err := eachRunner(ctx, env, configPath, name, false, func(r *pipeline.Runner) error {
+		runner = r
+		return nil
+	})
+	return runner, err
+}
+
+// eachRunner loads the configuration once and calls fn with the runner of
+// the named pipeline or, when name is "" and all is set, of every pipeline in
+// the order of the file. A pipeline's failure does not stop the others; the
+// result is exit 1 when any failed, else exit 3 when any was blocked.
+func eachRunner(ctx context.Context, env *environment, configPath, name string, all bool, fn func(*pipeline.Runner) error) error {
 	cfg, sec, err := loadConfig(env, configPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := cfg.Pipeline(name); err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+	var names []string
+	if name == "" && all {
+		for _, p := range cfg.Pipelines {
+			names = append(names, p.Name)
+		}
+	} else {
+		p, err := cfg.Pipeline(name)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		names = []string{p.Name}
 	}
-	logger := newLogger(env)
+	logger := newLogger(env, cfg)
 	store, err := pipeline.OpenStore(ctx, cfg, sec, logger)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return wireRunner(ctx, env, cfg, sec, name, store, pipeline.Env{Logger: logger})
+	var failed, blocked []error
+	for _, n := range names {
+		if ctx.Err() != nil {
+			failed = append(failed, fmt.Errorf("pipeline %s not run: %w", n, context.Cause(ctx)))
+			continue
+		}
+		r, err := wireRunner(ctx, env, cfg, sec, n, store, pipeline.Env{Logger: logger})
+		if err != nil {
+			return err
+		}
+		switch err := fn(r); {
+		case err == nil:
+		case pipeline.IsBlocked(err):
+			blocked = append(blocked, err)
+		default:
+			var ee *exitError
+			if errors.As(err, &ee) && len(names) == 1 {
+				return err
+			}
+			failed = append(failed, err)
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return &exitError{code: exitRuntime, err: errors.Join(append(failed, blocked...)...)}
+	case len(blocked) > 0:
+		return &exitError{code: exitBlocked, err: errors.Join(blocked...)}
+	}
+	return nil
 }
 
 // wireRunner builds the runner of one pipeline with everything a command or
