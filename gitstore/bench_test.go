@@ -75,6 +75,9 @@ func BenchmarkCommit(b *testing.B) {
 				b.StopTimer()
 				cli := filepath.Join(dir, "cli")
 				gitCmd(b, dir, "init", "-q", "-b", "main", cli)
+				// No background auto-gc: it would be timed into the next
+				// command and race with the folder's removal.
+				gitCmd(b, cli, "config", "gc.auto", "0")
 				if err := Split(&spconfig.ExportDocument{Objects: v1}, filepath.Join(cli, "tenants", "dev")); err != nil {
 					b.Fatal(err)
 				}
