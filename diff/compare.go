@@ -75,6 +75,11 @@ type Options struct {
 	CrossTenant bool
 	// IncludeUnchanged lists unchanged objects in Result.Changes.
 	IncludeUnchanged bool
+	// Restrict, when set, limits the comparison to the keys it accepts:
+	// other objects are neither compared nor reported. Ids still translate
+	// through the indexes of the whole sets, so a restricted comparison
+	// reports exactly what the full one reports for those keys.
+	Restrict func(spconfig.Key) bool
 }
 
 // Result is the outcome of Compare.
@@ -171,6 +176,18 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 		oldIdx, newIdx = buildIndex(old), buildIndex(new)
 	}
 	oi, ni := sortedIndex(old), sortedIndex(new)
+	if o.Restrict != nil {
+		keep := func(es []spconfig.Entry, idx []int) []int {
+			out := idx[:0]
+			for _, i := range idx {
+				if o.Restrict(es[i].Key()) {
+					out = append(out, i)
+				}
+			}
+			return out
+		}
+		oi, ni = keep(old, oi), keep(new, ni)
+	}
 	var changes []Change
 	unchanged := map[string]int{}
 	var oldOnly, newOnly []*spconfig.Entry

@@ -287,3 +287,34 @@ func mustEntry(s string) spconfig.Entry {
 	}
 	return e
 }
+
+// TestRestrictMatchesFullComparison checks that a restricted comparison
+// reports, for the keys it keeps, exactly what the full comparison reports
+// (ids still translate through the whole sets) and nothing else.
+func TestRestrictMatchesFullComparison(t *testing.T) {
+	prod, dev := loadSample(t, "prod"), loadSample(t, "dev")
+	full, err := Compare(prod, dev, Options{CrossTenant: true, IncludeUnchanged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func(k spconfig.Key) bool { return k.Type == "SOURCE" || k.Type == "LIFECYCLE_STATE" }
+	got, err := Compare(prod, dev, Options{CrossTenant: true, IncludeUnchanged: true, Restrict: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Change
+	for _, c := range full.Changes {
+		if keep(c.Key) {
+			want = append(want, c)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("nothing kept: the test proves nothing")
+	}
+	byRaw := cmp.Comparer(func(a, b *spconfig.Entry) bool {
+		return (a == nil) == (b == nil) && (a == nil || string(a.Raw) == string(b.Raw))
+	})
+	if diff := cmp.Diff(want, got.Changes, byRaw); diff != "" {
+		t.Errorf("restricted comparison differs from the full one (-full +restricted):\n%s", diff)
+	}
+}

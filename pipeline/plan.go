@@ -154,12 +154,15 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 	}
 	differs := changedKeys(d)
 	var drifted, changedInGit map[spconfig.Key]bool
-	if applied != nil {
-		dr, err := diff.Compare(appliedList, liveList, diff.Options{CrossTenant: true})
+	if applied != nil && len(differs) > 0 {
+		// Drift and git changes matter only where the target differs from
+		// the desired state; ids still translate through the whole sets.
+		only := func(k spconfig.Key) bool { return differs[k] }
+		dr, err := diff.Compare(appliedList, liveList, diff.Options{CrossTenant: true, Restrict: only})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with target %s: %w", p.Target, err)
 		}
-		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true})
+		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, Restrict: only})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
