@@ -268,7 +268,12 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 				liveByKey[e.Key()] = e
 			}
 		}
-		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true})
+		imported := map[string]bool{}
+		for _, o := range rec.Objects {
+			imported[o] = true
+		}
+		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true,
+			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err
 		}
