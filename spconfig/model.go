@@ -294,8 +294,16 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // document must be a JSON object with an "objects" array; every entry must have
 // self.type and self.name. Unknown envelope keys are ignored.
 func DecodeExport(r io.Reader, fn func(i int, e Entry) error) (ExportHeader, error) {
+	return decodeExport(r, fn, defaultSplit)
+}
+
+// decodeExport is DecodeExport with the splitter's buffer sizes.
+func decodeExport(r io.Reader, fn func(i int, e Entry) error, sz splitSizes) (ExportHeader, error) {
 	var h ExportHeader
-	dec := json.NewDecoder(r)
+	// The envelope is read by a json.Decoder; the objects array by the
+	// splitter in stream.go, which hands the rest back to a new Decoder.
+	ho := &handoff{src: &stickyReader{r: r}}
+	dec := json.NewDecoder(ho)
 	fail := func(i int, err error) (ExportHeader, error) {
 		return h, &DecodeError{Index: i, Err: err}
 	}
@@ -352,25 +360,8 @@ func DecodeExport(r io.Reader, fn func(i int, e Entry) error) (ExportHeader, err
 			if d, ok := tok.(json.Delim); !ok || d != '[' {
 				return fail(-1, errors.New("objects is not an array"))
 			}
-			for i := 0; dec.More(); i++ {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return fail(i, fmt.Errorf("bad JSON (truncated download?): %w", err))
-				}
-				e, ok := scanEntry(raw, true) // raw is ours: the entry may keep it
-				var err error
-				if !ok {
-					e, err = newEntryReference(raw)
-				}
-				if err != nil {
-					return fail(i, err)
-				}
-				if err := fn(i, e); err != nil {
-					return h, &DecodeError{Index: i, Self: e.Self, Err: err}
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return fail(-1, fmt.Errorf("objects: unterminated array (truncated download?): %w", err))
+			if dec, ho, err = decodeObjects(dec, ho, fn, sz); err != nil {
+				return h, err
 			}
 		default:
 			var skip json.RawMessage
