@@ -10,8 +10,8 @@ import (
 
 // RunOptions tune Run.
 type RunOptions struct {
-	// DryRun exports and plans but writes no commit and imports nothing: the
-	// plan is computed against the repository as it is.
+	// DryRun skips export, snapshot and propose and runs plan, preview and
+	// gate on the repository as it is: no commit, no import.
 	DryRun bool
 }
 

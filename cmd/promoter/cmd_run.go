@@ -16,7 +16,7 @@ func runRun(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "run")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline to run (default: every pipeline, in the order of the file)")
-	dry := fs.Bool("dry-run", false, "export and plan, but commit nothing and import nothing")
+	dry := fs.Bool("dry-run", false, "plan, preview and gate the repository as it is: no export, no commit, no import")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
