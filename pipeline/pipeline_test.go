@@ -504,3 +504,39 @@ func TestNoImportWhenTheMarkerCannotBeWritten(t *testing.T) {
 		t.Fatal("imported without an in-flight marker on disk")
 	}
 }
+
+func TestDryRunPlansButWritesAndImportsNothing(t *testing.T) {
+	h := newHarness(t, "")
+	h.promoteClean()
+	head, _ := h.store.Head()
+	path := "tenants/prod/TRANSFORM/Get Worker Type.json"
+	data, _, _ := h.store.ReadFile(head, path)
+	edited := strings.Replace(string(data), "Full-Time", "Permanent", 1)
+	if _, err := h.store.Commit(context.Background(), gitstore.CommitSpec{Message: "a reviewed change", Changes: []gitstore.Change{{Path: path, Content: []byte(edited)}}}); err != nil {
+		t.Fatal(err)
+	}
+	editObject(t, h.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	head, _ = h.store.Head()
+	offered, _ := h.store.Ref(offeredRef("dev-to-prod"))
+	res, err := h.runner().Run(context.Background(), RunOptions{DryRun: true})
+	if err != nil || res.Outcome != OutcomeClean {
+		t.Fatalf("dry run: %v %v", res.Outcome, err)
+	}
+	if got := itemClass(res.Plan, "TRANSFORM Get Worker Type"); got != ClassApply {
+		t.Errorf("the committed change is %q in the dry-run plan, want apply", got)
+	}
+	if h2, _ := h.store.Head(); h2 != head {
+		t.Error("a dry run committed")
+	}
+	if o2, _ := h.store.Ref(offeredRef("dev-to-prod")); o2 != offered {
+		t.Error("a dry run moved offered")
+	}
+	if h.realImports() != 1 {
+		t.Error("a dry run imported")
+	}
+	for _, s := range res.Steps {
+		if s.Name == "export" || s.Name == "import" {
+			t.Errorf("a dry run ran step %s", s.Name)
+		}
+	}
+}
