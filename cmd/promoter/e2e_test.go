@@ -411,3 +411,62 @@ func waitReady(t *testing.T, url string) {
 	}
 	t.Fatalf("%s never became ready", url)
 }
+
+// TestRollbackCommandRevertsShowsPlanAndApplies drives `promoter rollback`:
+// it reverts the promotion commits after REV, prints the plan and imports it.
+func TestRollbackCommandRevertsShowsPlanAndApplies(t *testing.T) {
+	w := newE2E(t, "")
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	good := w.git("rev-parse", "HEAD")
+	var before spconfig.Entry
+	for _, e := range w.prod.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			before = e
+		}
+	}
+	for _, e := range w.dev.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.dev.PutObject(ne); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if n := w.realImports(); n != 2 {
+		t.Fatalf("real imports before the rollback = %d, want 2", n)
+	}
+	if _, _, code := w.promoter("rollback", "--config", w.cfg, "--to", good); code != exitUsage {
+		t.Errorf("rollback without --pipeline: exit %d, want 2", code)
+	}
+	out := w.mustPromoter(exitOK, "rollback", "--config", w.cfg, "--pipeline", "dev-to-prod", "--to", good)
+	if !strings.Contains(out, "Rollback plan") || !strings.Contains(out, "TRANSFORM Get Worker Type") {
+		t.Errorf("rollback did not show the plan:\n%s", out)
+	}
+	if n := w.realImports(); n != 3 {
+		t.Fatalf("real imports after the rollback = %d, want 3", n)
+	}
+	if subject := w.git("log", "-1", "--format=%s"); !strings.HasPrefix(subject, "Revert ") {
+		t.Errorf("the rollback is not a revert commit: %q", subject)
+	}
+	if diff := w.git("diff", good, "HEAD", "--", "tenants/prod"); diff != "" {
+		t.Errorf("tenants/prod after the rollback differs from %s:\n%s", good, diff)
+	}
+	for _, e := range w.prod.Objects("TRANSFORM") {
+		if e.Key().Name == "Get Worker Type" {
+			if same, err := diff.Equal(before, e, diff.Options{CrossTenant: true}); err != nil || !same {
+				t.Errorf("prod Get Worker Type not restored by the rollback: %s", e.Object())
+			}
+		}
+	}
+	// Nothing is offered again.
+	head := w.git("rev-parse", "HEAD")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.git("rev-parse", "HEAD"); got != head || w.realImports() != 3 {
+		t.Errorf("the run after the rollback committed or imported again")
+	}
+}
