@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -316,5 +317,35 @@ func TestRestrictMatchesFullComparison(t *testing.T) {
 	})
 	if diff := cmp.Diff(want, got.Changes, byRaw); diff != "" {
 		t.Errorf("restricted comparison differs from the full one (-full +restricted):\n%s", diff)
+	}
+}
+
+// TestCompareDoesNotDependOnInputOrder shuffles both samples: an id claimed by
+// two objects (ATTR_SYNC_SOURCE_CONFIG carries its source's id) must translate
+// the same way whatever the order.
+func TestCompareDoesNotDependOnInputOrder(t *testing.T) {
+	prod, dev := loadSample(t, "prod"), loadSample(t, "dev")
+	base, err := Compare(prod, dev, Options{CrossTenant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 30 {
+		p, d := slices.Clone(prod), slices.Clone(dev)
+		rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
+		rng.Shuffle(len(d), func(a, b int) { d[a], d[b] = d[b], d[a] })
+		got, err := Compare(p, d, Options{CrossTenant: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Changes) != len(base.Changes) {
+			t.Fatalf("shuffle %d: %d changes, want %d", i, len(got.Changes), len(base.Changes))
+		}
+		for j := range got.Changes {
+			if got.Changes[j].Key != base.Changes[j].Key || len(got.Changes[j].Fields) != len(base.Changes[j].Fields) {
+				t.Fatalf("shuffle %d: change %d is %s with %d fields, want %s with %d", i, j,
+					got.Changes[j].Key, len(got.Changes[j].Fields), base.Changes[j].Key, len(base.Changes[j].Fields))
+			}
+		}
 	}
 }

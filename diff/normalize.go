@@ -46,24 +46,36 @@ func tokenFor(k spconfig.Key) string {
 	return "${" + k.Type + ":" + name + "}"
 }
 
+// buildIndex maps every id of one side to the entry it names. Some ids are
+// claimed twice (an ATTR_SYNC_SOURCE_CONFIG's self.id is its source's id): an
+// entry whose object.id is the id wins over one that only carries it as
+// self.id, and among equals the smallest token wins, so the index never
+// depends on the order of the entries.
 func buildIndex(es []spconfig.Entry) idIndex {
 	idx := make(idIndex, len(es))
+	strong := make(map[string]bool, len(es))
+	claim := func(id string, info idInfo, isStrong bool) {
+		cur, taken := idx[id]
+		switch {
+		case !taken, isStrong && !strong[id], isStrong == strong[id] && info.Token < cur.Token:
+			idx[id], strong[id] = info, isStrong
+		}
+	}
 	for _, e := range es {
 		info := idInfo{Token: tokenFor(e.Key()), Name: e.Key().Name}
-		if e.Self.ID != "" {
-			idx[e.Self.ID] = info
-		}
 		if e.Self.ID != "" && bytes.Contains(e.Object(), []byte(`"id":"`+e.Self.ID+`"`)) {
-			continue // the usual case: object.id equals self.id
+			claim(e.Self.ID, info, true) // the usual case: object.id equals self.id
+			continue
+		}
+		if e.Self.ID != "" {
+			claim(e.Self.ID, info, false)
 		}
 		var o struct {
 			ID any `json:"id"`
 		}
 		if json.Unmarshal(e.Object(), &o) == nil {
 			if s, ok := o.ID.(string); ok && s != "" && s != e.Self.ID {
-				if _, taken := idx[s]; !taken {
-					idx[s] = info
-				}
+				claim(s, info, true)
 			}
 		}
 	}
