@@ -326,6 +326,11 @@ func screenshotStatusPage(t *testing.T, url string) {
 		t.Fatalf("chromium wrote no screenshot: %v\n%s", err, out)
 	}
 	defer f.Close()
+	if keep := os.Getenv("PROMOTER_KEEP_SCREENSHOT"); keep != "" { // for people: look at the page
+		if data, err := os.ReadFile(shot); err == nil {
+			_ = os.WriteFile(keep, data, 0o644)
+		}
+	}
 	img, err := png.Decode(f)
 	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
