@@ -292,7 +292,9 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // DecodeExport stream-decodes an export document from r, calling fn for each
 // entry in order, so a large export never sits in memory as a whole. The
 // document must be a JSON object with an "objects" array; every entry must have
-// self.type and self.name. Unknown envelope keys are ignored.
+// self.type and self.name. Unknown envelope keys are ignored. r is read in
+// chunks of 256 KB (more for an entry that does not fit); fn's entries do
+// not share memory with the chunks.
 func DecodeExport(r io.Reader, fn func(i int, e Entry) error) (ExportHeader, error) {
 	return decodeExport(r, fn, defaultSplit)
 }

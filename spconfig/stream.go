@@ -18,19 +18,24 @@ import (
 // Whatever the splitter is not sure to handle exactly as the Decoder did
 // (a span that is not valid JSON, a separator other than ',' or ']', an
 // element that is not an object, the end of the stream, a read error, an
-// element larger than splitSizes.maxSpan) is handed to a json.Decoder that takes
-// over the stream at the last element boundary, put into the same state by
-// a short prefix, and runs the same code the Decoder-based implementation
-// ran for one step. Results, error messages and the entry index are
+// element larger than splitSizes.maxSpan) is handed to a json.Decoder that
+// takes over the stream at the last element boundary, put into the same
+// state by a short prefix, and runs the same code the Decoder-based
+// implementation ran for one step; the splitter then goes on from what the
+// Decoder has not used. A span that is valid JSON but too unusual for the
+// entry scanner goes to the reference entry path (newEntryReference)
+// without a Decoder: the Decoder would have cut out the same bytes. Results, error messages and the entry index are
 // therefore the same by construction; FuzzDecodeExportMatchesReference
 // checks it. The envelope around the array (version, timestamp, tenant,
 // description, options, unknown keys) is a few hundred bytes and stays with
 // a json.Decoder; after the array a new Decoder continues the envelope from
 // the splitter's buffer.
 //
-// Not kept: the Offset of a *json.SyntaxError wrapped in an error for a
-// token after the first element boundary counts the prefix and starts at the
-// takeover point (messages do not include offsets).
+// Not kept: the Offset of a *json.SyntaxError wrapped in an error from a
+// hand-over Decoder counts from the takeover point, prefix included. Error
+// messages do not include offsets, and the old Decoder's were not document
+// positions either (for an error inside a value it counts only the bytes of
+// the values it decoded).
 
 // splitSizes are the splitter's buffer sizes; tests use small ones to
 // exercise refills, growth and the hand-over of huge elements.
