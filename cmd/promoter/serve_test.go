@@ -35,7 +35,8 @@ type daemon struct {
 	done chan error
 }
 
-var listenAddrRE = regexp.MustCompile(`"msg":"listening","addr":"([0-9.:]+)"`)
+// listenAddrRE finds the listening address in a JSON or a text log line.
+var listenAddrRE = regexp.MustCompile(`(?:"msg":"listening","addr":"|msg=listening addr=)([0-9.:]+)`)
 
 // startServe starts the binary with serve --listen 127.0.0.1:0 and returns
 // once it logged the address it listens on (bounded).
@@ -282,13 +283,9 @@ func TestServeTriggerDisabledWithoutToken(t *testing.T) {
 	}
 }
 
-// startServeText is startServe with text logs: the address is read from the
-// text line.
+// startServeText is startServe with text logs.
 func (w *e2e) startServeText() *daemon {
 	w.t.Helper()
-	old := listenAddrRE
-	listenAddrRE = regexp.MustCompile(`msg=listening addr=([0-9.:]+)`)
-	defer func() { listenAddrRE = old }()
 	return w.startServe("--log-format", "text")
 }
 
