@@ -74,17 +74,7 @@ func TestDiffCommandBetweenRevisions(t *testing.T) {
 	w.mustPromoter(exitOK, "export", "--config", w.cfg)
 	first := w.git("rev-parse", "HEAD")
 	w.adminPost(w.dev, "/_fake/identities", `{"name": "Nobody"}`) // not exported: no change
-	for _, e := range w.dev.Objects("TRANSFORM") {
-		if e.Key().Name == "Get Worker Type" {
-			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.dev.PutObject(ne); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	w.mustPromoter(exitOK, "export", "--config", w.cfg)
 	second := w.git("rev-parse", "HEAD")
 	if first == second {

@@ -90,21 +90,7 @@ func newE2E(t *testing.T, extraConfig string) *e2e {
 	w := &e2e{t: t, dir: t.TempDir()}
 	w.repo = filepath.Join(w.dir, "repo")
 	for _, name := range []string{"dev", "prod"} {
-		seed, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".export.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idb, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".identities.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []spconfigtest.Identity
-		if err := json.Unmarshal(idb, &ids); err != nil {
-			t.Fatal(err)
-		}
-		srv, err := spconfigtest.Start("127.0.0.1:0", spconfigtest.Options{
-			Seed: seed, Identities: ids, ClientID: name + "-id", ClientSecret: name + "-secret-XYZZY", JobDelay: 0,
-		})
+		srv, err := spconfigtest.Start("127.0.0.1:0", sampleOptions(t, samples, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,6 +111,49 @@ func newE2E(t *testing.T, extraConfig string) *e2e {
 		"E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=prod-secret-XYZZY",
 		"NO_COLOR=1")
 	return w
+}
+
+// sampleOptions seeds a fake tenant "dev" or "prod" from ../shared/samples
+// with the client credentials the e2e configuration names.
+func sampleOptions(t *testing.T, samples, name string) spconfigtest.Options {
+	t.Helper()
+	seed, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".export.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idb, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".identities.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []spconfigtest.Identity
+	if err := json.Unmarshal(idb, &ids); err != nil {
+		t.Fatal(err)
+	}
+	return spconfigtest.Options{Seed: seed, Identities: ids, ClientID: name + "-id", ClientSecret: name + "-secret-XYZZY", JobDelay: 0}
+}
+
+// editObject changes one object of a fake tenant, as an edit in the
+// product's UI would; it fails the test when the object or the text is missing.
+func (w *e2e) editObject(srv *spconfigtest.Server, typ, name, old, new string) {
+	w.t.Helper()
+	for _, e := range srv.Objects(typ) {
+		if e.Key().Name != name {
+			continue
+		}
+		obj := strings.Replace(string(e.Object()), old, new, 1)
+		if obj == string(e.Object()) {
+			w.t.Fatalf("%s %s has no %q to replace", typ, name, old)
+		}
+		ne, err := e.WithObject([]byte(obj))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if err := srv.PutObject(ne); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	}
+	w.t.Fatalf("fake tenant has no %s %s", typ, name)
 }
 
 // promoter runs the binary and returns stdout, stderr and the exit code.
@@ -266,17 +295,7 @@ func TestPromotionBlockedThenImportedThenRevertedAndApplied(t *testing.T) {
 			before = e
 		}
 	}
-	for _, e := range w.dev.Objects("TRANSFORM") {
-		if e.Key().Name == "Get Worker Type" {
-			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.dev.PutObject(ne); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	if n := w.realImports(); n != 2 {
 		t.Fatalf("real imports after the dev change = %d, want 2", n)
@@ -425,17 +444,7 @@ func TestRollbackCommandRevertsShowsPlanAndApplies(t *testing.T) {
 			before = e
 		}
 	}
-	for _, e := range w.dev.Objects("TRANSFORM") {
-		if e.Key().Name == "Get Worker Type" {
-			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.dev.PutObject(ne); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	if n := w.realImports(); n != 2 {
 		t.Fatalf("real imports before the rollback = %d, want 2", n)

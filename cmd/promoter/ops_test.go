@@ -176,17 +176,7 @@ func TestPullRequestModeOpensThenUpdatesPullRequest(t *testing.T) {
 
 	// A source change: the next run commits on the branch, pushes it and
 	// updates the same pull request.
-	for _, e := range w.dev.Objects("TRANSFORM") {
-		if e.Key().Name == "Get Worker Type" {
-			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.dev.PutObject(ne); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	prs = gh.PullRequests()
 	if len(prs) != 1 || prs[0].Number != pr.Number || prs[0].Updates != 1 {

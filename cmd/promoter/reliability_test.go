@@ -59,19 +59,7 @@ func newWorld(t *testing.T, wo worldOptions) *e2e {
 		if name == "prod" {
 			setup = wo.prod
 		}
-		seed, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".export.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idb, err := os.ReadFile(filepath.Join(samples, "tenant-"+name+".identities.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []spconfigtest.Identity
-		if err := json.Unmarshal(idb, &ids); err != nil {
-			t.Fatal(err)
-		}
-		opts := spconfigtest.Options{Seed: seed, Identities: ids, ClientID: name + "-id", ClientSecret: name + "-secret-XYZZY", JobDelay: 0}
+		opts := sampleOptions(t, samples, name)
 		if setup.opts != nil {
 			setup.opts(&opts)
 		}
@@ -746,17 +734,7 @@ func TestDiskFullWhileWritingFailsCleanlyThenSucceeds(t *testing.T) {
 	}
 	f.Close()
 
-	for _, e := range w.dev.Objects("TRANSFORM") {
-		if e.Key().Name == "Get Worker Type" {
-			ne, err := e.WithObject([]byte(strings.Replace(string(e.Object()), "Contingent", "Contractor", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.dev.PutObject(ne); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	r := w.exec(nil, "run", "--config", w.cfg)
 	if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "no space left on device") {
 		t.Fatalf("want exit 1 naming the full disk, got %s", r)
