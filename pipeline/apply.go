@@ -257,16 +257,10 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		}
 		// The whole pipeline scope is re-exported so ids translate through
 		// complete indexes, as in the plan.
-		live, job, err := r.exportAll(ctx, r.Target, types, "verify")
+		liveByKey, job, err := r.liveTarget(ctx, types, "verify")
 		rec.VerifyJob = job
 		if err != nil {
 			return "", "", err
-		}
-		liveByKey := map[spconfig.Key]spconfig.Entry{}
-		for _, e := range live {
-			if !excluded(r.Pipeline, e.Key()) {
-				liveByKey[e.Key()] = e
-			}
 		}
 		imported := map[string]bool{}
 		for _, o := range rec.Objects {

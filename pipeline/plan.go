@@ -112,17 +112,11 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
 	}
-	liveEntries, job, err := r.exportAll(ctx, r.Target, types, "plan")
+	live, job, err := r.liveTarget(ctx, types, "plan")
 	if err != nil {
 		return nil, err
 	}
 	pl.LiveJob = job
-	live := map[spconfig.Key]spconfig.Entry{}
-	for _, e := range liveEntries {
-		if !excluded(p, e.Key()) {
-			live[e.Key()] = e
-		}
-	}
 
 	keys := map[spconfig.Key]bool{}
 	for k := range desired {
@@ -302,18 +296,21 @@ func changedKeys(r diff.Result) map[spconfig.Key]bool {
 	return out
 }
 
-// exportAll exports the given types from a tenant and returns its entries.
-func (r *Runner) exportAll(ctx context.Context, t Tenant, types []string, why string) ([]spconfig.Entry, string, error) {
-	var out []spconfig.Entry
+// liveTarget exports the given types from the target tenant (sanitized like
+// the snapshot) and returns its objects by key, excluded objects left out.
+func (r *Runner) liveTarget(ctx context.Context, types []string, why string) (map[spconfig.Key]spconfig.Entry, string, error) {
+	live := map[spconfig.Key]spconfig.Entry{}
 	payload := spconfig.ExportPayload{Description: "promoter " + r.Pipeline.Name + " " + why, IncludeTypes: types}
-	job, _, err := t.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
+	job, _, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
 		e, err := sanitize(r.Pipeline, e)
-		out = append(out, e)
+		if err == nil && !excluded(r.Pipeline, e.Key()) {
+			live[e.Key()] = e
+		}
 		return err
 	})
 	if err != nil {
 		return nil, job.JobID, fmt.Errorf("export target %s: %w", r.Pipeline.Target, err)
 	}
-	return out, job.JobID, nil
+	return live, job.JobID, nil
 }
