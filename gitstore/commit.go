@@ -37,6 +37,9 @@ type CommitSpec struct {
 	Message  string
 	Trailers [][2]string // appended as "Key: value" lines
 	Changes  []Change
+	// AllowEmpty commits even when the changes change nothing (a marker
+	// commit, e.g. an observation that becomes the drift reference).
+	AllowEmpty bool
 }
 
 // packThreshold is the number of new objects from which they go into one
@@ -55,7 +58,7 @@ func (r *Repo) Commit(ctx context.Context, s CommitSpec) (Hash, error) {
 	defer r.mu.Unlock()
 	r.refresh()
 	msg := buildMessage(s.Message, s.Trailers)
-	return r.commitRef(ctx, r.branchRef(s.Branch), s.Base, true, msg, s.Changes)
+	return r.commitRef(ctx, r.branchRef(s.Branch), s.Base, true, msg, s.Changes, s.AllowEmpty)
 }
 
 func buildMessage(msg string, trailers [][2]string) string {
@@ -81,7 +84,7 @@ type changed struct {
 }
 
 // commitRef commits changes on ref (parent: its tip, or base when missing).
-func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bool, msg string, changes []Change) (Hash, error) {
+func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bool, msg string, changes []Change, allowEmpty bool) (Hash, error) {
 	tip, err := r.Ref(ref)
 	if err != nil {
 		return Hash{}, err
@@ -107,10 +110,7 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 	if err != nil {
 		return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 	}
-	if newTree == baseTree && !(tip.IsZero() && !base.IsZero()) {
-		return Hash{}, nil
-	}
-	if newTree == baseTree {
+	if newTree == baseTree && !allowEmpty {
 		// a new branch without changes: nothing to commit either
 		return Hash{}, nil
 	}
@@ -731,11 +731,25 @@ func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
 // that are semantically unchanged keep their stored bytes; files of objects
 // that are gone are deleted. It returns the zero Hash when nothing changed.
 func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s CommitSpec) (Hash, error) {
+	changes, err := r.TenantChanges(tenant, types, entries, s)
+	if err != nil {
+		return Hash{}, err
+	}
+	if len(changes) == 0 && !s.AllowEmpty {
+		return Hash{}, nil
+	}
+	return r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes, AllowEmpty: s.AllowEmpty})
+}
+
+// TenantChanges is WriteTenant without the commit: the changes that make
+// tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match entries
+// for every type in types. A dry run lays them over the tip.
+func (r *Repo) TenantChanges(tenant string, types []string, entries []spconfig.Entry, s CommitSpec) ([]Change, error) {
 	if err := checkTenant(tenant); err != nil {
-		return Hash{}, fmt.Errorf("write tenant: %w", err)
+		return nil, fmt.Errorf("write tenant: %w", err)
 	}
 	if err := checkEntries(entries); err != nil {
-		return Hash{}, fmt.Errorf("write tenant %s: %w; nothing was written", tenant, err)
+		return nil, fmt.Errorf("write tenant %s: %w; nothing was written", tenant, err)
 	}
 	inTypes := map[string]bool{}
 	for _, t := range types {
@@ -743,17 +757,17 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 	}
 	for i, e := range entries {
 		if !inTypes[e.Self.Type] {
-			return Hash{}, fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", tenant, i, e.Key(), e.Self.Type, strings.Join(types, ", "))
+			return nil, fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", tenant, i, e.Key(), e.Self.Type, strings.Join(types, ", "))
 		}
 	}
 	names, err := FileNames(entries)
 	if err != nil {
-		return Hash{}, fmt.Errorf("write tenant %s: %w", tenant, err)
+		return nil, fmt.Errorf("write tenant %s: %w", tenant, err)
 	}
 	r.refresh()
 	tip, err := r.Ref(r.branchRef(s.Branch))
 	if err != nil {
-		return Hash{}, err
+		return nil, err
 	}
 	if tip.IsZero() {
 		tip = s.Base
@@ -761,21 +775,21 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 	dir := TenantDir(tenant)
 	root, err := r.rootTree(tip)
 	if err != nil {
-		return Hash{}, err
+		return nil, err
 	}
 	// the stored files of the written types
 	stored := map[string]object.TreeEntry{}
 	for t := range inTypes {
 		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
 		if err != nil {
-			return Hash{}, err
+			return nil, err
 		}
 		if !ok || te.Mode != filemode.Dir {
 			continue
 		}
 		ents, err := r.treeEntries(te.Hash)
 		if err != nil {
-			return Hash{}, err
+			return nil, err
 		}
 		for _, e := range ents {
 			if e.Mode.IsFile() {
@@ -795,7 +809,7 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 			}
 			oldData, err := r.blob(old.Hash)
 			if err != nil {
-				return Hash{}, err
+				return nil, err
 			}
 			if oe, err := DecodeFile(p, oldData); err == nil && SemanticEqual(oe, e) {
 				continue
@@ -808,10 +822,8 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 			changes = append(changes, Change{Path: p})
 		}
 	}
-	if len(changes) == 0 {
-		return Hash{}, nil
-	}
-	return r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	return changes, nil
 }
 
 // Dirty lists uncommitted changes in the working tree, in the style of

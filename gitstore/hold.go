@@ -24,7 +24,7 @@ func (r *Repo) CommitRef(ctx context.Context, ref, message string, changes []Cha
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refresh()
-	return r.commitRef(ctx, ref, Hash{}, false, message, changes)
+	return r.commitRef(ctx, ref, Hash{}, false, message, changes, false)
 }
 
 // Refs returns the local refs whose names start with prefix, by name.

@@ -385,7 +385,7 @@ func (r *Repo) noteLocked(h Hash) ([]byte, bool, error) { return r.Note(h) }
 func (r *Repo) setNoteLocked(commit Hash, data []byte) error {
 	names := noteNames(commit)
 	changes := []Change{{Path: names[0], Content: data}, {Path: names[1]}, {Path: names[2]}}
-	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes)
+	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes, false)
 	return err
 }
 

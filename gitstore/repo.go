@@ -185,7 +185,13 @@ func (r *Repo) Path() string { return r.path }
 // refresh makes objects written by other processes (git CLI) visible.
 func (r *Repo) refresh() { r.st.ObjectStorage.Reindex() }
 
+// branchRef is the ref of branch b (default the configured branch); a full
+// ref name (refs/...) is taken as is, so commits can go to bookkeeping refs
+// such as refs/promoter/observed/<target>.
 func (r *Repo) branchRef(b string) string {
+	if strings.HasPrefix(b, "refs/") {
+		return b
+	}
 	if b == "" {
 		b = r.o.Branch
 	}
@@ -644,7 +650,7 @@ func (r *Repo) SetNote(commit Hash, data []byte) error {
 	}
 	names := noteNames(commit)
 	changes := []Change{{Path: names[0], Content: data}, {Path: names[1]}, {Path: names[2]}}
-	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes)
+	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes, false)
 	if err != nil {
 		return fmt.Errorf("set note on %s: %w", short(commit), err)
 	}

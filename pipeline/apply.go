@@ -17,26 +17,29 @@ import (
 // commit) for every real import, so job ids and results outlive the tenant's
 // 7-day job expiry.
 type Record struct {
-	Pipeline        string                  `json:"pipeline"`
-	Source          string                  `json:"source"`
-	Target          string                  `json:"target"`
-	Revision        string                  `json:"revision"`
-	PreviousApplied string                  `json:"previousApplied,omitempty"`
-	LiveExportJob   string                  `json:"liveExportJob,omitempty"`
-	PreviewJob      string                  `json:"previewJob,omitempty"`
-	ImportJob       string                  `json:"importJob,omitempty"`
-	BackupJob       string                  `json:"backupJob,omitempty"`
-	VerifyJob       string                  `json:"verifyJob,omitempty"`
-	PayloadSHA256   string                  `json:"payloadSha256"`
-	Objects         []string                `json:"objects"`
-	Types           []string                `json:"types"`
-	PreviewResults  *spconfig.ImportResults `json:"previewResults,omitempty"`
-	ImportStatus    string                  `json:"importStatus,omitempty"`
-	ImportResults   *spconfig.ImportResults `json:"importResults,omitempty"`
-	Verdict         string                  `json:"verdict"`
-	Message         string                  `json:"message,omitempty"`
-	Started         time.Time               `json:"started"`
-	Finished        time.Time               `json:"finished,omitzero"`
+	Pipeline        string `json:"pipeline"`
+	Source          string `json:"source"`
+	Target          string `json:"target"`
+	Revision        string `json:"revision"`
+	PreviousApplied string `json:"previousApplied,omitempty"`
+	LiveExportJob   string `json:"liveExportJob,omitempty"`
+	PreviewJob      string `json:"previewJob,omitempty"`
+	ImportJob       string `json:"importJob,omitempty"`
+	BackupJob       string `json:"backupJob,omitempty"`
+	VerifyJob       string `json:"verifyJob,omitempty"`
+	// Observed is the observation commit (refs/promoter/observed/<target>)
+	// taken by verify: the target after the import, the drift reference.
+	Observed       string                  `json:"observed,omitempty"`
+	PayloadSHA256  string                  `json:"payloadSha256"`
+	Objects        []string                `json:"objects"`
+	Types          []string                `json:"types"`
+	PreviewResults *spconfig.ImportResults `json:"previewResults,omitempty"`
+	ImportStatus   string                  `json:"importStatus,omitempty"`
+	ImportResults  *spconfig.ImportResults `json:"importResults,omitempty"`
+	Verdict        string                  `json:"verdict"`
+	Message        string                  `json:"message,omitempty"`
+	Started        time.Time               `json:"started"`
+	Finished       time.Time               `json:"finished,omitzero"`
 }
 
 // preview runs the import with preview=true on the plan's payload.
@@ -145,14 +148,26 @@ func (r *Runner) signedUnmodified(pl *Plan, rev gitstore.Hash) []string {
 }
 
 // exportedBefore looks for the item's exact bytes in the source folder's
-// history (first-parent, bounded).
+// history (first-parent, bounded) and in the target's observations (a
+// baseline or a rollback restores the target's own signed version).
 func (r *Runner) exportedBefore(rev gitstore.Hash, it PlanItem) bool {
 	rel := it.Path[len(tenantDir(r.Pipeline.Target)):]
-	src := tenantDir(r.Pipeline.Source) + rel
-	h := rev
+	if r.foundIn(rev, tenantDir(r.Pipeline.Source)+rel, it) {
+		return true
+	}
+	obs, err := r.Store.Ref(observedRef(r.Pipeline.Target))
+	return err == nil && r.foundIn(obs, it.Path, it)
+}
+
+// foundIn reports whether path holds the item's exact entry at h or one of
+// its first-parent ancestors (bounded).
+func (r *Runner) foundIn(h gitstore.Hash, path string, it PlanItem) bool {
 	for range 2000 {
-		if data, ok, err := r.Store.ReadFile(h, src); err == nil && ok {
-			if e, err := gitstore.DecodeFile(src, data); err == nil && string(e.Raw) == string(it.desired.Raw) {
+		if h.IsZero() {
+			return false
+		}
+		if data, ok, err := r.Store.ReadFile(h, path); err == nil && ok {
+			if e, err := gitstore.DecodeFile(path, data); err == nil && string(e.Raw) == string(it.desired.Raw) {
 				return true
 			}
 		}
@@ -251,17 +266,23 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
 		types := pipelineTypes(r.Pipeline)
-		desired, err := r.managed(rev, types)
+		desired, err := r.managed(commitView(rev), types)
 		if err != nil {
 			return "", "", err
 		}
 		// The whole pipeline scope is re-exported so ids translate through
-		// complete indexes, as in the plan.
-		liveByKey, job, err := r.liveTarget(ctx, types, "verify")
-		rec.VerifyJob = job
+		// complete indexes, as in the plan; it becomes the drift reference.
+		obs, err := r.observe(ctx, "verify", false)
+		rec.VerifyJob = obs.job
 		if err != nil {
 			return "", "", err
 		}
+		liveByKey := obs.live
+		c, err := r.recordReference(ctx, obs, "verify", types, obs.entries())
+		if err != nil {
+			return "", "", err
+		}
+		rec.Observed = hashOrEmpty(c)
 		imported := map[string]bool{}
 		for _, o := range rec.Objects {
 			imported[o] = true

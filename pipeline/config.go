@@ -1038,6 +1038,7 @@ func (c *Config) Validate() error {
 		}
 		c.validatePipeline(v, path, p)
 	}
+	c.validateScopes(v)
 	c.validateServe(v)
 	for i := range c.Notifications {
 		c.validateNotification(v, fmt.Sprintf("notifications[%d]", i), &c.Notifications[i])
@@ -1356,6 +1357,28 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 		v.add(path+".jobTimeout", "must be positive, e.g. 30m")
 	}
 	c.validatePullRequest(v, path+".pullRequest", p)
+}
+
+// validateScopes refuses two pipelines into one target whose types overlap:
+// each would overwrite the other's values and drift reference.
+func (c *Config) validateScopes(v *validator) {
+	for j, q := range c.Pipelines {
+		for i, p := range c.Pipelines[:j] {
+			if p == nil || q == nil || p.Target == "" || p.Target != q.Target {
+				continue
+			}
+			var both []string
+			for _, t := range q.Types() {
+				if slices.Contains(p.Types(), t) {
+					both = append(both, t)
+				}
+			}
+			if len(both) > 0 {
+				v.add(fmt.Sprintf("pipelines[%d].target", j), "pipelines %q and %q (pipelines[%d]) both promote into %s and share the types %s; give each type to one pipeline with includeTypes or excludeTypes",
+					q.Name, p.Name, i, q.Target, strings.Join(both, ", "))
+			}
+		}
+	}
 }
 
 // Types returns the object types the pipeline exports: includeTypes minus

@@ -46,30 +46,10 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 	if ss, ok := r.Store.(snapshotStore); ok {
 		return r.streamSnapshot(ctx, res, ss, types)
 	}
-	var ex exported
-	err := r.step(ctx, res, "export", func() (string, string, error) {
-		payload := spconfig.ExportPayload{
-			Description:  "promoter " + p.Name + " snapshot of " + p.Source,
-			IncludeTypes: types,
-		}
-		job, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
-			e, err := sanitize(p, e)
-			if err != nil {
-				return err
-			}
-			ex.entries = append(ex.entries, e)
-			return nil
-		})
-		if err != nil {
-			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
-		}
-		ex.job, ex.header = job, h
-		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(ex.entries)), nil
-	})
+	ex, err := r.exportEntries(ctx, res)
 	if err != nil {
 		return gitstore.Hash{}, err
 	}
-
 	head, err := r.Store.Head()
 	if err != nil {
 		return gitstore.Hash{}, err
@@ -91,6 +71,59 @@ func (r *Runner) exportSnapshot(ctx context.Context, res *Result) (gitstore.Hash
 		return snapshotOutcome(res, h)
 	})
 	return snap, err
+}
+
+// exportEntries runs the export step and keeps the sanitized entries.
+func (r *Runner) exportEntries(ctx context.Context, res *Result) (exported, error) {
+	p := r.Pipeline
+	types := pipelineTypes(p)
+	var ex exported
+	err := r.step(ctx, res, "export", func() (string, string, error) {
+		payload := spconfig.ExportPayload{
+			Description:  "promoter " + p.Name + " snapshot of " + p.Source,
+			IncludeTypes: types,
+		}
+		job, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
+			e, err := sanitize(p, e)
+			if err != nil {
+				return err
+			}
+			ex.entries = append(ex.entries, e)
+			return nil
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
+		}
+		ex.job, ex.header = job, h
+		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(ex.entries)), nil
+	})
+	return ex, err
+}
+
+// exportChanges is the export of a dry run: export and guard as in a run,
+// and the snapshot's changes returned instead of committed.
+func (r *Runner) exportChanges(ctx context.Context, res *Result, head gitstore.Hash) ([]gitstore.Change, error) {
+	types := pipelineTypes(r.Pipeline)
+	ex, err := r.exportEntries(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	err = r.step(ctx, res, "guard", func() (string, string, error) {
+		return r.guard(head, types, ex.entries)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var changes []gitstore.Change
+	err = r.step(ctx, res, "snapshot", func() (string, string, error) {
+		var err error
+		changes, err = r.Store.TenantChanges(r.Pipeline.Source, types, ex.entries, gitstore.CommitSpec{})
+		if err != nil {
+			return "", "", err
+		}
+		return "dry-run", fmt.Sprintf("%d file(s) would change; nothing committed", len(changes)), nil
+	})
+	return changes, err
 }
 
 func (r *Runner) snapshotSpec(job spconfig.Job, h spconfig.ExportHeader) gitstore.CommitSpec {

@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"promoter/gitstore"
+	"promoter/spconfig"
 )
 
 // RunOptions tune Run.
@@ -18,64 +20,187 @@ type RunOptions struct {
 // runFlow is Run without the Done hook.
 func (r *Runner) runFlow(ctx context.Context, o RunOptions) (*Result, error) {
 	p := r.Pipeline
-	res := &Result{Pipeline: p.Name, Outcome: OutcomeNothing}
-	unlock, err := r.begin(ctx, res, true)
+	res := &Result{Pipeline: p.Name, Outcome: OutcomeNothing, DryRun: o.DryRun}
+	unlock, err := r.begin(ctx, res, !o.DryRun)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-	var conflicts []Conflict
-	head, err := r.Store.Head()
+	st, err := r.prepare(ctx, res, o.DryRun)
 	if err != nil {
 		return res, err
 	}
-	if !o.DryRun {
-		if _, err := r.exportSnapshot(ctx, res); err != nil {
-			return res, err
-		}
-		if head, err = r.Store.Head(); err != nil {
-			return res, err
-		}
-		var prop *proposal
-		err = r.step(ctx, res, "propose", func() (string, string, error) {
-			var err error
-			prop, err = r.propose(ctx, head)
-			if err != nil {
-				return "", "", err
-			}
-			detail := fmt.Sprintf("%d object(s) copied to %s", len(prop.changed), tenantDir(p.Target))
-			if len(prop.conflicts) > 0 {
-				detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
-			}
-			if prop.commit.IsZero() {
-				return "unchanged", detail, nil
-			}
-			res.PromotionCommit, res.Branch = prop.commit.String(), prop.branch
-			return "committed", detail, nil
-		})
-		if err != nil {
-			return res, err
-		}
-		conflicts = prop.conflicts
-		if p.Mode == "pull-request" {
-			return r.finishPullRequest(ctx, res, prop)
-		}
-		head = prop.head
-	}
-	if head.IsZero() {
-		return res, nil
+	if p.Mode == "pull-request" && !o.DryRun {
+		return r.finishPullRequest(ctx, res, st)
 	}
 	imp := p.Mode == "auto" && !o.DryRun
-	res, err = r.planAndApply(ctx, res, head, conflicts, imp)
+	res, err = r.planAndApply(ctx, res, st, imp)
 	if o.DryRun {
 		return res, err
 	}
 	return res, r.push(ctx, err)
 }
 
+// state is what a flow has gathered before the plan: the repository as the
+// plan reads it, the live target, its drift reference and the proposal.
+type state struct {
+	write bool // the flow records observations (run, apply, rollback)
+	v     view
+	obs   *observation
+	ref   *reference
+	prop  *proposal
+}
+
+// prepare runs the steps before the plan: export, guard and snapshot of the
+// source (a source that is itself a target reads its desired state as last
+// applied instead), the observation of the target, and propose (baseline and
+// promotion). A dry run commits nothing: each step's changes are laid over
+// the branch tip in memory.
+func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, error) {
+	p := r.Pipeline
+	head, err := r.Store.Head()
+	if err != nil {
+		return nil, err
+	}
+	st := &state{v: commitView(head), write: !dry}
+	srcView := st.v
+	if up := r.upstream(); up != "" {
+		applied, err := r.Store.Ref(appliedRef(p.Source))
+		if err != nil {
+			return nil, err
+		}
+		srcView = commitView(applied)
+		err = r.step(ctx, res, "export", func() (string, string, error) {
+			return "skipped", fmt.Sprintf("%s is the target of pipeline %s: promoting its desired state as last applied (%s), not an export", p.Source, up, short(applied)), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else if dry {
+		changes, err := r.exportChanges(ctx, res, head)
+		if err != nil {
+			return nil, err
+		}
+		st.v = st.v.with(changes)
+		srcView = st.v
+	} else {
+		if _, err := r.exportSnapshot(ctx, res); err != nil {
+			return nil, err
+		}
+		if head, err = r.Store.Head(); err != nil {
+			return nil, err
+		}
+		st.v = commitView(head)
+		srcView = st.v
+	}
+	if err := r.observeStep(ctx, res, st, !dry); err != nil {
+		return nil, err
+	}
+	tv := st.v
+	if p.Mode == "pull-request" && !dry {
+		// The promotion branch holds the latest proposed target state (its
+		// pull request may not be merged yet).
+		if tip, err := r.Store.Ref("refs/heads/" + prBranch(p)); err == nil && !tip.IsZero() {
+			tv = commitView(tip)
+		}
+	}
+	err = r.step(ctx, res, "propose", func() (string, string, error) {
+		prop, err := r.propose(tv, srcView, st.obs, st.ref)
+		if err != nil {
+			return "", "", err
+		}
+		st.prop = prop
+		detail := fmt.Sprintf("%d object(s) copied to %s", len(prop.changes), tenantDir(p.Target))
+		if len(prop.baseline) > 0 {
+			detail = fmt.Sprintf("baseline of %d live object(s) of %s, ", len(prop.baseline), p.Target) + detail
+		}
+		if len(prop.conflicts) > 0 {
+			detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
+		}
+		if dry {
+			st.v = st.v.with(prop.baseline)
+			if len(prop.refTypes) > 0 {
+				st.ref = &reference{objects: map[spconfig.Key]spconfig.Entry{}, has: maps.Clone(st.ref.has)}
+				for _, e := range prop.refObjects {
+					st.ref.objects[e.Key()] = e
+				}
+				for _, t := range prop.refTypes {
+					st.ref.has[t] = true
+				}
+			}
+			st.v = st.v.with(prop.changes)
+			prop.head = st.v.rev
+			if len(prop.baseline)+len(prop.changes) == 0 {
+				return "unchanged", detail, nil
+			}
+			return "dry-run", detail + "; nothing committed", nil
+		}
+		if err := r.commitProposal(ctx, prop, st.v.rev, st.obs); err != nil {
+			return "", "", err
+		}
+		if len(prop.refTypes) > 0 {
+			if st.ref, err = r.reference(); err != nil {
+				return "", "", err
+			}
+		}
+		if prop.branch == "" {
+			st.v = commitView(prop.head)
+		}
+		if prop.commit.IsZero() && prop.baselineCommit.IsZero() {
+			return "unchanged", detail, nil
+		}
+		res.PromotionCommit, res.Branch = prop.commit.String(), prop.branch
+		if prop.commit.IsZero() {
+			res.PromotionCommit = ""
+		}
+		res.BaselineCommit = hashOrEmpty(prop.baselineCommit)
+		return "committed", detail, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// observeStep exports the live target (recorded on the observed ref when
+// write is set and anything changed) and reads its drift reference.
+func (r *Runner) observeStep(ctx context.Context, res *Result, st *state, write bool) error {
+	return r.step(ctx, res, "observe", func() (string, string, error) {
+		obs, err := r.observe(ctx, "plan", write)
+		if err != nil {
+			return "", "", err
+		}
+		ref, err := r.reference()
+		if err != nil {
+			return "", "", err
+		}
+		st.obs, st.ref = obs, ref
+		detail := fmt.Sprintf("job %s: %d object(s)", obs.job, len(obs.live))
+		if !obs.commit.IsZero() {
+			return "recorded", detail + ", observation " + short(obs.commit), nil
+		}
+		return "unchanged", detail, nil
+	})
+}
+
+// upstream names the pipeline whose target is this pipeline's source (a
+// chain: sandbox -> uat -> prod), or "" when the source is only a source.
+func (r *Runner) upstream() string {
+	if r.Config == nil {
+		return ""
+	}
+	for _, q := range r.Config.Pipelines {
+		if q.Target == r.Pipeline.Source {
+			return q.Name
+		}
+	}
+	return ""
+}
+
 // finishPullRequest plans the promotion branch (the plan is the pull
 // request's body) and pushes it; merging it and `promoter apply` import it.
-func (r *Runner) finishPullRequest(ctx context.Context, res *Result, prop *proposal) (*Result, error) {
+func (r *Runner) finishPullRequest(ctx context.Context, res *Result, st *state) (*Result, error) {
+	prop := st.prop
 	if prop.commit.IsZero() {
 		if err := r.Store.Push(ctx); err != nil {
 			return res, fmt.Errorf("push: %w", err)
@@ -86,7 +211,8 @@ func (r *Runner) finishPullRequest(ctx context.Context, res *Result, prop *propo
 		}
 		return res, nil
 	}
-	if _, err := r.planAndApply(ctx, res, prop.commit, prop.conflicts, false); err != nil && !IsBlocked(err) {
+	st.v = commitView(prop.commit)
+	if _, err := r.planAndApply(ctx, res, st, false); err != nil && !IsBlocked(err) {
 		return res, err
 	}
 	res.Outcome = OutcomeProposed
@@ -144,14 +270,23 @@ func (r *Runner) begin(ctx context.Context, res *Result, resume bool) (unlock fu
 	return unlock, nil
 }
 
-// planFlow is Plan without the Done hook.
+// planFlow is Plan without the Done hook. Without a revision it shows what
+// the next run would do (a dry run); with one it plans that revision's
+// target folder against the live target. It writes nothing.
 func (r *Runner) planFlow(ctx context.Context, rev string) (*Result, error) {
+	if rev == "" {
+		return r.runFlow(ctx, RunOptions{DryRun: true})
+	}
 	res := &Result{Pipeline: r.Pipeline.Name, Outcome: OutcomeNothing}
 	h, err := r.resolve(rev)
 	if err != nil {
 		return res, err
 	}
-	return r.planAndApply(ctx, res, h, nil, false)
+	st := &state{v: commitView(h)}
+	if err := r.observeStep(ctx, res, st, false); err != nil {
+		return res, err
+	}
+	return r.planAndApply(ctx, res, st, false)
 }
 
 // applyFlow is Apply without the Done hook.
@@ -166,8 +301,41 @@ func (r *Runner) applyFlow(ctx context.Context, rev string) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res, err = r.planAndApply(ctx, res, h, nil, true)
+	st, err := r.applyState(ctx, res, h)
+	if err != nil {
+		return res, err
+	}
+	res, err = r.planAndApply(ctx, res, st, true)
 	return res, r.push(ctx, err)
+}
+
+// applyState observes the target for an apply of revision h. When h is the
+// branch tip and some type has no drift reference yet, the baseline is taken
+// first (committed), as a run would.
+func (r *Runner) applyState(ctx context.Context, res *Result, h gitstore.Hash) (*state, error) {
+	st := &state{v: commitView(h), write: true}
+	if err := r.observeStep(ctx, res, st, true); err != nil {
+		return nil, err
+	}
+	head, err := r.Store.Head()
+	if err != nil || head != h {
+		return st, err
+	}
+	prop := &proposal{}
+	if err := r.planBaseline(prop, st.v, nil, st.obs, st.ref); err != nil {
+		return nil, err
+	}
+	if len(prop.refTypes) == 0 {
+		return st, nil
+	}
+	prop.srcRev, prop.offered = gitstore.Hash{}, gitstore.Hash{}
+	if err := r.commitProposal(ctx, prop, h, st.obs); err != nil {
+		return nil, err
+	}
+	st.v = commitView(prop.head)
+	res.BaselineCommit = hashOrEmpty(prop.baselineCommit)
+	st.ref, err = r.reference()
+	return st, err
 }
 
 // rollbackFlow is Rollback without the Done hook.
@@ -199,9 +367,13 @@ func (r *Runner) rollbackFlow(ctx context.Context, to string, show func(*Plan)) 
 	if err != nil {
 		return res, err
 	}
+	st, err := r.applyState(ctx, res, head)
+	if err != nil {
+		return res, err
+	}
 	r.showPlan = show
 	defer func() { r.showPlan = nil }()
-	res, err = r.planAndApply(ctx, res, head, nil, true)
+	res, err = r.planAndApply(ctx, res, st, true)
 	return res, r.push(ctx, err)
 }
 
@@ -227,7 +399,9 @@ func (r *Runner) revertSince(ctx context.Context, base gitstore.Hash) (int, erro
 		if err != nil {
 			return 0, err
 		}
-		if len(changed) > 0 {
+		// A baseline or an adoption records what the target held; reverting
+		// it would restore nothing and empty the desired state.
+		if len(changed) > 0 && ci.Trailers[trailerBaseline] == "" && ci.Trailers[trailerAdopt] == "" {
 			todo = append(todo, h)
 		}
 		h = ci.Parents[0]
@@ -252,6 +426,9 @@ func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
 	}
 	h, err := r.Store.Resolve(rev)
 	if err != nil {
+		if head, herr := r.Store.Head(); herr == nil && head.IsZero() {
+			return h, fmt.Errorf("revision %q: the repository has no commit yet; promoter plan without --rev (or run --dry-run) shows what the first run would do", rev)
+		}
 		return h, fmt.Errorf("revision %q: %w", rev, err)
 	}
 	return h, nil
@@ -259,15 +436,24 @@ func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
 
 // planAndApply runs plan, preview and gate on rev, then, when imp is set and
 // the gate is clean, import, verify and record.
-func (r *Runner) planAndApply(ctx context.Context, res *Result, rev gitstore.Hash, conflicts []Conflict, imp bool) (*Result, error) {
+func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp bool) (*Result, error) {
 	var pl *Plan
+	var conflicts []Conflict
+	if st.prop != nil {
+		conflicts = st.prop.conflicts
+	}
+	rev := st.v.rev
 	err := r.step(ctx, res, "plan", func() (string, string, error) {
 		var err error
-		pl, err = r.plan(ctx, rev)
+		pl, err = r.plan(st.v, st.obs, st.ref)
 		if err != nil {
 			return "", "", err
 		}
 		pl.Conflicts = conflicts
+		if st.prop != nil {
+			pl.Baseline, pl.Proposed = st.prop.baselined, st.prop.changed
+		}
+		pl.DryRun = res.DryRun
 		return "ok", fmt.Sprintf("%d to import, %d drift, %d conflict, %d not importable, %d not deleted",
 			pl.ImportCount(), pl.Counts[ClassDrift], pl.Counts[ClassConflict]+len(conflicts), pl.Counts[ClassNotImportable], pl.Counts[ClassNotDeleted]), nil
 	})
@@ -275,6 +461,15 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, rev gitstore.Has
 		return res, err
 	}
 	res.Plan = pl
+	if st.write && len(pl.caughtUp) > 0 {
+		var types []string
+		for _, e := range pl.caughtUp {
+			types = append(types, e.Type())
+		}
+		if _, err := r.recordReference(ctx, st.obs, "catch-up", types, referenceWith(st.ref, types, pl.caughtUp)); err != nil {
+			return res, err
+		}
+	}
 	// An edited signed object is refused before anything reaches the tenant.
 	signed := r.signedUnmodified(pl, rev)
 	err = r.step(ctx, res, "preview", func() (string, string, error) {

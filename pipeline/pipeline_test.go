@@ -167,7 +167,7 @@ func TestFirstRunBlockedByMissingOwnerThenImports(t *testing.T) {
 		"SOURCE Active Directory":                  ClassApply,
 		"RULE Email Correlation":                   ClassApply,
 		"ROLE 2 entitlement role":                  ClassNotImportable,
-		"TRANSFORM Timestamp To Date":              ClassOnlyInTarget,
+		"TRANSFORM Timestamp To Date":              ClassNoop, // prod-only: taken into the baseline
 		"TRANSFORM Build Display Name":             ClassNoop,
 		"LIFECYCLE_STATE Contractors / terminated": ClassNotImportable,
 	}
@@ -176,8 +176,8 @@ func TestFirstRunBlockedByMissingOwnerThenImports(t *testing.T) {
 			t.Errorf("%s: class %q, want %q", obj, got, c)
 		}
 	}
-	if itemClass(res.Plan, "AUTH_ORG Authentication Configuration") != "" {
-		t.Error("AUTH_ORG is excluded by policy but appears in the plan")
+	if got := itemClass(res.Plan, "AUTH_ORG Authentication Configuration"); got != ClassExcluded {
+		t.Errorf("AUTH_ORG is excluded by policy: class %q, want %q", got, ClassExcluded)
 	}
 	h.promoteClean()
 	if n := h.realImports(); n != 1 {
@@ -518,12 +518,20 @@ func TestDryRunPlansButWritesAndImportsNothing(t *testing.T) {
 	editObject(t, h.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
 	head, _ = h.store.Head()
 	offered, _ := h.store.Ref(offeredRef("dev-to-prod"))
+	observed, _ := h.store.Ref(observedRef("prod"))
 	res, err := h.runner().Run(context.Background(), RunOptions{DryRun: true})
 	if err != nil || res.Outcome != OutcomeClean {
 		t.Fatalf("dry run: %v %v", res.Outcome, err)
 	}
 	if got := itemClass(res.Plan, "TRANSFORM Get Worker Type"); got != ClassApply {
 		t.Errorf("the committed change is %q in the dry-run plan, want apply", got)
+	}
+	// The unexported dev change is proposed and planned, in memory only.
+	if got := itemClass(res.Plan, "TRANSFORM Lowercase Email"); got != ClassApply {
+		t.Errorf("the unexported dev change is %q in the dry-run plan, want apply", got)
+	}
+	if o2, _ := h.store.Ref(observedRef("prod")); o2 != observed {
+		t.Error("a dry run recorded an observation")
 	}
 	if h2, _ := h.store.Head(); h2 != head {
 		t.Error("a dry run committed")
@@ -535,7 +543,7 @@ func TestDryRunPlansButWritesAndImportsNothing(t *testing.T) {
 		t.Error("a dry run imported")
 	}
 	for _, s := range res.Steps {
-		if s.Name == "export" || s.Name == "import" {
+		if s.Name == "import" {
 			t.Errorf("a dry run ran step %s", s.Name)
 		}
 	}

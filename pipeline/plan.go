@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -25,6 +24,7 @@ const (
 	ClassNotImportable Class = "not-importable" // differs, but SP-Config cannot import the type
 	ClassNotDeleted    Class = "not-deleted"    // gone from the desired state; SP-Config cannot delete
 	ClassOnlyInTarget  Class = "only-in-target" // exists only in the target, never managed here
+	ClassExcluded      Class = "excluded"       // in the target, kept out of promotion by the pipeline's exclude rules
 )
 
 var classNotes = map[Class]string{
@@ -34,6 +34,7 @@ var classNotes = map[Class]string{
 	ClassNotImportable: "deploy with Configuration Hub or by hand",
 	ClassNotDeleted:    "not deleted (SP-Config cannot delete)",
 	ClassOnlyInTarget:  "only in target (not managed by this pipeline; no action)",
+	ClassExcluded:      "excluded by the pipeline (no action)",
 }
 
 // PlanItem is the plan's verdict on one object.
@@ -66,40 +67,50 @@ type TypedMessage struct {
 
 // Plan is what a promotion would do to the target.
 type Plan struct {
-	Pipeline  string         `json:"pipeline"`
-	Source    string         `json:"source"`
-	Target    string         `json:"target"`
-	Revision  string         `json:"revision"`
-	Applied   string         `json:"applied,omitempty"`
-	LiveJob   string         `json:"liveExportJob,omitempty"`
-	Items     []PlanItem     `json:"items"`
-	Conflicts []Conflict     `json:"conflicts,omitempty"`
-	Counts    map[Class]int  `json:"counts"`
-	Diff      diff.Result    `json:"-"`
-	Preview   *PreviewReport `json:"preview,omitempty"`
-	Verdict   string         `json:"verdict"`
-	Blocked   []string       `json:"blockedReasons,omitempty"`
+	Pipeline  string     `json:"pipeline"`
+	Source    string     `json:"source"`
+	Target    string     `json:"target"`
+	Revision  string     `json:"revision"`
+	Applied   string     `json:"applied,omitempty"`
+	LiveJob   string     `json:"liveExportJob,omitempty"`
+	Items     []PlanItem `json:"items"`
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Baseline and Proposed list the target files the run took as baseline
+	// and the ones it copied from the source (for a dry run: would).
+	Baseline []string       `json:"baseline,omitempty"`
+	Proposed []string       `json:"proposed,omitempty"`
+	DryRun   bool           `json:"dryRun,omitempty"`
+	Counts   map[Class]int  `json:"counts"`
+	Diff     diff.Result    `json:"-"`
+	Preview  *PreviewReport `json:"preview,omitempty"`
+	Verdict  string         `json:"verdict"`
+	Blocked  []string       `json:"blockedReasons,omitempty"`
 	// PayloadSHA256 identifies the import document; the real import sends the
 	// same bytes as the preview.
 	PayloadSHA256 string `json:"payloadSha256,omitempty"`
 	Payload       []byte `json:"-"`
 	payloadKeys   []spconfig.Key
 	importedTypes []string
+	// caughtUp are live objects the desired state matches although they
+	// differ from their drift reference (an adoption merged through a pull
+	// request, a person's edit to match the tenant): their reference follows.
+	caughtUp []spconfig.Entry
 }
 
 // ImportCount is the number of objects the import would send.
 func (p *Plan) ImportCount() int { return len(p.payloadKeys) }
 
-// plan compares the target folder at rev with the live target and classifies
-// every object.
-func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
+// plan compares the desired state (the target folder of v) with the live
+// target (obs) and classifies every object. Drift is measured against the
+// reference (ref), for every type.
+func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
-	pl := &Plan{Pipeline: p.Name, Source: p.Source, Target: p.Target, Revision: rev.String(), Counts: map[Class]int{}}
+	pl := &Plan{Pipeline: p.Name, Source: p.Source, Target: p.Target, Revision: v.rev.String(), Counts: map[Class]int{}, LiveJob: obs.job}
 
-	desired, err := r.managed(rev, types)
+	desired, err := r.managed(v, types)
 	if err != nil {
-		return nil, fmt.Errorf("read desired state at %s: %w", short(rev), err)
+		return nil, fmt.Errorf("read desired state at %s: %w", short(v.rev), err)
 	}
 	appliedRev, err := r.Store.Ref(appliedRef(p.Target))
 	if err != nil {
@@ -108,15 +119,11 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 	var applied map[spconfig.Key]gitstore.File
 	if !appliedRev.IsZero() {
 		pl.Applied = appliedRev.String()
-		if applied, err = r.managed(appliedRev, types); err != nil {
+		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
 	}
-	live, job, err := r.liveTarget(ctx, types, "plan")
-	if err != nil {
-		return nil, err
-	}
-	pl.LiveJob = job
+	live := obs.live
 
 	keys := map[spconfig.Key]bool{}
 	for k := range desired {
@@ -129,15 +136,7 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 	for k := range keys {
 		sorted = append(sorted, k)
 	}
-	slices.SortFunc(sorted, func(a, b spconfig.Key) int {
-		if a == b {
-			return 0
-		}
-		if a.Less(b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(sorted, compareKeys)
 
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
@@ -147,20 +146,28 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
 	differs := changedKeys(d)
-	var drifted, changedInGit map[spconfig.Key]bool
-	if applied != nil && len(differs) > 0 {
-		// Drift and git changes matter only where the target differs from
-		// the desired state; ids still translate through the whole sets.
-		only := func(k spconfig.Key) bool { return differs[k] }
-		dr, err := diff.Compare(appliedList, liveList, diff.Options{CrossTenant: true, Restrict: only})
-		if err != nil {
-			return nil, fmt.Errorf("diff applied state with target %s: %w", p.Target, err)
+	// Drift and git changes matter only where the target differs from the
+	// desired state (or lacks a desired object); ids still translate through
+	// the whole sets.
+	suspects := map[spconfig.Key]bool{}
+	for k := range desired {
+		if _, inLive := live[k]; differs[k] || !inLive {
+			suspects[k] = true
 		}
-		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, Restrict: only})
-		if err != nil {
+	}
+	drift, err := drifted(ref, live, suspects)
+	if err != nil {
+		return nil, fmt.Errorf("diff the reference of %s with the target: %w", p.Target, err)
+	}
+	var changedInGit map[spconfig.Key]bool
+	if applied != nil && len(suspects) > 0 {
+		if changedInGit, err = compareRestricted(appliedList, desiredList, func(k spconfig.Key) bool { return suspects[k] }); err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
-		drifted, changedInGit = changedKeys(dr), changedKeys(ch)
+	}
+	removed, err := r.removedFromDesired(v, desired, live)
+	if err != nil {
+		return nil, err
 	}
 	var payload []spconfig.Entry
 	for _, k := range sorted {
@@ -172,45 +179,51 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 			e := df.Entry
 			it.desired, it.Path = &e, df.Path
 		}
+		driftReason, drifts := drift[k]
+		changed := applied == nil || !inApplied || changedInGit[k]
 		switch {
-		case inDesired && !inLive:
-			it.Class = ClassApply
-			it.Reason = "missing in the target: will be created"
-		case inDesired && inLive:
-			if !differs[k] {
-				it.Class = ClassNoop
-				break
-			}
-			drift := inApplied && drifted[k]
-			changed := !inApplied || changedInGit[k]
+		case inDesired && (!inLive || differs[k]):
 			switch {
-			case drift && changed:
+			case drifts && changed:
 				it.Class = ClassConflict
-				it.Reason = "changed in git since the last import and changed in the target outside git"
-			case drift:
+				it.Reason = "changed in git since the last import and " + driftReason
+			case drifts:
 				it.Class = ClassDrift
-				it.Reason = "the target changed outside git since the last import"
+				it.Reason = driftReason
+			case !inLive:
+				it.Class = ClassApply
+				it.Reason = "missing in the target: will be created"
 			default:
 				it.Class = ClassApply
 				it.Reason = "differs from the target: will be updated"
 			}
-		case !inDesired && inLive:
-			if inApplied {
-				it.Class = ClassNotDeleted
-				it.Reason = "removed from the desired state; SP-Config import cannot delete: delete it in the tenant by hand if intended"
-			} else {
-				it.Class = ClassOnlyInTarget
-			}
+		case inDesired:
+			it.Class = ClassNoop
+		case removed[k]:
+			it.Class = ClassNotDeleted
+			it.Reason = "removed from the desired state; SP-Config import cannot delete: delete it in the tenant by hand if intended"
+		default:
+			it.Class = ClassOnlyInTarget
 		}
-		if (it.Class == ClassApply || it.Class == ClassDrift || it.Class == ClassConflict) && !spconfig.Importable(k.Type) {
+		if it.Class == ClassApply && !spconfig.Importable(k.Type) {
 			it.Reason = strings.TrimSpace(it.Reason + "; SP-Config cannot import " + k.Type)
 			it.Class = ClassNotImportable
 		}
+		if it.Class == ClassDrift && !spconfig.Importable(k.Type) {
+			it.Reason += "; SP-Config cannot import " + k.Type + ": take the live version into git with promoter adopt, or restore it in the tenant"
+		}
 		pl.Counts[it.Class]++
 		pl.Items = append(pl.Items, it)
-		if it.Class == ClassApply || (it.Class == ClassDrift && p.Gate.OnDrift == "overwrite") {
+		if spconfig.Importable(k.Type) && (it.Class == ClassApply || (it.Class == ClassDrift && p.Gate.OnDrift == "overwrite")) {
 			payload = append(payload, *it.desired)
 		}
+	}
+	if pl.caughtUp, err = caughtUp(ref, live, pl.Items); err != nil {
+		return nil, err
+	}
+	for _, k := range obs.excl {
+		pl.Items = append(pl.Items, PlanItem{Object: k.String(), Type: k.Type, Class: ClassExcluded, Reason: "excluded by the pipeline's exclude rules", key: k})
+		pl.Counts[ClassExcluded]++
 	}
 
 	classOf := map[spconfig.Key]Class{}
@@ -228,7 +241,7 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 	spconfig.SortEntries(payload)
 	if len(payload) > 0 {
 		doc := &spconfig.ExportDocument{
-			ExportHeader: spconfig.ExportHeader{Version: 1, Description: "promoter " + p.Name + " " + short(rev)},
+			ExportHeader: spconfig.ExportHeader{Version: 1, Description: "promoter " + p.Name + " " + short(v.rev)},
 			Objects:      payload,
 		}
 		pl.Payload = doc.Bytes()
@@ -244,10 +257,94 @@ func (r *Runner) plan(ctx context.Context, rev gitstore.Hash) (*Plan, error) {
 	return pl, nil
 }
 
-// managed reads the target folder at rev: the pipeline's types, minus
+// caughtUp lists the live objects the plan found equal to the desired state
+// whose drift reference differs from them.
+func caughtUp(ref *reference, live map[spconfig.Key]spconfig.Entry, items []PlanItem) ([]spconfig.Entry, error) {
+	cand := map[spconfig.Key]bool{}
+	for _, it := range items {
+		if it.Class != ClassNoop || !ref.has[it.Type] {
+			continue
+		}
+		if re, ok := ref.objects[it.key]; !ok || string(re.Raw) != string(live[it.key].Raw) {
+			cand[it.key] = true
+		}
+	}
+	if len(cand) == 0 {
+		return nil, nil
+	}
+	var out []spconfig.Entry
+	var refList []spconfig.Entry
+	for k := range cand {
+		if _, ok := ref.objects[k]; !ok {
+			out = append(out, live[k])
+		}
+	}
+	refList = valuesOf(ref.objects)
+	d, err := compareRestricted(refList, valuesOf(live), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	if err != nil {
+		return nil, err
+	}
+	for k := range d {
+		out = append(out, live[k])
+	}
+	spconfig.SortEntries(out)
+	return out, nil
+}
+
+// removedFromDesired finds the live objects without a desired file whose
+// file the target folder held at some point of its history: they were
+// removed from the desired state (or created by a promotion that was
+// reverted) and SP-Config cannot delete them. The others were never managed.
+func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.File, live map[spconfig.Key]spconfig.Entry) (map[spconfig.Key]bool, error) {
+	var only []spconfig.Entry
+	for k, e := range live {
+		if _, ok := desired[k]; !ok {
+			only = append(only, e)
+		}
+	}
+	out := map[spconfig.Key]bool{}
+	if len(only) == 0 {
+		return out, nil
+	}
+	all := valuesOf(live)
+	names, err := gitstore.FileNames(all)
+	if err != nil {
+		return nil, err
+	}
+	pathOf := map[spconfig.Key]string{}
+	for i, e := range all {
+		pathOf[e.Key()] = tenantDir(r.Pipeline.Target) + names[i]
+	}
+	paths := make([]string, 0, len(only))
+	for _, e := range only {
+		paths = append(paths, pathOf[e.Key()])
+	}
+	writers, err := r.lastWriters(v, paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range only {
+		if _, ok := writers[pathOf[e.Key()]]; ok {
+			out[e.Key()] = true
+		}
+	}
+	return out, nil
+}
+
+// compareRestricted lists the keys, among those keep accepts, where two
+// object sets differ (ids translate through the whole sets).
+func compareRestricted(a, b []spconfig.Entry, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
+	d, err := diff.Compare(a, b, diff.Options{CrossTenant: true, Restrict: keep})
+	if err != nil {
+		return nil, err
+	}
+	return changedKeys(d), nil
+}
+
+// managed reads the target folder of v: the pipeline's types, minus
 // excluded objects, keyed by cross-tenant key.
-func (r *Runner) managed(rev gitstore.Hash, types []string) (map[spconfig.Key]gitstore.File, error) {
-	files, err := r.Store.ReadTenant(rev, r.Pipeline.Target)
+func (r *Runner) managed(v view, types []string) (map[spconfig.Key]gitstore.File, error) {
+	files, err := v.readTenant(r.Store, r.Pipeline.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -294,23 +391,4 @@ func changedKeys(r diff.Result) map[spconfig.Key]bool {
 		}
 	}
 	return out
-}
-
-// liveTarget exports the given types from the target tenant (sanitized like
-// the snapshot) and returns its objects by key, excluded objects left out.
-func (r *Runner) liveTarget(ctx context.Context, types []string, why string) (map[spconfig.Key]spconfig.Entry, string, error) {
-	live := map[spconfig.Key]spconfig.Entry{}
-	payload := spconfig.ExportPayload{Description: "promoter " + r.Pipeline.Name + " " + why, IncludeTypes: types}
-	job, _, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
-		// Strip the same fields the snapshot strips, so they never show as changes.
-		e, err := sanitize(r.Pipeline, e)
-		if err == nil && !excluded(r.Pipeline, e.Key()) {
-			live[e.Key()] = e
-		}
-		return err
-	})
-	if err != nil {
-		return nil, job.JobID, fmt.Errorf("export target %s: %w", r.Pipeline.Target, err)
-	}
-	return live, job.JobID, nil
 }

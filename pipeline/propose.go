@@ -19,141 +19,332 @@ type Conflict struct {
 	Reason string `json:"reason"`
 }
 
-// proposal is the outcome of the propose step.
+// proposal is the outcome of the propose step: a baseline of live objects
+// the pipeline starts managing, then the source changes since offered.
 type proposal struct {
-	commit    gitstore.Hash // commit that changed the target folder; zero if none
-	head      gitstore.Hash // tip to plan against (branch tip in pull-request mode)
-	branch    string
+	offered gitstore.Hash // the source revision last offered
+	srcRev  gitstore.Hash // the source revision offered now
+
+	baseline    []gitstore.Change // live target objects taken into the target folder, unchanged
+	baselined   []string          // their paths
+	refTypes    []string          // types whose drift reference the baseline (re)records
+	refObjects  []spconfig.Entry  // that reference: old reference plus the baselined objects
+	firstRefFor []string          // types that had no reference before (first promotion, migration)
+
+	changes   []gitstore.Change // source changes copied into the target folder (mappings applied)
 	changed   []string
 	conflicts []Conflict
-	mapped    []string
+
+	baselineCommit gitstore.Hash // commits made (zero in a dry run or when nothing changed)
+	commit         gitstore.Hash
+	head           gitstore.Hash // tip to plan against (branch tip in pull-request mode)
+	branch         string
 }
 
-// propose copies what changed in the source folder since the offered commit
-// into the target folder (mappings applied) and commits it. In pull-request
-// mode the commit goes to branch promoter/<pipeline> instead of the main branch.
-func (r *Runner) propose(ctx context.Context, head gitstore.Hash) (*proposal, error) {
+// candidate is one target file the proposal may write.
+type candidate struct {
+	dst     string
+	key     spconfig.Key
+	want    []byte // nil deletes
+	cur     []byte
+	reoffer bool // not changed in the source: a mapping may give it a new value
+}
+
+// propose works out what the target folder needs: the baseline of live
+// objects that have no file there yet (every object of a type promoter has
+// never observed; otherwise those a source change is about to write), and
+// the source changes since offered, with mappings applied. tv is the
+// repository (the target folder), sv the source folder's revision.
+func (r *Runner) propose(tv, sv view, obs *observation, ref *reference) (*proposal, error) {
 	p := r.Pipeline
 	offered, err := r.Store.Ref(offeredRef(p.Name))
 	if err != nil {
 		return nil, err
 	}
-	prop := &proposal{head: head}
-	if head.IsZero() {
+	prop := &proposal{offered: offered, srcRev: sv.rev}
+	if sv.empty() {
 		return prop, nil
 	}
+	cands, err := r.candidates(tv, sv, offered)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.planBaseline(prop, tv, cands, obs, ref); err != nil {
+		return nil, err
+	}
+	var existing []string
+	for _, c := range cands {
+		if c.cur != nil {
+			existing = append(existing, c.dst)
+		}
+	}
+	writers, err := r.lastWriters(tv, existing)
+	if err != nil {
+		return nil, fmt.Errorf("find who last changed the target files: %w", err)
+	}
+	baselined := map[string][]byte{}
+	for _, c := range prop.baseline {
+		baselined[c.Path] = c.Content
+	}
+	for _, c := range cands {
+		cur, w := c.cur, writers[c.dst]
+		if cur == nil {
+			cur, w = baselined[c.dst], writerBaseline
+		} else if w == "" {
+			w = writerPerson
+		}
+		if bytes.Equal(cur, c.want) {
+			continue
+		}
+		switch {
+		case c.reoffer && w != writerPromote:
+			continue // a mapping change re-offers only what a promotion wrote
+		case cur != nil && !w.promoters():
+			prop.conflicts = append(prop.conflicts, Conflict{
+				Path:   c.dst,
+				Object: c.key.String(),
+				Reason: fmt.Sprintf("%s was edited in the target folder since promoter last wrote it and %s changed the object too; "+
+					"make the target file equal to the mapped source version (see the plan), delete it (git rm) to accept it, "+
+					"or exclude the object in the pipeline", c.dst, p.Source),
+			})
+			continue
+		}
+		prop.changes = append(prop.changes, gitstore.Change{Path: c.dst, Content: c.want})
+		prop.changed = append(prop.changed, c.dst)
+	}
+	return prop, nil
+}
+
+// candidates lists the target files the source asks for: every source file
+// changed since offered, and every source object a mapping matches (so a
+// changed mapping re-offers it), with what the target folder holds now.
+func (r *Runner) candidates(tv, sv view, offered gitstore.Hash) ([]candidate, error) {
+	p := r.Pipeline
 	srcDir, dstDir := tenantDir(p.Source), tenantDir(p.Target)
-	paths, err := r.Store.ChangedPaths(offered, head, srcDir)
+	paths, err := sv.changedSince(r.Store, offered, srcDir)
 	if err != nil {
 		return nil, fmt.Errorf("changes since offered %s: %w", short(offered), err)
 	}
-	types := pipelineTypes(p)
-	// In pull-request mode the promotion branch holds the latest proposed
-	// target state (its pull request may not be merged yet).
-	readRev := head
-	if p.Mode == "pull-request" {
-		if tip, err := r.Store.Ref("refs/heads/" + prBranch(p)); err == nil && !tip.IsZero() {
-			readRev = tip
+	changedInSource := map[string]bool{}
+	for _, path := range paths {
+		changedInSource[path] = true
+	}
+	for _, t := range mappedTypes(p) {
+		all, err := sv.changedSince(r.Store, gitstore.Hash{}, srcDir+gitstore.EncodeName(t)+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, path := range all {
+			if !changedInSource[path] {
+				paths = append(paths, path)
+			}
 		}
 	}
-	// Read every file involved in one pass per revision.
+	types := pipelineTypes(p)
 	dsts := make([]string, len(paths))
 	for i, path := range paths {
 		dsts[i] = dstDir + strings.TrimPrefix(path, srcDir)
 	}
-	headSrc, err := r.Store.ReadFiles(head, paths)
+	headSrc, err := sv.readFiles(r.Store, paths)
 	if err != nil {
 		return nil, err
 	}
-	offeredSrc, err := r.Store.ReadFiles(offered, paths)
+	var offeredSrc map[string][]byte
+	if !offered.IsZero() {
+		if offeredSrc, err = r.Store.ReadFiles(offered, paths); err != nil {
+			return nil, err
+		}
+	}
+	curDst, err := tv.readFiles(r.Store, dsts)
 	if err != nil {
 		return nil, err
 	}
-	curDst, err := r.Store.ReadFiles(readRev, dsts)
-	if err != nil {
-		return nil, err
-	}
-	var changes []gitstore.Change
+	var out []candidate
 	for i, path := range paths {
-		dst := dsts[i]
 		want, key, err := r.promoted(path, headSrc)
 		if err != nil {
 			return nil, err
 		}
-		var before []byte
-		if !offered.IsZero() {
-			if before, _, err = r.promoted(path, offeredSrc); err != nil {
+		if want == nil && key == nil {
+			// Deleted in the source: the object's key is recorded in the
+			// offered version of the file, not in its name.
+			if _, key, err = r.promoted(path, offeredSrc); err != nil {
 				return nil, err
 			}
 		}
-		if key == nil {
-			continue // not JSON object file (e.g. a derived side file)
+		if key == nil || !slices.Contains(types, key.Type) || excluded(p, *key) {
+			continue // not an object file, not in scope, or excluded
 		}
-		if !slices.Contains(types, key.Type) || excluded(p, *key) {
+		reoffer := !changedInSource[path]
+		if reoffer && !mapped(p, *key) {
 			continue
 		}
-		cur := curDst[dst]
-		if bytes.Equal(cur, want) {
-			continue // already there
-		}
-		// The target file must still be what promoter wrote for the offered
-		// source version; otherwise somebody edited it and it is a conflict.
-		if !offered.IsZero() && cur != nil && !bytes.Equal(cur, before) {
-			prop.conflicts = append(prop.conflicts, Conflict{
-				Path:   dst,
-				Object: key.String(),
-				Reason: fmt.Sprintf("%s was edited in the target folder since the last promotion and %s changed it too; "+
-					"make the target file equal to the source version, delete it (git rm) to accept the source version, "+
-					"or exclude the object in the pipeline", dst, p.Source),
-			})
-			continue
-		}
-		changes = append(changes, gitstore.Change{Path: dst, Content: want})
-		prop.changed = append(prop.changed, dst)
+		out = append(out, candidate{dst: dsts[i], key: *key, want: want, cur: curDst[dsts[i]], reoffer: reoffer})
 	}
-	if len(changes) > 0 {
-		spec := gitstore.CommitSpec{
-			Message: fmt.Sprintf("Promote %d object(s) from %s to %s", len(changes), p.Source, p.Target) + "\n\n" + summarizePaths(prop.changed, dstDir),
+	return out, nil
+}
+
+// planBaseline fills the proposal's baseline: live objects the pipeline
+// starts managing that have no file in the target folder. For a type with no
+// drift reference yet (the first promotion, a newly included type, a
+// repository from before baselines) that is every live object of the type;
+// otherwise the live objects a source change is about to write.
+func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *observation, ref *reference) error {
+	p := r.Pipeline
+	var fresh []string
+	for _, t := range pipelineTypes(p) {
+		if !ref.has[t] {
+			fresh = append(fresh, t)
+		}
+	}
+	take := map[spconfig.Key]string{} // key -> path
+	for _, c := range cands {
+		if _, live := obs.live[c.key]; live && c.cur == nil && c.want != nil {
+			take[c.key] = c.dst
+		}
+	}
+	if len(fresh) > 0 {
+		files, err := tv.readTenant(r.Store, p.Target)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", tenantDir(p.Target), err)
+		}
+		has := map[spconfig.Key]bool{}
+		taken := map[string]bool{}
+		for _, f := range files {
+			has[f.Entry.Key()] = true
+			taken[f.Path] = true
+		}
+		all := obs.entries()
+		names, err := gitstore.FileNames(all)
+		if err != nil {
+			return fmt.Errorf("name the baseline files of %s: %w", p.Target, err)
+		}
+		for i, e := range all {
+			k := e.Key()
+			path := tenantDir(p.Target) + names[i]
+			if has[k] || !slices.Contains(fresh, k.Type) {
+				continue
+			}
+			if _, ok := take[k]; ok {
+				continue
+			}
+			if taken[path] {
+				r.log().Warn("baseline: a file of another object holds this name; the object stays out of the baseline", "object", k.String(), "path", path)
+				continue
+			}
+			take[k] = path
+		}
+	}
+	var keys []spconfig.Key
+	for k := range take {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	var live []spconfig.Entry
+	for _, k := range keys {
+		e := obs.live[k]
+		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(e)})
+		prop.baselined = append(prop.baselined, take[k])
+		live = append(live, e)
+	}
+	refTypes := slices.Clone(fresh)
+	for _, e := range live {
+		refTypes = append(refTypes, e.Type())
+	}
+	slices.Sort(refTypes)
+	prop.refTypes = slices.Compact(refTypes)
+	prop.firstRefFor = fresh
+	if len(prop.refTypes) == 0 {
+		return nil
+	}
+	// A type seen for the first time takes the whole live target as its
+	// reference; another keeps its reference plus the baselined objects.
+	var freshLive []spconfig.Entry
+	for _, e := range obs.live {
+		if slices.Contains(fresh, e.Type()) {
+			freshLive = append(freshLive, e)
+		}
+	}
+	prop.refObjects = referenceWith(ref, prop.refTypes, append(freshLive, live...))
+	return nil
+}
+
+// commitProposal commits the baseline (with its drift reference) and the
+// promotion. In pull-request mode the promotion goes to branch
+// promoter/<pipeline>; the baseline always goes to the branch itself, since
+// it only records what the target holds.
+func (r *Runner) commitProposal(ctx context.Context, prop *proposal, head gitstore.Hash, obs *observation) error {
+	p := r.Pipeline
+	prop.head = head
+	if len(prop.firstRefFor) > 0 {
+		r.log().Info("baseline: no drift reference recorded yet for some types of this pipeline (first promotion, a newly included type, or a repository from before baselines); the live target becomes their reference",
+			"pipeline", p.Name, "target", p.Target, "types", strings.Join(prop.firstRefFor, " "), "objects taken into "+tenantDir(p.Target), len(prop.baseline))
+	}
+	if len(prop.baseline) > 0 {
+		c, err := r.Store.Commit(ctx, gitstore.CommitSpec{
+			Message: fmt.Sprintf("Baseline of tenant %s (%s)", p.Target, obs.org) + "\n\n" +
+				fmt.Sprintf("%d live object(s) of %s taken into %s unchanged before promoter changes them.\n\n", len(prop.baseline), p.Target, tenantDir(p.Target)) +
+				summarizePaths(prop.baselined, tenantDir(p.Target)),
 			Trailers: [][2]string{
 				{"Promoter-Pipeline", p.Name},
-				{"Promoter-Source-Commit", head.String()},
-				{"Promoter-Offered-From", hashOrNone(offered)},
+				{"Promoter-Tenant", p.Target},
+				{trailerBaseline, obs.job},
 			},
-			Changes: changes,
+			Changes: prop.baseline,
+		})
+		if err != nil {
+			return fmt.Errorf("commit baseline of %s: %w", p.Target, err)
+		}
+		prop.baselineCommit = c
+		if !c.IsZero() {
+			prop.head = c
+		}
+	}
+	if len(prop.refTypes) > 0 {
+		if _, err := r.recordReference(ctx, obs, "baseline", prop.refTypes, prop.refObjects); err != nil {
+			return err
+		}
+	}
+	if len(prop.changes) > 0 {
+		spec := gitstore.CommitSpec{
+			Message: fmt.Sprintf("Promote %d object(s) from %s to %s", len(prop.changes), p.Source, p.Target) + "\n\n" + summarizePaths(prop.changed, tenantDir(p.Target)),
+			Trailers: [][2]string{
+				{"Promoter-Pipeline", p.Name},
+				{"Promoter-Source-Commit", prop.srcRev.String()},
+				{"Promoter-Offered-From", hashOrNone(prop.offered)},
+			},
+			Changes: prop.changes,
 		}
 		if p.Mode == "pull-request" {
 			prop.branch = prBranch(p)
-			spec.Branch, spec.Base = prop.branch, head
+			spec.Branch, spec.Base = prop.branch, prop.head
 		}
 		c, err := r.Store.Commit(ctx, spec)
 		if err != nil {
-			return nil, fmt.Errorf("commit promotion: %w", err)
+			return fmt.Errorf("commit promotion: %w", err)
 		}
 		prop.commit = c
 		if !c.IsZero() {
 			prop.head = c
 		}
 	}
-	if len(prop.conflicts) == 0 && offered != head {
+	if len(prop.conflicts) == 0 && prop.offered != prop.srcRev && !prop.srcRev.IsZero() {
 		// Advance offered only when everything was offered: a conflict stays
 		// visible on every run until somebody resolves it.
-		if err := r.Store.SetRef(offeredRef(p.Name), head, offered); err != nil {
-			return nil, fmt.Errorf("advance offered: %w", err)
+		if err := r.Store.SetRef(offeredRef(p.Name), prop.srcRev, prop.offered); err != nil {
+			return fmt.Errorf("advance offered: %w", err)
 		}
 	}
-	return prop, nil
+	return nil
 }
 
 // promoted returns what the target folder should hold for the source file at
 // path, given the files of one revision: the file with mappings applied, or
 // nil when the file does not exist there. key is nil for a file that is not an
-// object file.
+// object file or does not exist.
 func (r *Runner) promoted(path string, files map[string][]byte) ([]byte, *spconfig.Key, error) {
 	data, ok := files[path]
-	if !ok {
-		return nil, deletedKey(path), nil // deleted: callers treat nil as delete
-	}
-	if !strings.HasSuffix(path, ".json") {
+	if !ok || !strings.HasSuffix(path, ".json") {
 		return nil, nil, nil
 	}
 	e, err := gitstore.DecodeFile(path, data)
@@ -171,17 +362,35 @@ func (r *Runner) promoted(path string, files map[string][]byte) ([]byte, *spconf
 	return gitstore.EncodeFile(m), &k, nil
 }
 
-// deletedKey names a deleted object file by its folder (the type) and file name;
-// only the type matters for filtering.
-func deletedKey(path string) *spconfig.Key {
-	if !strings.HasSuffix(path, ".json") {
-		return nil
+// mappedTypes lists the types the pipeline's mappings name.
+func mappedTypes(p *PipelineConfig) []string {
+	var out []string
+	for _, m := range p.Mappings {
+		if m.Type != "" && !slices.Contains(out, m.Type) {
+			out = append(out, m.Type)
+		}
 	}
-	parts := strings.Split(path, "/")
-	if len(parts) < 2 {
-		return nil
+	return out
+}
+
+// mapped reports whether a mapping of the pipeline matches the object.
+func mapped(p *PipelineConfig, k spconfig.Key) bool {
+	for _, m := range p.Mappings {
+		if m.Matches(k.Type, k.Scope, k.Name) {
+			return true
+		}
 	}
-	return &spconfig.Key{Type: parts[len(parts)-2], Name: strings.TrimSuffix(parts[len(parts)-1], ".json")}
+	return false
+}
+
+func compareKeys(a, b spconfig.Key) int {
+	switch {
+	case a == b:
+		return 0
+	case a.Less(b):
+		return -1
+	}
+	return 1
 }
 
 func prBranch(p *PipelineConfig) string {

@@ -18,7 +18,7 @@ const (
 )
 
 // classOrder is the order classes are listed in reports.
-var classOrder = []Class{ClassApply, ClassDrift, ClassConflict, ClassNotImportable, ClassNotDeleted, ClassOnlyInTarget, ClassNoop}
+var classOrder = []Class{ClassApply, ClassDrift, ClassConflict, ClassNotImportable, ClassNotDeleted, ClassOnlyInTarget, ClassExcluded, ClassNoop}
 
 // RenderPlan writes a plan for people (text, markdown) or programs (json).
 // The JSON document is {"schemaVersion": 1, "plan": {...}, "diff": {...}}
@@ -71,7 +71,11 @@ func verdictText(pl *Plan) string {
 
 func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 	fmt.Fprintf(w, "Plan %s: %s -> %s at %s (applied: %s)\n", pl.Pipeline, pl.Source, pl.Target, shortStr(pl.Revision), shortStr(pl.Applied))
-	fmt.Fprintf(w, "  %s\n\n", countsLine(pl))
+	fmt.Fprintf(w, "  %s\n", countsLine(pl))
+	for _, line := range proposalLines(pl) {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	fmt.Fprintln(w)
 	if err := diff.RenderText(w, pl.Diff, diff.TextOptions{Title: "Changes (live " + pl.Target + " -> desired)", Color: color}); err != nil {
 		return err
 	}
@@ -101,6 +105,9 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 	if len(pl.Blocked) > 0 {
 		head.WriteString("\n")
 	}
+	for _, line := range proposalLines(pl) {
+		fmt.Fprintf(&head, "%s\n\n", mdEscape(line))
+	}
 	head.WriteString("| class | objects |\n|---|---:|\n")
 	for _, c := range classOrder {
 		fmt.Fprintf(&head, "| %s | %d |\n", c, pl.Counts[c])
@@ -124,6 +131,28 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 		budget = 2000
 	}
 	return diff.RenderMarkdown(w, pl.Diff, diff.MarkdownOptions{Title: "Changes", MaxBytes: budget})
+}
+
+// proposalLines says what the flow took as baseline and copied from the
+// source before planning (for a dry run: would).
+func proposalLines(pl *Plan) []string {
+	var out []string
+	verb := func(done, would string) string {
+		if pl.DryRun {
+			return would
+		}
+		return done
+	}
+	if pl.DryRun {
+		out = append(out, "Dry run: what the next run would do; nothing was committed, pushed or imported.")
+	}
+	if n := len(pl.Baseline); n > 0 {
+		out = append(out, fmt.Sprintf("Baseline: %d live object(s) of %s %s taken into tenants/%s/ unchanged first.", n, pl.Target, verb("were", "would be"), pl.Target))
+	}
+	if n := len(pl.Proposed); n > 0 {
+		out = append(out, fmt.Sprintf("Proposal: %d object(s) %s copied from %s.", n, verb("were", "would be"), pl.Source))
+	}
+	return out
 }
 
 func mdEscape(s string) string {

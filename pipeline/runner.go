@@ -43,6 +43,7 @@ type Store interface {
 	ChangedPaths(from, to gitstore.Hash, prefix string) ([]string, error)
 	Commit(ctx context.Context, s gitstore.CommitSpec) (gitstore.Hash, error)
 	WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) (gitstore.Hash, error)
+	TenantChanges(tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) ([]gitstore.Change, error)
 	Ref(name string) (gitstore.Hash, error)
 	SetRef(name string, newH, oldH gitstore.Hash) error
 	SetNote(commit gitstore.Hash, data []byte) error
@@ -110,6 +111,7 @@ const (
 	OutcomeProposed Outcome = "proposed" // pull-request mode: a branch waits for review
 	OutcomeManual   Outcome = "awaiting-apply"
 	OutcomeExported Outcome = "exported"
+	OutcomeAdopted  Outcome = "adopted" // adopt: the live version of drifted objects was taken into git
 )
 
 // StepResult is one named step of a flow.
@@ -128,6 +130,11 @@ type Result struct {
 	Flow    string       `json:"flow,omitempty"`
 	Outcome Outcome      `json:"outcome"`
 	Steps   []StepResult `json:"steps"`
+	// DryRun is set for a dry run (plan without --rev, run --dry-run): it
+	// committed, pushed and imported nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+	// BaselineCommit is the baseline commit of the target folder, if any.
+	BaselineCommit string `json:"baselineCommit,omitempty"`
 	// SnapshotCommit is the source snapshot commit (zero when nothing changed).
 	SnapshotCommit string `json:"snapshotCommit,omitempty"`
 	// PromotionCommit is the commit that changed the target folder, if any.

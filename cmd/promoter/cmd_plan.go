@@ -15,7 +15,7 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "plan")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline (default: every pipeline)")
-	rev := fs.String("rev", "HEAD", "revision of the target folder to plan")
+	rev := fs.String("rev", "", "revision of the target folder to plan (default: what the next run would do, committing nothing)")
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -16,7 +16,7 @@ func runRun(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "run")
 	config := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline to run (default: every pipeline, in the order of the file)")
-	dry := fs.Bool("dry-run", false, "plan, preview and gate the repository as it is: no export, no commit, no import")
+	dry := fs.Bool("dry-run", false, "show what the run would do (export, baseline, proposal, plan, preview) without committing, pushing or importing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +35,11 @@ func printResult(env *environment, res *pipeline.Result) {
 	if res.Plan != nil {
 		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, isTerminal(env.stdout))
 	}
-	fmt.Fprintf(env.stdout, "\n%s: %s\n", res.Pipeline, res.Outcome)
+	outcome := string(res.Outcome)
+	if res.DryRun {
+		outcome += " (dry run: nothing was committed, pushed or imported)"
+	}
+	fmt.Fprintf(env.stdout, "\n%s: %s\n", res.Pipeline, outcome)
 	for _, s := range res.Steps {
 		fmt.Fprintf(env.stdout, "  %-9s %-10s %8s  %s\n", s.Name, s.Outcome, s.Duration.Round(1e6), s.Detail)
 	}

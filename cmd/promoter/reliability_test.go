@@ -602,8 +602,8 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{})
 		r := w.exec([]string{crashEnv + "=term:after:snapshot"}, "run", "--config", w.cfg)
-		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "propose: context canceled") {
-			t.Fatalf("want exit 1 stopping before propose, got %s", r)
+		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "observe: context canceled") {
+			t.Fatalf("want exit 1 stopping before the target is observed, got %s", r)
 		}
 		w.intact()
 		if got := w.git("log", "--format=%s"); strings.Count(got, "\n") != 0 || !strings.HasPrefix(got, "Snapshot") {

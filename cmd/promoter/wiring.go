@@ -144,6 +144,10 @@ func flowError(err error) error {
 	if errors.As(err, &b) {
 		return &exitError{code: exitBlocked, err: err}
 	}
+	var u *pipeline.UsageError
+	if errors.As(err, &u) {
+		return &exitError{code: exitUsage, err: err}
+	}
 	return err
 }
 
