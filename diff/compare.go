@@ -80,6 +80,11 @@ type Options struct {
 	// through the indexes of the whole sets, so a restricted comparison
 	// reports exactly what the full one reports for those keys.
 	Restrict func(spconfig.Key) bool
+	// IndexOld and IndexNew are more entries whose ids resolve on that side
+	// (CrossTenant only); they are never compared. A desired state holds ids
+	// of the tenant each file came from: the target's own (a baseline) and
+	// the source's (a promotion), so its side also indexes the source.
+	IndexOld, IndexNew []spconfig.Entry
 }
 
 // Result is the outcome of Compare.
@@ -173,7 +178,7 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 	}()
 	var oldIdx, newIdx idIndex
 	if o.CrossTenant {
-		oldIdx, newIdx = buildIndex(old), buildIndex(new)
+		oldIdx, newIdx = buildIndex(withExtra(old, o.IndexOld)), buildIndex(withExtra(new, o.IndexNew))
 	}
 	oi, ni := sortedIndex(old), sortedIndex(new)
 	if o.Restrict != nil {
@@ -380,6 +385,15 @@ func comparePair(oe, ne *spconfig.Entry, k spconfig.Key, o Options, oldIdx, newI
 		ch.Kind, ch.Fields = Modified, fields
 	}
 	return ch, nil
+}
+
+// withExtra is es followed by extra (a new slice when extra is set).
+func withExtra(es, extra []spconfig.Entry) []spconfig.Entry {
+	if len(extra) == 0 {
+		return es
+	}
+	out := make([]spconfig.Entry, 0, len(es)+len(extra))
+	return append(append(out, es...), extra...)
 }
 
 // Equal compares a single pair of entries under the same rules as Compare,

@@ -287,7 +287,11 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		for _, o := range rec.Objects {
 			imported[o] = true
 		}
-		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true,
+		srcIndex, err := r.sourceIndex(commitView(rev))
+		if err != nil {
+			return "", "", err
+		}
+		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err

@@ -124,6 +124,10 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		}
 	}
 	live := obs.live
+	srcIndex, err := r.sourceIndex(v)
+	if err != nil {
+		return nil, err
+	}
 
 	keys := map[spconfig.Key]bool{}
 	for k := range desired {
@@ -141,7 +145,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	desiredList, liveList, appliedList := entriesOf(desired), valuesOf(live), entriesOf(applied)
-	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true})
+	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
@@ -161,9 +165,11 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	var changedInGit map[spconfig.Key]bool
 	if applied != nil && len(suspects) > 0 {
-		if changedInGit, err = compareRestricted(appliedList, desiredList, func(k spconfig.Key) bool { return suspects[k] }); err != nil {
+		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
+		changedInGit = changedKeys(ch)
 	}
 	removed, err := r.removedFromDesired(v, desired, live)
 	if err != nil {
@@ -327,6 +333,20 @@ func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.Fi
 		if _, ok := writers[pathOf[e.Key()]]; ok {
 			out[e.Key()] = true
 		}
+	}
+	return out, nil
+}
+
+// sourceIndex returns the source folder's objects at v: the ids of promoted
+// files resolve through them (see diff.Options.IndexNew).
+func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
+	files, err := v.readTenant(r.Store, r.Pipeline.Source)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", tenantDir(r.Pipeline.Source), err)
+	}
+	out := make([]spconfig.Entry, len(files))
+	for i, f := range files {
+		out[i] = f.Entry
 	}
 	return out, nil
 }

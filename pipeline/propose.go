@@ -86,7 +86,14 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference) (*propos
 	for _, c := range prop.baseline {
 		baselined[c.Path] = c.Content
 	}
+	same, err := r.alreadyLive(sv, cands, baselined, obs)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range cands {
+		if same[c.key] {
+			continue // the baseline already holds it (equal across tenants)
+		}
 		cur, w := c.cur, writers[c.dst]
 		if cur == nil {
 			cur, w = baselined[c.dst], writerBaseline
@@ -113,6 +120,48 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference) (*propos
 		prop.changed = append(prop.changed, c.dst)
 	}
 	return prop, nil
+}
+
+// alreadyLive finds the candidates that a baseline of this run takes into
+// the target folder and that equal the source version under the
+// cross-tenant rules (ids translated through both whole sets): copying them
+// would only swap the tenants' ids, so the promotion commit leaves them out.
+func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]byte, obs *observation) (map[spconfig.Key]bool, error) {
+	want := map[spconfig.Key]spconfig.Entry{}
+	for _, c := range cands {
+		if c.cur != nil || c.want == nil || baselined[c.dst] == nil {
+			continue
+		}
+		e, err := gitstore.DecodeFile(c.dst, c.want)
+		if err != nil {
+			return nil, err
+		}
+		want[c.key] = e
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	files, err := sv.readTenant(r.Store, r.Pipeline.Source)
+	if err != nil {
+		return nil, err
+	}
+	src := make([]spconfig.Entry, 0, len(files))
+	for _, f := range files {
+		if e, ok := want[f.Entry.Key()]; ok {
+			src = append(src, e)
+		} else {
+			src = append(src, f.Entry)
+		}
+	}
+	differ, err := compareRestricted(valuesOf(obs.live), src, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
+	if err != nil {
+		return nil, err
+	}
+	out := map[spconfig.Key]bool{}
+	for k := range want {
+		out[k] = !differ[k]
+	}
+	return out, nil
 }
 
 // candidates lists the target files the source asks for: every source file

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -204,7 +205,8 @@ func (d *demo) story(ctx context.Context) error {
 	d.printSteps(res)
 
 	// 2. First promotion: blocked by the missing owner.
-	d.say("First promotion run: copy dev's objects into tenants/prod, plan against live prod, preview",
+	d.say("First promotion run: take prod's live objects as a baseline, copy dev's changes over them, plan against live prod, preview",
+		"The baseline commit holds what prod had, so even this first promotion can be rolled back.",
 		"The ServiceNow source is owned by Imogene Mendez, who exists in dev but not in prod.")
 	res, err = r.Run(ctx, pipeline.RunOptions{})
 	if res != nil && res.Plan != nil {
@@ -237,29 +239,52 @@ func (d *demo) story(ctx context.Context) error {
 			"payload sha256 "+res.Record.PayloadSHA256[:16]+"...",
 			"objects: "+strings.Join(res.Record.Objects, ", "))
 	}
+	// 4. Rollback of the first promotion: the baseline holds prod's own
+	// values, so reverting the promotion restores them.
+	baseline, err := commitWithTrailer(store, "Promoter-Baseline")
+	if err != nil {
+		return err
+	}
+	d.say("Rollback of the first promotion: revert every promotion after the baseline of prod and apply",
+		"promoter rollback --pipeline dev-to-prod --to "+baseline.String()[:12],
+		"prod's Get Worker Type now: "+d.prodValue("Get Worker Type"))
+	r, store, err = d.runner(ctx)
+	if err != nil {
+		return err
+	}
+	res, err = r.Rollback(ctx, baseline.String(), func(pl *pipeline.Plan) {
+		_ = pipeline.RenderPlan(indent(d.out), pl, pipeline.FormatText, false)
+	})
+	if err != nil {
+		return fmt.Errorf("rollback of the first promotion: %w", err)
+	}
+	d.printSteps(res)
+	d.say("prod has its own values back; what the promotion created is reported not-deleted (SP-Config cannot delete)",
+		"prod's Get Worker Type now: "+d.prodValue("Get Worker Type"),
+		fmt.Sprintf("real imports on prod: %d", d.countImports()))
 	before, err := store.Head()
 	if err != nil {
 		return err
 	}
 
-	// 4. A change in dev.
+	// 5. A change in dev.
 	if err := d.editDevTransform(); err != nil {
 		return err
 	}
-	d.say("Someone changes the TRANSFORM \"Get Worker Type\" in dev")
+	d.say("Someone changes the TRANSFORM \"Get Worker Type\" in dev again")
 	r, store, err = d.runner(ctx)
 	if err != nil {
 		return err
 	}
 	res, err = r.Run(ctx, pipeline.RunOptions{})
 	if err != nil {
-		return fmt.Errorf("third run: %w", err)
+		return fmt.Errorf("run after the dev change: %w", err)
 	}
-	d.say("Third run: only the changed object is snapshotted, offered and imported",
+	d.say("Next run: only the changed object is offered (the reverted file counts as promoter's, so no conflict) and imported",
 		fmt.Sprintf("outcome %s; imported %d object(s); real imports on prod: %d", res.Outcome, len(recordObjects(res)), d.countImports()))
 	d.printSteps(res)
 
-	// 5. Rollback by revert.
+	// 6. Rollback by revert.
 	d.say("Rollback: revert the target folder to "+before.String()[:12]+" and apply",
 		"promoter rollback --pipeline dev-to-prod --to "+before.String()[:12])
 	r, _, err = d.runner(ctx)
@@ -274,7 +299,7 @@ func (d *demo) story(ctx context.Context) error {
 	}
 	d.printSteps(res)
 
-	// 6. The revert sticks.
+	// 7. The revert sticks.
 	r, _, err = d.runner(ctx)
 	if err != nil {
 		return err
@@ -286,6 +311,47 @@ func (d *demo) story(ctx context.Context) error {
 	d.say("Next scheduled run: dev did not change again, so the reverted change is not offered again",
 		fmt.Sprintf("outcome %s; real imports on prod: %d", res.Outcome, d.countImports()))
 	return nil
+}
+
+// prodValue is the attributes.value of a prod transform, for the story.
+func (d *demo) prodValue(name string) string {
+	for _, e := range d.prod.Objects("TRANSFORM") {
+		if e.Key().Name != name {
+			continue
+		}
+		var o struct {
+			Attributes struct {
+				Value string `json:"value"`
+			} `json:"attributes"`
+		}
+		if json.Unmarshal(e.Object(), &o) == nil {
+			return o.Attributes.Value
+		}
+	}
+	return "(missing)"
+}
+
+// commitWithTrailer finds the newest first-parent commit of the branch that
+// carries the trailer.
+func commitWithTrailer(store *gitstore.Repo, trailer string) (gitstore.Hash, error) {
+	h, err := store.Head()
+	for err == nil && !h.IsZero() {
+		var ci gitstore.CommitInfo
+		if ci, err = store.CommitInfo(h); err != nil {
+			break
+		}
+		if ci.Trailers[trailer] != "" {
+			return h, nil
+		}
+		if len(ci.Parents) == 0 {
+			break
+		}
+		h = ci.Parents[0]
+	}
+	if err == nil {
+		err = fmt.Errorf("demo: no commit with trailer %s", trailer)
+	}
+	return gitstore.Hash{}, err
 }
 
 // editDevTransform changes one transform in dev through the fake's admin
