@@ -3,6 +3,7 @@ package gitstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +133,47 @@ func TestBlobHashIsGitBlobID(t *testing.T) {
 		if got, want := blobHash([]byte(s)), plumbing.ComputeHash(plumbing.BlobObject, []byte(s)); got != want {
 			t.Errorf("blobHash(%d bytes) = %s, want %s", len(s), got, want)
 		}
+	}
+}
+
+// TestSnapshotIgnoresVolatileFields checks issue 17 bug 1: a re-export whose
+// only changes are volatile fields (spconfig.VolatileFields) makes no commit,
+// streamed or not, and keeps the stored bytes.
+func TestSnapshotIgnoresVolatileFields(t *testing.T) {
+	types := []string{"LIFECYCLE_STATE", "SOURCE", "TAG"}
+	first := []spconfig.Entry{
+		mkEntry(t, "LIFECYCLE_STATE", "active", "1", `"identityProfileName":"Employees","identityCount":2`),
+		mkEntry(t, "SOURCE", "AD", "2", `"healthy":true,"status":"SOURCE_STATE_HEALTHY","since":"2026-01-01T00:00:00Z"`),
+		mkEntry(t, "TAG", "t", "3", `"modifiedBy":"alice"`),
+	}
+	again := []spconfig.Entry{
+		mkEntry(t, "LIFECYCLE_STATE", "active", "1", `"identityProfileName":"Employees","identityCount":3`),
+		mkEntry(t, "SOURCE", "AD", "2", `"healthy":false,"status":"SOURCE_STATE_ERROR_CLUSTER","since":"2026-02-01T00:00:00Z"`),
+		mkEntry(t, "TAG", "t", "3", `"modifiedBy":"bob"`),
+	}
+	for _, streamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("streamed=%v", streamed), func(t *testing.T) {
+			r := openTest(t, Options{})
+			write := func(es []spconfig.Entry, msg string) Hash {
+				t.Helper()
+				var h Hash
+				var err error
+				if streamed {
+					h, err = snapshotStream(r, "dev", types, es, CommitSpec{Message: msg})
+				} else {
+					h, err = r.WriteTenant(context.Background(), "dev", types, es, CommitSpec{Message: msg})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			if write(first, "first").IsZero() {
+				t.Fatal("first snapshot made no commit")
+			}
+			if h := write(again, "volatile only"); !h.IsZero() {
+				t.Errorf("a change of volatile fields only made commit %s:\n%s", h, gitCmd(t, r.Path(), "show", "--stat", "HEAD"))
+			}
+		})
 	}
 }
