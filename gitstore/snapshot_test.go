@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,5 +176,42 @@ func TestSnapshotIgnoresVolatileFields(t *testing.T) {
 				t.Errorf("a change of volatile fields only made commit %s:\n%s", h, gitCmd(t, r.Path(), "show", "--stat", "HEAD"))
 			}
 		})
+	}
+}
+
+// TestSnapshotUnreadableBlobIsSticky checks issue 17 bug 2: when a stored
+// file cannot be read to compare it, Add fails, every later Add and Commit
+// fail with the same error, and nothing is committed (before, Commit
+// succeeded and the new tree had lost that object's file).
+func TestSnapshotUnreadableBlobIsSticky(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	types := []string{"TAG"}
+	first := []spconfig.Entry{mkEntry(t, "TAG", "a", "1", `"v":1`), mkEntry(t, "TAG", "b", "2", `"v":1`)}
+	base, err := r.WriteTenant(ctx, "dev", types, first, CommitSpec{Message: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.TrimSpace(gitCmd(t, r.Path(), "rev-parse", "HEAD:tenants/dev/TAG/a.json"))
+	if err := os.Remove(filepath.Join(r.Path(), ".git", "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatalf("remove the stored blob (is it packed?): %v", err)
+	}
+
+	sn, err := r.NewSnapshot("dev", types, CommitSpec{Message: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addErr := sn.Add(mkEntry(t, "TAG", "a", "1", `"v":2`))
+	if addErr == nil || !strings.Contains(addErr.Error(), "read blob "+blob[:12]) {
+		t.Fatalf("Add with an unreadable stored blob: %v, want a read blob error", addErr)
+	}
+	if err := sn.Add(mkEntry(t, "TAG", "b", "2", `"v":2`)); err != addErr {
+		t.Errorf("Add after a failed Add: %v, want the first error %v", err, addErr)
+	}
+	if h, err := sn.Commit(ctx); err != addErr {
+		t.Errorf("Commit after a failed Add: %s, %v; want the first error %v", h, err, addErr)
+	}
+	if h, _ := r.Head(); h != base {
+		t.Errorf("something was committed: head %s, want %s", h, base)
 	}
 }
