@@ -156,11 +156,18 @@ func (w *e2e) editObject(srv *spconfigtest.Server, typ, name, old, new string) {
 	w.t.Fatalf("fake tenant has no %s %s", typ, name)
 }
 
-// promoter runs the binary and returns stdout, stderr and the exit code.
+// promoter runs the binary in the scenario's folder and returns stdout,
+// stderr and the exit code.
 func (w *e2e) promoter(args ...string) (string, string, int) {
 	w.t.Helper()
+	return w.promoterIn(w.dir, args...)
+}
+
+// promoterIn is promoter with working directory dir.
+func (w *e2e) promoterIn(dir string, args ...string) (string, string, int) {
+	w.t.Helper()
 	cmd := exec.Command(promoterBin, args...)
-	cmd.Dir = w.dir
+	cmd.Dir = dir
 	cmd.Env = w.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
