@@ -33,7 +33,7 @@ func printResult(env *environment, res *pipeline.Result) {
 		return
 	}
 	if res.Plan != nil {
-		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, isTerminal(env.stdout))
+		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, env.colorEnabled(env.stdout))
 	}
 	fmt.Fprintf(env.stdout, "\n%s: %s\n", res.Pipeline, res.Outcome)
 	for _, s := range res.Steps {
