@@ -107,11 +107,10 @@ func FileNames(entries []spconfig.Entry) ([]string, error) {
 // entries whose names collide; the others keep their plain names).
 func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error) {
 	type cand struct {
-		i     int
-		dir   string
-		name  string // encoded base name
-		key   spconfig.Key
-		stamp string // stable tie-breaker: key, id, content hash
+		i    int
+		dir  string
+		name string // encoded base name
+		key  spconfig.Key
 	}
 	cands := make([]cand, len(entries))
 	groups := make(map[string][]int, len(entries))
