@@ -396,26 +396,6 @@ func withExtra(es, extra []spconfig.Entry) []spconfig.Entry {
 	return append(append(out, es...), extra...)
 }
 
-// Equal compares a single pair of entries under the same rules as Compare,
-// whatever their keys. Across tenants each side's index holds only its own
-// entry, so bare ids of other objects compare by shape.
-func Equal(a, b spconfig.Entry, o Options) (eq bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			eq, err = false, fmt.Errorf("diff equal %s: internal error: %v", a.Key(), p)
-		}
-	}()
-	var ai, bi idIndex
-	if o.CrossTenant {
-		ai, bi = buildIndex([]spconfig.Entry{a}), buildIndex([]spconfig.Entry{b})
-	}
-	x, y, err := normalizePair(&a, &b, o, ai, bi)
-	if err != nil {
-		return false, err
-	}
-	return jsonEqual(x, y), nil
-}
-
 // label names an entry in errors, also one built without NewEntry.
 func label(e *spconfig.Entry) string {
 	if k := e.Key(); k.Type != "" {

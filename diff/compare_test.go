@@ -197,16 +197,17 @@ func TestCountsAndEmpty(t *testing.T) {
 	}
 }
 
-func TestEqual(t *testing.T) {
+func TestSameSourceInTwoTenants(t *testing.T) {
 	a := entry(t, "SOURCE", "AD [source-1]", "1111", `{"id":"1111","name":"AD","deleteThreshold":10.0,"owner":{"type":"IDENTITY","id":"x","name":"Ann"}}`)
 	b := entry(t, "SOURCE", "AD [source-2]", "2222", `{"id":"2222","name":"AD","deleteThreshold":10,"owner":{"type":"IDENTITY","id":"y","name":"Ann"},"category":null}`)
 	c := entry(t, "SOURCE", "AD [source-2]", "2222", `{"id":"2222","name":"AD","deleteThreshold":11}`)
 	for _, cross := range []bool{false, true} {
-		if eq, err := Equal(a, b, Options{CrossTenant: cross}); err != nil || !eq {
-			t.Errorf("Equal(a, b, cross=%v) = %v, %v; want true", cross, eq, err)
+		o := Options{CrossTenant: cross}
+		if r, err := Compare([]spconfig.Entry{a}, []spconfig.Entry{b}, o); err != nil || !r.Empty() {
+			t.Errorf("Compare(a, b, cross=%v) = %+v, %v; want no change", cross, r.Changes, err)
 		}
-		if eq, err := Equal(a, c, Options{CrossTenant: cross}); err != nil || eq {
-			t.Errorf("Equal(a, c, cross=%v) = %v, %v; want false", cross, eq, err)
+		if r, err := Compare([]spconfig.Entry{a}, []spconfig.Entry{c}, o); err != nil || r.Empty() {
+			t.Errorf("Compare(a, c, cross=%v) = %+v, %v; want a change", cross, r.Changes, err)
 		}
 	}
 }

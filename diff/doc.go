@@ -5,9 +5,10 @@
 // It owns object matching (by spconfig.Key: type and name, SOURCE by
 // object.name, LIFECYCLE_STATE scoped by identity profile, singletons by type),
 // rename detection within one tenant's history (same self.id, new key), the
-// table of per-type comparison rules (Rules: volatile fields, arrays compared
-// as sets, empty versus missing values, references by name, tenant ids) and
-// the line diff used for rule scripts. Field changes are collected with a
+// table of per-type comparison rules (Rules: the volatile fields of
+// spconfig.VolatileFields, arrays compared as sets, empty versus missing
+// values, references by name, tenant ids) and the line diff used for rule
+// scripts. Field changes are collected with a
 // custom go-cmp Reporter over JSON-shaped values decoded with UseNumber; go-cmp
 // panics are recovered into errors.
 //

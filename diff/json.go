@@ -48,7 +48,7 @@ type jsonField struct {
 }
 
 func toJSONCounts(c TypeCount) jsonCounts {
-	return jsonCounts{Type: c.Type, Added: c.Added, Removed: c.Removed, Modified: c.Modified, Renamed: c.Renamed, Unchanged: c.Unchanged}
+	return jsonCounts(c)
 }
 
 // RenderJSON writes the result as one indented JSON document; see the
@@ -72,7 +72,7 @@ func RenderJSON(w io.Writer, r Result) error {
 			jc.NewID = c.New.Self.ID
 		}
 		for _, f := range c.Fields {
-			jc.Fields = append(jc.Fields, jsonField{Path: f.Path, Kind: f.Kind, Old: f.Old, New: f.New})
+			jc.Fields = append(jc.Fields, jsonField(f))
 		}
 		doc.Changes = append(doc.Changes, jc)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -199,33 +198,5 @@ func TestMarkdownBudget(t *testing.T) {
 		if strings.Count(out, "<details>") != strings.Count(out, "</details>") {
 			t.Errorf("budget %d: a section was cut in the middle", budget)
 		}
-	}
-}
-
-func TestColorEnabled(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	t.Setenv("NO_COLOR", "")
-	if ColorEnabled(f) {
-		t.Error("a regular file is not a terminal")
-	}
-	if ColorEnabled(nil) {
-		t.Error("nil file")
-	}
-	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
-	if err != nil {
-		t.Skipf("no terminal to test with: %v", err)
-	}
-	defer tty.Close()
-	t.Setenv("TERM", "xterm")
-	if !ColorEnabled(tty) {
-		t.Error("terminal without NO_COLOR: want colour")
-	}
-	t.Setenv("NO_COLOR", "1")
-	if ColorEnabled(tty) {
-		t.Error("NO_COLOR set: want no colour")
 	}
 }

@@ -1,5 +1,7 @@
 package diff
 
+import "promoter/spconfig"
+
 // Action says what a Rule does to the values it matches.
 type Action string
 
@@ -65,17 +67,7 @@ type Rule struct {
 //     from one unknown id to another (say a different entitlement id in a SoD
 //     criterion without a name) is not detected across tenants. Objects of
 //     signed types (RULE, CONNECTOR_RULE) are never rewritten.
-var Rules = []Rule{
-	{Name: "id", Type: "*", Path: "$.id", Action: Ignore, Why: "object id is per tenant"},
-	{Name: "created", Type: "*", Path: "$.created", Action: Ignore, Why: "set by the tenant"},
-	{Name: "modified", Type: "*", Path: "$.modified", Action: Ignore, Why: "set by the tenant on every save"},
-	{Name: "modifiedBy", Type: "*", Path: "$.modifiedBy", Action: Ignore, Why: "who saved last; goes with modified"},
-	{Name: "modifierId", Type: "*", Path: "$.modifierId", Action: Ignore, Why: "who saved last; goes with modified"},
-	{Name: "profile-identityCount", Type: "IDENTITY_PROFILE", Path: "$.identityCount", Action: Ignore, Why: "runtime statistic"},
-	{Name: "lifecycle-identityCount", Type: "LIFECYCLE_STATE", Path: "$.identityCount", Action: Ignore, Why: "runtime statistic"},
-	{Name: "workgroup-memberCount", Type: "GOVERNANCE_GROUP", Path: "$.memberCount", Action: Ignore, Why: "runtime statistic"},
-	{Name: "workgroup-connectionCount", Type: "GOVERNANCE_GROUP", Path: "$.connectionCount", Action: Ignore, Why: "runtime statistic"},
-
+var Rules = append(ignoreRules(), []Rule{
 	{Name: "profile-attributeTransforms", Type: "IDENTITY_PROFILE", Path: "$.identityAttributeConfig.attributeTransforms", Action: KeyedSet, Key: "identityAttributeName", Why: "one mapping per identity attribute; order is display only"},
 	{Name: "identity-object-attributes", Type: "IDENTITY_OBJECT_CONFIG", Path: "$.attributes", Action: KeyedSet, Key: "name", Why: "identity attributes are identified by name"},
 	{Name: "public-identities-attributes", Type: "PUBLIC_IDENTITIES_CONFIG", Path: "$.attributes", Action: KeyedSet, Key: "key", Why: "public attributes are identified by key"},
@@ -108,6 +100,18 @@ var Rules = []Rule{
 	{Name: "reference-set", Type: "*", Path: "*", Action: General, Why: "arrays of references are sets keyed by TYPE:name"},
 	{Name: "source-suffix", Type: "*", Path: "*", Action: General, Why: `" [source-N]" is per-tenant noise`},
 	{Name: "tenant-ids", Type: "*", Path: "*", Action: General, Why: "cross-tenant: ids translated through each side's own index"},
+}...)
+
+// ignoreRules returns the Ignore rows: one per volatile field of the model
+// (spconfig.VolatileFields), the table gitstore's SemanticEqual uses too, so a
+// re-export that makes no snapshot commit shows no change in a plan, and the
+// reverse.
+func ignoreRules() []Rule {
+	var out []Rule
+	for _, v := range spconfig.VolatileFields() {
+		out = append(out, Rule{Name: v.Name, Type: v.Type, Path: "$." + v.Field, Action: Ignore, Why: v.Why})
+	}
+	return out
 }
 
 // pathRules indexes the path rules: type -> path -> rule ("*" rules are

@@ -4,29 +4,15 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
 // TextOptions control RenderText.
 type TextOptions struct {
 	Title string
-	// Color adds ANSI colours. The caller decides, usually with ColorEnabled.
+	// Color adds ANSI colours. The caller decides (a terminal, NO_COLOR
+	// unset, TERM not "dumb").
 	Color bool
-}
-
-// ColorEnabled reports whether output to f should be coloured: f is a
-// terminal, NO_COLOR is unset or empty (https://no-color.org) and TERM is not
-// "dumb".
-func ColorEnabled(f *os.File) bool {
-	if f == nil || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return fi.Mode()&os.ModeCharDevice != 0
 }
 
 const (

@@ -107,11 +107,10 @@ func FileNames(entries []spconfig.Entry) ([]string, error) {
 // entries whose names collide; the others keep their plain names).
 func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error) {
 	type cand struct {
-		i     int
-		dir   string
-		name  string // encoded base name
-		key   spconfig.Key
-		stamp string // stable tie-breaker: key, id, content hash
+		i    int
+		dir  string
+		name string // encoded base name
+		key  spconfig.Key
 	}
 	cands := make([]cand, len(entries))
 	groups := make(map[string][]int, len(entries))
@@ -238,18 +237,10 @@ func lineCol(data []byte, off int64) (line, col int) {
 	return line, col
 }
 
-// volatileFields are object fields that change without a configuration
-// change; SemanticEqual ignores them.
-var volatileFields = map[string][]string{
-	"":                 {"created", "modified"},
-	"IDENTITY_PROFILE": {"identityCount"},
-	"GOVERNANCE_GROUP": {"memberCount", "connectionCount"},
-	"SOURCE":           {"healthy", "status", "since"},
-}
-
 // SemanticEqual reports whether two entries are the same configuration: equal
-// after dropping the per-type volatile object fields (created, modified, ...)
-// and the JWS signature fields, ignoring key order. Number literals compare
+// after dropping the volatile object fields (spconfig.VolatileFields: created,
+// modified, runtime statistics, ...) and the JWS signature fields, ignoring
+// key order. Number literals compare
 // as written.
 func SemanticEqual(a, b spconfig.Entry) bool {
 	if bytes.Equal(a.Raw, b.Raw) {
@@ -273,11 +264,10 @@ func semanticValue(e spconfig.Entry) (map[string]any, bool) {
 	delete(m, "jwsHeader")
 	delete(m, "jwsSignature")
 	if o, ok := m["object"].(map[string]any); ok {
-		for _, f := range volatileFields[""] {
-			delete(o, f)
-		}
-		for _, f := range volatileFields[e.Self.Type] {
-			delete(o, f)
+		for f := range o {
+			if spconfig.Volatile(e.Self.Type, f) {
+				delete(o, f)
+			}
 		}
 	}
 	return m, true

@@ -1,17 +1,14 @@
 package gitstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -730,16 +727,3 @@ func redactURL(u string) string {
 	}
 	return u
 }
-
-// isHex reports whether s is a (possibly short) hex object id.
-func isHex(s string) bool {
-	if len(s) < 4 || len(s) > 40 {
-		return false
-	}
-	_, err := strconv.ParseUint(s[:min(len(s), 15)], 16, 64)
-	return err == nil
-}
-
-var _ = isHex
-var _ = bytes.Equal
-var _ = path.Join

@@ -33,7 +33,7 @@ type Snapshot struct {
 	recs   []snapRec
 	groups map[string]int // lower-cased plain path -> first record; -1 once collided
 	counts map[string]int
-	err    error // the first refused entry
+	err    error // the first failed Add; sticky
 }
 
 // snapRec is one added entry: what is needed to name, compare and write it.
@@ -105,8 +105,9 @@ func (sn *Snapshot) Counts() map[string]int { return sn.counts }
 func (sn *Snapshot) Len() int { return len(sn.recs) }
 
 // Add adds the next entry. An entry that is not a parsed export entry, or
-// whose type is not among the snapshot's types, is refused; Commit then
-// fails too, and nothing is written.
+// whose type is not among the snapshot's types, is refused, and so is one
+// whose stored file cannot be read to compare it. Errors are sticky: every
+// later Add and Commit return the first one, and nothing is written.
 func (sn *Snapshot) Add(e spconfig.Entry) error {
 	if sn.err != nil {
 		return sn.err
@@ -138,7 +139,8 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	data := EncodeFile(e)
 	same, err := sn.compare(TenantDir(sn.tenant)+"/"+rec.plain, data, e)
 	if err != nil {
-		return err
+		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
+		return sn.err
 	}
 	switch {
 	case same == hashEqual:

@@ -3,6 +3,8 @@ package gitstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +134,84 @@ func TestBlobHashIsGitBlobID(t *testing.T) {
 		if got, want := blobHash([]byte(s)), plumbing.ComputeHash(plumbing.BlobObject, []byte(s)); got != want {
 			t.Errorf("blobHash(%d bytes) = %s, want %s", len(s), got, want)
 		}
+	}
+}
+
+// TestSnapshotIgnoresVolatileFields checks issue 17 bug 1: a re-export whose
+// only changes are volatile fields (spconfig.VolatileFields) makes no commit,
+// streamed or not, and keeps the stored bytes.
+func TestSnapshotIgnoresVolatileFields(t *testing.T) {
+	types := []string{"LIFECYCLE_STATE", "SOURCE", "TAG"}
+	first := []spconfig.Entry{
+		mkEntry(t, "LIFECYCLE_STATE", "active", "1", `"identityProfileName":"Employees","identityCount":2`),
+		mkEntry(t, "SOURCE", "AD", "2", `"healthy":true,"status":"SOURCE_STATE_HEALTHY","since":"2026-01-01T00:00:00Z"`),
+		mkEntry(t, "TAG", "t", "3", `"modifiedBy":"alice"`),
+	}
+	again := []spconfig.Entry{
+		mkEntry(t, "LIFECYCLE_STATE", "active", "1", `"identityProfileName":"Employees","identityCount":3`),
+		mkEntry(t, "SOURCE", "AD", "2", `"healthy":false,"status":"SOURCE_STATE_ERROR_CLUSTER","since":"2026-02-01T00:00:00Z"`),
+		mkEntry(t, "TAG", "t", "3", `"modifiedBy":"bob"`),
+	}
+	for _, streamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("streamed=%v", streamed), func(t *testing.T) {
+			r := openTest(t, Options{})
+			write := func(es []spconfig.Entry, msg string) Hash {
+				t.Helper()
+				var h Hash
+				var err error
+				if streamed {
+					h, err = snapshotStream(r, "dev", types, es, CommitSpec{Message: msg})
+				} else {
+					h, err = r.WriteTenant(context.Background(), "dev", types, es, CommitSpec{Message: msg})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			if write(first, "first").IsZero() {
+				t.Fatal("first snapshot made no commit")
+			}
+			if h := write(again, "volatile only"); !h.IsZero() {
+				t.Errorf("a change of volatile fields only made commit %s:\n%s", h, gitCmd(t, r.Path(), "show", "--stat", "HEAD"))
+			}
+		})
+	}
+}
+
+// TestSnapshotUnreadableBlobIsSticky checks issue 17 bug 2: when a stored
+// file cannot be read to compare it, Add fails, every later Add and Commit
+// fail with the same error, and nothing is committed (before, Commit
+// succeeded and the new tree had lost that object's file).
+func TestSnapshotUnreadableBlobIsSticky(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	types := []string{"TAG"}
+	first := []spconfig.Entry{mkEntry(t, "TAG", "a", "1", `"v":1`), mkEntry(t, "TAG", "b", "2", `"v":1`)}
+	base, err := r.WriteTenant(ctx, "dev", types, first, CommitSpec{Message: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.TrimSpace(gitCmd(t, r.Path(), "rev-parse", "HEAD:tenants/dev/TAG/a.json"))
+	if err := os.Remove(filepath.Join(r.Path(), ".git", "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatalf("remove the stored blob (is it packed?): %v", err)
+	}
+
+	sn, err := r.NewSnapshot("dev", types, CommitSpec{Message: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addErr := sn.Add(mkEntry(t, "TAG", "a", "1", `"v":2`))
+	if addErr == nil || !strings.Contains(addErr.Error(), "read blob "+blob[:12]) {
+		t.Fatalf("Add with an unreadable stored blob: %v, want a read blob error", addErr)
+	}
+	if err := sn.Add(mkEntry(t, "TAG", "b", "2", `"v":2`)); err != addErr {
+		t.Errorf("Add after a failed Add: %v, want the first error %v", err, addErr)
+	}
+	if h, err := sn.Commit(ctx); err != addErr {
+		t.Errorf("Commit after a failed Add: %s, %v; want the first error %v", h, err, addErr)
+	}
+	if h, _ := r.Head(); h != base {
+		t.Errorf("something was committed: head %s, want %s", h, base)
 	}
 }

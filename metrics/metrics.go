@@ -98,9 +98,6 @@ func New(pipelines ...string) *Metrics {
 	return m
 }
 
-// Registry is the registry holding every promoter metric.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

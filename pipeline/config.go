@@ -430,7 +430,8 @@ func (e *ConfigError) Error() string {
 }
 
 // Load reads and parses a configuration file. Relative file paths in it
-// (repo.path, token and key files) are resolved against the file's folder.
+// (repo.path, token and key files) are relative to the file's folder,
+// whatever the working directory: Load makes them absolute.
 func Load(path string) (*Config, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -447,7 +448,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.resolvePaths(filepath.Dir(path))
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot resolve the configuration's folder: %v", err)}}}
+	}
+	c.resolvePaths(dir)
 	return c, nil
 }
 

@@ -378,7 +378,10 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	dir := filepath.Join("testdata", "config") // relative paths are joined with the config's folder
+	dir, err := filepath.Abs(filepath.Join("testdata", "config")) // relative paths are made absolute against the config's folder
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := c.Pipelines[0]
 	got := map[string]any{
 		"repo.path":              c.Repo.Path,

@@ -404,7 +404,7 @@ func TestGateReasons(t *testing.T) {
 		{"warning allowed", GateConfig{MaxChanges: 50, AllowWarnings: []string{"^Something"}}, plan(func(p *Plan) {
 			p.Preview.Warnings = []TypedMessage{{Type: "SOURCE", Text: "Something odd"}}
 		}), ""},
-		{"budget", GateConfig{MaxChanges: 0 - 0 + 1}, plan(func(p *Plan) {
+		{"budget", GateConfig{MaxChanges: 1}, plan(func(p *Plan) {
 			p.payloadKeys = append(p.payloadKeys, spconfig.Key{Type: "TRANSFORM", Name: "b"})
 		}), "change budget: 2 objects"},
 		{"unlimited budget", GateConfig{MaxChanges: -1}, plan(func(p *Plan) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"promoter/gitstore"
 	"promoter/spconfig"
@@ -17,15 +16,11 @@ type Env struct {
 	Observer func(tenant string, ev spconfig.RequestEvent)
 }
 
-// RepoPath is repo.path made absolute: a relative path is taken relative to
-// the configuration file's folder.
-func (c *Config) RepoPath() string {
-	p := c.Repo.Path
-	if filepath.IsAbs(p) || c.Path == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(c.Path), p)
-}
+// RepoPath is the folder of the repository: repo.path, which Load has made
+// absolute against the configuration file's folder (issue 14: joining the
+// folder again here opened dir/dir/isc-config for --config dir/promotion.yaml).
+// A Config from Parse keeps repo.path as written.
+func (c *Config) RepoPath() string { return c.Repo.Path }
 
 // OpenStore opens (creating or cloning when needed) the configured repository.
 func OpenStore(ctx context.Context, cfg *Config, sec *Secrets, logger *slog.Logger) (*gitstore.Repo, error) {

@@ -272,7 +272,7 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 	d.say("Someone changes the TRANSFORM \"Get Worker Type\" in dev again")
-	r, store, err = d.runner(ctx)
+	r, _, err = d.runner(ctx)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func runDiff(ctx context.Context, env *environment, args []string) error {
 	case "json":
 		return diff.RenderJSON(env.stdout, all)
 	default:
-		return diff.RenderText(env.stdout, all, diff.TextOptions{Title: title, Color: isTerminal(env.stdout)})
+		return diff.RenderText(env.stdout, all, diff.TextOptions{Title: title, Color: env.colorEnabled(env.stdout)})
 	}
 }
 

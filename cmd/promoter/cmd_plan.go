@@ -28,7 +28,7 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
 		res, err := r.Plan(ctx, *rev)
 		if res != nil && res.Plan != nil {
-			if rerr := pipeline.RenderPlan(env.stdout, res.Plan, *format, *format == "text" && isTerminal(env.stdout)); rerr != nil && err == nil {
+			if rerr := pipeline.RenderPlan(env.stdout, res.Plan, *format, *format == "text" && env.colorEnabled(env.stdout)); rerr != nil && err == nil {
 				err = rerr
 			}
 		}

@@ -29,7 +29,7 @@ func runRollback(ctx context.Context, env *environment, args []string) error {
 	}
 	res, err := r.Rollback(ctx, *to, func(pl *pipeline.Plan) {
 		fmt.Fprintln(env.stdout, "Rollback plan:")
-		_ = pipeline.RenderPlan(env.stdout, pl, pipeline.FormatText, isTerminal(env.stdout))
+		_ = pipeline.RenderPlan(env.stdout, pl, pipeline.FormatText, env.colorEnabled(env.stdout))
 	})
 	if res != nil {
 		res.Plan = nil // already shown

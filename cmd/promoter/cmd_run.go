@@ -33,7 +33,7 @@ func printResult(env *environment, res *pipeline.Result) {
 		return
 	}
 	if res.Plan != nil {
-		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, isTerminal(env.stdout))
+		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, env.colorEnabled(env.stdout))
 	}
 	outcome := string(res.Outcome)
 	if res.DryRun {

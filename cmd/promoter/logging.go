@@ -112,6 +112,13 @@ func isTTY(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// colorEnabled reports whether output to w gets ANSI colours: w is a
+// terminal, NO_COLOR is unset or empty (https://no-color.org) and TERM is not
+// "dumb".
+func (env *environment) colorEnabled(w io.Writer) bool {
+	return isTTY(w) && env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb"
+}
+
 // pollProgress returns a WaitOptions.OnPoll that prints one progress line
 // per poll of a long-running job on stderr, or nil when stderr is not a
 // terminal (logs already carry the outcome of every step).

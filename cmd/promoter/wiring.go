@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"promoter/forge"
 	"promoter/notify"
@@ -149,14 +148,4 @@ func flowError(err error) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return err
-}
-
-// isTerminal reports whether f is a character device (colour, progress).
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
 }

@@ -110,6 +110,7 @@ func (t *Tenant) exportLocked(p spconfig.ExportPayload, now time.Time) ([]byte, 
 		}
 	}
 	if len(unknown) > 0 {
+		//lint:ignore ST1005 the fake repeats SailPoint's message word for word
 		return nil, fmt.Errorf("Supplied types are not supported: [%s]", strings.Join(unknown, ", "))
 	}
 	types := p.IncludeTypes

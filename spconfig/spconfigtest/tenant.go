@@ -191,9 +191,7 @@ func New(opts Options) (*Tenant, error) {
 		if err := t.seed(opts.Seed); err != nil {
 			return nil, err
 		}
-		for _, id := range opts.Identities {
-			t.identities = append(t.identities, id)
-		}
+		t.identities = append(t.identities, opts.Identities...)
 		if opts.TenantName != "" {
 			t.name = opts.TenantName
 		}
