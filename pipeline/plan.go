@@ -337,18 +337,36 @@ func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.Fi
 	return out, nil
 }
 
-// sourceIndex returns the source folder's objects at v: the ids of promoted
-// files resolve through them (see diff.Options.IndexNew).
+// sourceIndex returns the objects of the source folders upstream of the
+// target at v (the source, and in a chain its own sources): the ids of
+// promoted files are ids of those tenants and resolve through them (see
+// diff.Options.IndexNew).
 func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
-	files, err := v.readTenant(r.Store, r.Pipeline.Source)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", tenantDir(r.Pipeline.Source), err)
-	}
-	out := make([]spconfig.Entry, len(files))
-	for i, f := range files {
-		out[i] = f.Entry
+	var out []spconfig.Entry
+	for _, t := range r.upstreamTenants() {
+		files, err := v.readTenant(r.Store, t)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
+		}
+		for _, f := range files {
+			out = append(out, f.Entry)
+		}
 	}
 	return out, nil
+}
+
+// upstreamTenants lists the pipeline's source and, along a chain, the
+// sources of the pipelines that feed it (each once).
+func (r *Runner) upstreamTenants() []string {
+	out := []string{r.Pipeline.Source}
+	for i := 0; r.Config != nil && i < len(out) && i <= len(r.Config.Pipelines); i++ {
+		for _, q := range r.Config.Pipelines {
+			if q.Target == out[i] && !slices.Contains(out, q.Source) && q.Source != r.Pipeline.Target {
+				out = append(out, q.Source)
+			}
+		}
+	}
+	return out
 }
 
 // compareRestricted lists the keys, among those keep accepts, where two

@@ -450,3 +450,42 @@ func TestThreeStageChain(t *testing.T) {
 	}
 	w.git("fsck", "--strict")
 }
+
+// TestRepositoryFromBeforeBaselinesKeepsWorking: a repository of the earlier
+// model (target folder holding only promoted files, no observed ref) is
+// migrated by the next run: it says so once, baselines the live objects that
+// have no file, records the reference, and re-imports nothing.
+func TestRepositoryFromBeforeBaselinesKeepsWorking(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	// Make it look like the earlier model wrote it: no observations, and the
+	// prod-only object that a baseline took is not in the folder.
+	w.git("update-ref", "-d", "refs/promoter/observed/prod")
+	w.git("rm", "-q", "tenants/prod/TRANSFORM/Timestamp To Date.json")
+	w.git("commit", "-q", "-m", "earlier model: only promoted files")
+	imports := w.realImports()
+
+	_, errOut, code := w.promoter("run", "--config", w.cfg)
+	if code != exitOK {
+		t.Fatalf("migration run: exit %d\n%s", code, errOut)
+	}
+	if n := strings.Count(errOut, "no drift reference recorded yet"); n != 1 {
+		t.Errorf("the migration is logged %d times, want once:\n%s", n, errOut)
+	}
+	if w.realImports() != imports {
+		t.Error("the migration run imported")
+	}
+	if got := w.git("log", "-1", "--format=%s"); got != "Baseline of tenant prod (acme)" {
+		t.Errorf("last commit %q, want the baseline of the object without a file", got)
+	}
+	if w.git("ls-files", "tenants/prod/TRANSFORM/Timestamp To Date.json") == "" {
+		t.Error("the live object without a file was not baselined")
+	}
+	head := w.git("rev-parse", "HEAD")
+	_, errOut, _ = w.promoter("run", "--config", w.cfg)
+	if strings.Contains(errOut, "no drift reference recorded yet") || w.git("rev-parse", "HEAD") != head || w.realImports() != imports {
+		t.Errorf("the run after the migration migrated again, committed or imported:\n%s", errOut)
+	}
+}
