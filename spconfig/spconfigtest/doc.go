@@ -16,6 +16,21 @@
 // Source-owned references (CONNECTOR_SCHEMA,
 // ACCOUNT_CORRELATION_CONFIG) never fail and keep the target source's own.
 //
+// Imports. A preview reports every error and changes nothing. A real import
+// first exports the whole tenant as a backup (unless excludeBackup; also when
+// the import then fails), whose job id is the results' exportJobId, and then
+// imports the objects one at a time and halts at the first object with an
+// error, as a real tenant does: the objects before it stay imported and are
+// listed as importedObjects beside the error, the job ends FAILED with
+// "Import halted because of errors. Download results for error details.".
+// SailPoint does not document the order; the fake imports referenced types
+// before the types that refer to them (RULE, CONNECTOR_RULE, SOURCE,
+// TRANSFORM, IDENTITY_OBJECT_CONFIG, IDENTITY_PROFILE, TRIGGER_SUBSCRIPTION,
+// then types SP-Config cannot import), in document order within a type. The
+// fault reject-object=TYPE:NAME makes a real import refuse that object (by name
+// or self.name), so a test can produce a partial import on demand; a preview
+// does not see it.
+//
 // Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
 //
 //	URL=http://127.0.0.1:8080

@@ -366,6 +366,8 @@ func VerifyEntry(e spconfig.Entry) error {
 
 // newIDLocked returns a fresh tenant-local id (32 hex digits), deterministic
 // per tenant name and counter.
+func (t *Tenant) newObjectIDLocked(typ string) string { return t.newIDLocked() }
+
 func (t *Tenant) newIDLocked() string {
 	t.counter++
 	h := sha256.Sum256(fmt.Appendf(nil, "%s/%d", t.name, t.counter))
