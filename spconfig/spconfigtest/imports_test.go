@@ -148,3 +148,32 @@ func TestRejectObjectSpec(t *testing.T) {
 		t.Errorf("two reject-object faults, a name with a colon: %v", err)
 	}
 }
+
+// TestMessageShape: result messages have the shape real tenants send
+// (SailPoint's published bodies): "detail" singular and null when empty, no
+// "details", and "key" null where the service has none.
+func TestMessageShape(t *testing.T) {
+	dev := start(t, "dev", nil)
+	devAll := dev.export(spconfig.ExportPayload{})
+	gwt := find(t, devAll.Objects, "TRANSFORM", "Get Worker Type")
+	prod := start(t, "prod", func(o *Options) { o.Faults = "reject-object=TRANSFORM:Get Worker Type" })
+	download := func(preview bool) string {
+		j := prod.startImport(docOf("acme-sb", gwt), nil, preview)
+		prod.wait("import", j.JobID)
+		return string(prod.getJSON(prod.prefix+"/import/"+j.JobID+"/download", http.StatusOK, nil).body)
+	}
+	preview := download(true)
+	if want := `"infos":[{"key":"IMPORT_PREVIEW","text":"Object to be imported: [` + gwt.Self.ID + `, Get Worker Type]","detail":null}]`; !strings.Contains(preview, want) {
+		t.Errorf("preview results %s\nwant %s", preview, want)
+	}
+	real := download(false)
+	if want := `"errors":[{"key":null,"text":"Unable to import object [type: TRANSFORM, id: ` + gwt.Self.ID; !strings.Contains(real, want) ||
+		!strings.Contains(real, `"detail":{"reference":{"id":"`+gwt.Self.ID+`","name":"Get Worker Type","type":"TRANSFORM"}}`) {
+		t.Errorf("import results %s\nwant %s... with a detail", real, want)
+	}
+	for _, body := range []string{preview, real} {
+		if strings.Contains(body, `"details"`) {
+			t.Errorf(`results use "details": %s`, body)
+		}
+	}
+}

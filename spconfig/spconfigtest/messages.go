@@ -1,19 +1,24 @@
 package spconfigtest
 
-// message is one entry of an import result's infos, warnings or errors.
+// message is one entry of an import result's infos, warnings or errors, in
+// the shape real tenants send rather than the schema's {key, text, details}:
+// "key" is null when the service has none, and the details are under
+// "detail" (singular), null when there are none (SailPoint's published
+// bodies; DESIGN section 1). Promoter's parser reads both shapes.
 type message struct {
-	Key     string         `json:"key"`
-	Text    string         `json:"text"`
-	Details map[string]any `json:"details"`
+	Key    *string        `json:"key"`
+	Text   string         `json:"text"`
+	Detail map[string]any `json:"detail"`
 }
 
-// newMessage returns a result message; key "" is a message without a key and
-// detail nil one without details.
+// newMessage returns a result message; key "" is sent as null and detail nil
+// as null.
 func newMessage(key, text string, detail map[string]any) message {
-	if detail == nil {
-		detail = map[string]any{}
+	m := message{Text: text, Detail: detail}
+	if key != "" {
+		m.Key = &key
 	}
-	return message{Key: key, Text: text, Details: detail}
+	return m
 }
 
 // refDetail is the detail of a message about one object or reference.
