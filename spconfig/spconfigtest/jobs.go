@@ -17,6 +17,7 @@ const jobExpiry = 7 * 24 * time.Hour
 const (
 	msgImportHalted   = "Import halted because of errors. Download results for error details."
 	msgImportComplete = "Download import results for details."
+	msgCancelled      = "The job was cancelled."
 )
 
 // startExportLocked queues an export job.
@@ -169,4 +170,27 @@ func mustJSON(v any) []byte {
 		panic(fmt.Sprintf("spconfigtest: encode %T: %v", v, err)) // only fixed shapes are encoded
 	}
 	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+// CancelJob cancels a job that is not done yet, as someone cancelling it in
+// the tenant would: it ends CANCELLED with no results, and a cancelled import
+// imports nothing. It returns the job as the admin API lists it.
+func (t *Tenant) CancelJob(id string) (JobInfo, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.advanceLocked()
+	for _, j := range t.jobs {
+		if j.ID != id {
+			continue
+		}
+		if j.done() {
+			return JobInfo{}, fmt.Errorf("cancel job %s: it is already %s", id, j.Status)
+		}
+		now := t.opts.Now()
+		j.Status, j.Message, j.Modified, j.Completed = spconfig.StatusCancelled, msgCancelled, now, now
+		j.Data, j.Hang = nil, false
+		t.saveOrLog()
+		return JobInfo{JobID: j.ID, Type: j.Type, Preview: j.Preview, Status: j.Status, Created: j.Created}, nil
+	}
+	return JobInfo{}, fmt.Errorf("cancel job %s: %w", id, errNotFound)
 }
