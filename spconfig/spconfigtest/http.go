@@ -239,6 +239,10 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 }
 
 func (t *Tenant) serveStartExport(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send the export payload as application/json.")
+		return
+	}
 	var p spconfig.ExportPayload
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -317,18 +321,21 @@ func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
 		t.badRequest(w, "Required request part 'data' is not an SP-Config export document: "+err.Error())
 		return
 	}
-	var opts spconfig.ImportOptions
+	var (
+		opts     spconfig.ImportOptions
+		defaults []defaultRef
+	)
 	if ob, ok, err := formPart(r, "options"); err != nil {
 		t.badRequest(w, "Request part 'options' could not be read: "+err.Error())
 		return
 	} else if ok && len(strings.TrimSpace(string(ob))) > 0 {
-		if err := json.Unmarshal(ob, &opts); err != nil {
-			t.badRequest(w, "Request part 'options' is not valid ImportOptions JSON: "+err.Error())
+		if opts, defaults, err = parseImportOptions(ob); err != nil {
+			t.badRequest(w, err.Error())
 			return
 		}
 	}
 	t.mu.Lock()
-	j := t.startImportLocked(data, opts, preview)
+	j := t.startImportLocked(data, opts, defaults, preview)
 	status := jobStatus(j)
 	t.saveOrLog()
 	t.mu.Unlock()
@@ -367,13 +374,21 @@ func (t *Tenant) findJobLocked(typ, id string) *job {
 func (t *Tenant) serveStatus(w http.ResponseWriter, typ, id string) {
 	t.mu.Lock()
 	j := t.findJobLocked(typ, id)
-	var status map[string]any
+	var (
+		status  map[string]any
+		expired bool
+	)
 	if j != nil {
 		status = jobStatus(j)
+		expired = !t.opts.Now().Before(j.Created.Add(jobExpiry))
 	}
 	t.mu.Unlock()
-	if j == nil {
+	switch {
+	case j == nil:
 		t.notFound(w, fmt.Sprintf("%s job %s was not found.", strings.ToLower(typ), id))
+		return
+	case expired:
+		t.notFound(w, fmt.Sprintf("%s job %s has expired (jobs and their results are kept %s).", strings.ToLower(typ), id, jobExpiry))
 		return
 	}
 	writeJSON(w, http.StatusOK, status)

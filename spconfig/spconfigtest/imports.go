@@ -101,7 +101,7 @@ func (t *Tenant) importLocked(j *job, now time.Time) {
 	if !j.Preview && !opts.ExcludeBackup {
 		res.ExportJobID = t.backupLocked(j, now)
 	}
-	plan := t.planImportLocked(doc, opts, j.Preview)
+	plan := t.planImportLocked(doc, opts, j.Defaults, j.Preview)
 
 	if j.Preview {
 		for _, p := range plan {
@@ -160,7 +160,7 @@ func (t *Tenant) backupLocked(j *job, now time.Time) string {
 // (new objects get ids only for a real import) and resolves its references by
 // name, in this import and then in this tenant. It returns the entries in
 // import order, each with its errors.
-func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.ImportOptions, preview bool) []*planned {
+func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.ImportOptions, defaults []defaultRef, preview bool) []*planned {
 	var plan []*planned
 	for _, e := range doc.Objects {
 		if selectedBy(opts, e) {
@@ -203,7 +203,7 @@ func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.I
 	}
 	for _, p := range plan {
 		if p.obj != nil {
-			t.resolveRefsLocked(p, inDoc)
+			t.resolveRefsLocked(p, inDoc, opts.DefaultReferences, defaults)
 		}
 	}
 	return plan
@@ -211,8 +211,8 @@ func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.I
 
 // resolveRefsLocked resolves the references of p by name, collecting the id
 // edits and an UNKNOWN_REFERENCE_RESOLVER error per reference that does not
-// resolve.
-func (t *Tenant) resolveRefsLocked(p *planned, inDoc map[extKey]*planned) {
+// resolve, by name or through the import's defaultReferences.
+func (t *Tenant) resolveRefsLocked(p *planned, inDoc map[extKey]*planned, defaultTypes []string, defaults []defaultRef) {
 	unresolved := func(typ, id, name string) {
 		p.errs = append(p.errs, newMessage("UNKNOWN_REFERENCE_RESOLVER",
 			fmt.Sprintf("Unable to resolve reference for object [type: %s, id: %s, name: %s]", typ, id, name), refDetail(typ, id, name)))
@@ -220,6 +220,9 @@ func (t *Tenant) resolveRefsLocked(p *planned, inDoc map[extKey]*planned) {
 	root, _ := parseTree(p.obj.Raw) // newObject parsed it already
 	for _, rf := range findRefs(p.obj.Raw, root.get("object"), isRefType) {
 		id, name, ok := t.resolveLocked(rf, p, inDoc)
+		if !ok {
+			id, name, ok = t.resolveDefaultLocked(rf, defaultTypes, defaults)
+		}
 		if !ok {
 			unresolved(rf.Type, rf.ID, rf.Name)
 			continue

@@ -35,12 +35,12 @@ func (t *Tenant) startExportLocked(p spconfig.ExportPayload) *job {
 }
 
 // startImportLocked queues an import job.
-func (t *Tenant) startImportLocked(data []byte, opts spconfig.ImportOptions, preview bool) *job {
+func (t *Tenant) startImportLocked(data []byte, opts spconfig.ImportOptions, defaults []defaultRef, preview bool) *job {
 	now := t.opts.Now()
 	j := &job{
 		ID: t.newJobIDLocked(), Type: spconfig.JobImport, Preview: preview, Status: spconfig.StatusNotStarted,
 		Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
-		Data: data, Options: &opts,
+		Data: data, Options: &opts, Defaults: defaults,
 		Hang: t.rollLocked(t.faults.hangImport),
 		Fail: t.rollLocked(t.faults.failImport),
 	}
@@ -56,6 +56,9 @@ func (t *Tenant) advanceLocked() {
 	changed := false
 	for _, j := range t.jobs {
 		if j.done() {
+			if j.Result != nil && !now.Before(j.Created.Add(jobExpiry)) {
+				j.Result, j.Data, changed = nil, nil, true // expired: the results are gone
+			}
 			continue
 		}
 		if j.Hang || now.Before(j.Due) {

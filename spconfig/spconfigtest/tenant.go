@@ -109,6 +109,7 @@ type job struct {
 	Export      *spconfig.ExportPayload `json:"export,omitempty"`
 	Data        json.RawMessage         `json:"data,omitempty"` // import document, dropped once run
 	Options     *spconfig.ImportOptions `json:"options,omitempty"`
+	Defaults    []defaultRef            `json:"defaultReferenceObjects,omitempty"` // object-form defaultReferences
 	Result      json.RawMessage         `json:"result,omitempty"`
 }
 
