@@ -63,6 +63,13 @@ var layouts = []layout{
 	{"v2025", "/v2025/sp-config", "/sp-config", func(l *openapi3.Loader, dir string) (*openapi3.T, error) {
 		return l.LoadFromFile(filepath.Join(dir, "sp-config.v2025.assembled.yaml"))
 	}},
+	// v2024 and v2026 serve schemas byte-identical to v2025 (spec README).
+	{"v2024", "/v2024/sp-config", "/sp-config", func(l *openapi3.Loader, dir string) (*openapi3.T, error) {
+		return l.LoadFromFile(filepath.Join(dir, "sp-config.v2025.assembled.yaml"))
+	}},
+	{"v2026", "/v2026/sp-config", "/sp-config", func(l *openapi3.Loader, dir string) (*openapi3.T, error) {
+		return l.LoadFromFile(filepath.Join(dir, "sp-config.v2025.assembled.yaml"))
+	}},
 	{"beta", "/beta/sp-config", "/sp-config", func(l *openapi3.Loader, dir string) (*openapi3.T, error) {
 		return l.LoadFromDataWithPath([]byte(betaRoot), &url.URL{Path: filepath.ToSlash(filepath.Join(dir, "beta-root.yaml"))})
 	}},
@@ -266,11 +273,27 @@ func TestConformance(t *testing.T) {
 			v.check(f.do("GET", P+"/config-objects", nil, ""), "GET", "/config-objects", nil)
 			f.token = f.getToken("promoter", "promoter-secret")
 
-			// 429 and injected 500
-			if err := f.srv.SetFaults("500=1"); err != nil {
-				t.Fatal(err)
+			// 429 and injected 403 and 500
+			for _, spec := range []string{"403=1", "500=1"} {
+				if err := f.srv.SetFaults(spec); err != nil {
+					t.Fatal(err)
+				}
+				v.check(f.do("GET", P+"/config-objects", nil, ""), "GET", "/config-objects", nil)
 			}
-			v.check(f.do("GET", P+"/config-objects", nil, ""), "GET", "/config-objects", nil)
+			f.srv.SetFaults("")
+
+			// a real import that halts half way (reject-object): FAILED, importedObjects beside the error
+			f.srv.SetFaults("reject-object=RULE:Email Correlation")
+			body, ct = multipartBody(t, export, []byte(`{"includeTypes":["TRANSFORM","RULE"]}`))
+			r = f.do("POST", P+"/import", body, ct)
+			hj := decode[spconfig.Job](t, r.body)
+			f.clock.Add(3 * time.Second)
+			v.check(f.do("GET", P+"/import/"+hj.JobID, nil, ""), "GET", "/import/{id}", map[string]string{"id": hj.JobID})
+			r = f.do("GET", P+"/import/"+hj.JobID+"/download", nil, "")
+			v.check(r, "GET", "/import/{id}/download", map[string]string{"id": hj.JobID})
+			if res := decode[spconfig.ImportResults](t, r.body); len(res.Results["RULE"].ImportedObjects) == 0 || len(res.Results["RULE"].Errors) != 1 || res.ExportJobID == "" {
+				t.Errorf("partial import results: %s", r.body)
+			}
 			f.srv.SetFaults("")
 			for range 50 {
 				r = f.do("GET", P+"/export/"+ej.JobID, nil, "")
@@ -288,6 +311,7 @@ func TestConformance(t *testing.T) {
 				"GET /export/{id}/download OK", "GET /export/{id}/download Bad Request", "POST /import Accepted",
 				"POST /import Bad Request", "GET /import/{id} OK", "GET /import/{id}/download OK",
 				"GET /import/{id} Not Found", "GET /config-objects Unauthorized", "GET /config-objects Internal Server Error",
+				"GET /config-objects Forbidden",
 				"GET /export/{id} Too Many Requests",
 			} {
 				if !v.seen[want] {
