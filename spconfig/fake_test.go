@@ -2,7 +2,9 @@ package spconfig_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,4 +143,57 @@ func startFake(t *testing.T, name string, seed uint64) *spconfigtest.Server {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// TestClientReadsPartialImport: promoter's client reads what the fake sends for
+// a real import that halts half way, in the message shape real tenants use
+// ("key": null, "detail" singular): the *JobError carries the results, with
+// the objects imported before the halt, the refusal and the backup's job id.
+func TestClientReadsPartialImport(t *testing.T) {
+	dev := startFake(t, "dev", 1)
+	prod := startFake(t, "prod", 2)
+	if err := dev.SetFaults(""); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.SetFaults("reject-object=TRANSFORM:Get Worker Type"); err != nil {
+		t.Fatal(err)
+	}
+	var doc spconfig.ExportDocument
+	for _, typ := range []string{"SOURCE", "TRANSFORM"} {
+		for _, e := range dev.Objects(typ) {
+			if name := e.Key().Name; name == "Active Directory" || name == "Get Worker Type" {
+				doc.Objects = append(doc.Objects, e)
+			}
+		}
+	}
+	doc.Version, doc.Tenant = 1, dev.Name()
+	c, err := spconfig.New(spconfig.Config{BaseURL: prod.URL, APIVersion: "v2025", ClientID: "promoter", ClientSecret: "promoter-secret",
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, res, err := c.Import(ctx, doc.Bytes(), nil, true, spconfig.WaitOptions{}, nil); err != nil {
+		t.Fatalf("preview: %v", err)
+	} else if m := res.Results["TRANSFORM"].Infos; len(m) != 1 || m[0].Key != "IMPORT_PREVIEW" || m[0].Details != nil {
+		t.Errorf("preview infos = %+v, want one IMPORT_PREVIEW without details", m)
+	}
+	job, res, err := c.Import(ctx, doc.Bytes(), nil, false, spconfig.WaitOptions{}, nil)
+	var je *spconfig.JobError
+	if !errors.As(err, &je) || je.Results != res || job.Status != spconfig.StatusFailed {
+		t.Fatalf("import: job %+v, err %v; want FAILED with a *JobError carrying the results", job, err)
+	}
+	if !strings.Contains(err.Error(), "Import halted because of errors") || !strings.Contains(err.Error(), "TRANSFORM: Unable to import object") {
+		t.Errorf("error %q does not say why", err)
+	}
+	if got := res.Results["SOURCE"].ImportedObjects; len(got) != 1 || got[0].Name != "Active Directory" {
+		t.Errorf("SOURCE importedObjects = %+v", got)
+	}
+	errs := res.Results["TRANSFORM"].Errors
+	if len(errs) != 1 || errs[0].Key != "" || errs[0].Details["reference"] == nil || len(res.Results["TRANSFORM"].ImportedObjects) != 0 {
+		t.Errorf("TRANSFORM errors = %+v, want one keyless refusal with its reference", errs)
+	}
+	if res.ExportJobID == "" {
+		t.Error("no backup exportJobId in the results of a FAILED import")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"promoter/spconfig/spconfigtest"
@@ -17,7 +18,7 @@ func init() {
 		summary: "run a fake ISC tenant (SP-Config API) for rehearsals and tests",
 		usage: `fake-tenant --listen ADDR [--seed EXPORT.json | --seed-sample dev|prod] [--identities FILE]
                    [--state FILE] [--client-id ID --client-secret SECRET] [--faults SPEC]
-                   [--job-delay D] [--token-ttl D] [--tenant NAME]`,
+                   [--job-delay D] [--token-ttl D] [--tenant NAME] [--scopes LIST] [--seed-ids SEED]`,
 		run: runFakeTenant,
 	})
 }
@@ -35,18 +36,23 @@ func runFakeTenant(ctx context.Context, env *environment, args []string) error {
 	jobDelay := fs.Duration("job-delay", spconfigtest.DefaultJobDelay, "how long a job stays in progress (0s completes at once)")
 	tokenTTL := fs.Duration("token-ttl", 12*time.Minute, "access token lifetime")
 	tenant := fs.String("tenant", "", "tenant name (default: the seed's tenant)")
+	scopes := fs.String("scopes", spconfigtest.ScopeAll, "the client's token scopes, a comma or space separated `LIST`: sp:config:read may export, sp:config:manage may also import; "+spconfigtest.ScopeAll+" is an ORG_ADMIN personal access token")
+	seedIDs := fs.String("seed-ids", "", "derive job and object ids from `SEED` so every run gives the same ids (default: random, as a real tenant)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("fake-tenant takes no arguments, got %q", fs.Args())
 	}
+	if len(strings.FieldsFunc(*scopes, isListSeparator)) == 0 {
+		return usageError("fake-tenant: --scopes must name at least one scope, e.g. %s or sp:config:read", spconfigtest.ScopeAll)
+	}
 	if *seed != "" && *sample != "" {
 		return usageError("fake-tenant: give --seed or --seed-sample, not both")
 	}
 	opts := spconfigtest.Options{
 		TenantName: *tenant, ClientID: *clientID, ClientSecret: *clientSecret, TokenTTL: *tokenTTL,
-		JobDelay: *jobDelay, Faults: *faults, StatePath: *statePath,
+		JobDelay: *jobDelay, Faults: *faults, StatePath: *statePath, Scopes: strings.FieldsFunc(*scopes, isListSeparator), IDSeed: *seedIDs,
 		Logger: slog.New(slog.NewTextHandler(env.stderr, nil)),
 	}
 	switch *sample {
@@ -88,7 +94,7 @@ func runFakeTenant(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintln(env.stdout, srv.URL)
 	slog.New(slog.NewTextHandler(env.stderr, nil)).Info("fake tenant listening", "url", srv.URL, "tenant", srv.Name(),
-		"objects", len(srv.Objects("")), "identities", len(srv.Identities()), "clientID", *clientID)
+		"objects", len(srv.Objects("")), "identities", len(srv.Identities()), "clientID", *clientID, "scopes", *scopes)
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -97,3 +103,5 @@ func runFakeTenant(ctx context.Context, env *environment, args []string) error {
 	}
 	return nil
 }
+
+func isListSeparator(r rune) bool { return r == ',' || r == ' ' }

@@ -4,9 +4,9 @@
 // store (objects per type with tenant-local ids, matched by spconfig.Key),
 // export and import jobs, ES256 signing of RULE and CONNECTOR_RULE objects
 // with one key shared by all fake tenants (SignObject, VerifyEntry), reference
-// resolution by name on import, backups, token expiry, rate limiting, fault
-// injection, the admin API under /_fake/, an optional state file, and the
-// embedded sample tenants. It is not a client; the client is package spconfig.
+// resolution by name on import, partial imports, backups, JWT access tokens
+// and their scopes and expiry, rate limiting, fault injection, the admin API
+// under /_fake/, an optional state file, and the embedded sample tenants. It is not a client; the client is package spconfig.
 //
 // Object bytes are never re-encoded: key order and number literals (10.0)
 // come back exactly as seeded or imported. Signed objects are re-signed on
@@ -15,6 +15,62 @@
 // transforms) resolves by that name; other bare ids are left as they are.
 // Source-owned references (CONNECTOR_SCHEMA,
 // ACCOUNT_CORRELATION_CONFIG) never fail and keep the target source's own.
+//
+// Imports. A preview reports every error and changes nothing. A real import
+// first exports the whole tenant as a backup (unless excludeBackup; also when
+// the import then fails), whose job id is the results' exportJobId, and then
+// imports the objects one at a time and halts at the first object with an
+// error, as a real tenant does: the objects before it stay imported and are
+// listed as importedObjects beside the error, the job ends FAILED with
+// "Import halted because of errors. Download results for error details.".
+// SailPoint does not document the order; the fake imports referenced types
+// before the types that refer to them (RULE, CONNECTOR_RULE, SOURCE,
+// TRANSFORM, IDENTITY_OBJECT_CONFIG, IDENTITY_PROFILE, TRIGGER_SUBSCRIPTION,
+// then types SP-Config cannot import), in document order within a type. The
+// fault reject-object=TYPE:NAME makes a real import refuse that object (by name
+// or self.name), so a test can produce a partial import on demand; a preview
+// does not see it.
+//
+// Choices the docs do not settle, made here:
+//
+//   - Messages: the shape real tenants send, not the schema's: "detail"
+//     (singular; null when empty, else {"reference": {type, id, name}}) and
+//     "key" null where the service has none; the fake's only keyless message
+//     is the reject-object refusal. Preview infos are IMPORT_PREVIEW with
+//     detail null, as in SailPoint's published body.
+//   - Tokens: RS256 JWTs with ISC's claims (tenant_id, internal, pod
+//     "fake01-local", org, identity_id and user_name of the tenant's first
+//     identity or "fake.admin", strong_auth, authorities [ORG_ADMIN],
+//     client_id, strong_auth_supported, scope as a list, exp, jti), signed
+//     with a key made once per process; tenant_id is a UUID derived from the
+//     tenant name. A token of another fake tenant is invalid (401). The token
+//     response has the fields of the SDKs' AccessToken model, scope
+//     space-separated. Credentials may come urlencoded, as multipart/form-data,
+//     in the query string or by basic auth.
+//   - Scopes (Options.Scopes, default sp:scopes:all): the spec's userAuth
+//     lists, so config-objects and everything under export need
+//     sp:config:read or sp:config:manage, everything under import
+//     sp:config:manage; sp:scopes:all allows all. Order of checks: 401, 429,
+//     injected fault, 404, 405, 403.
+//   - Injected statuses carry the spec's example bodies where it has one (403,
+//     404, 500), else "CODE Status Text".
+//   - Ids: job ids are UUIDs; a new object's id is 32 hex digits for the
+//     types IdentityNow's older services own (SOURCE, RULE, CONNECTOR_RULE,
+//     IDENTITY_PROFILE, ROLE, ACCESS_PROFILE, LIFECYCLE_STATE, ...; identities
+//     too), else a UUID, as the samples show. Random by default; Options.IDSeed
+//     (--seed-ids) derives them from the seed, the tenant name and a counter.
+//     Token jti values stay random so token requests never shift seeded ids.
+//   - 400s: import options naming a type outside the 7 importable ones in
+//     includeTypes, excludeTypes, objectOptions or defaultReferences; an
+//     export body not sent as application/json (or +json). defaultReferences
+//     entries may be type names (the schema: an unresolvable reference of
+//     that type then resolves by id when the target has that id) or {type,
+//     id, name} objects (the spec's example: an unresolvable reference of that
+//     type resolves to the named object, by name, else id).
+//   - Jobs and their results expire 7 days after creation: status and download
+//     answer 404 "... has expired"; the admin API still lists the job.
+//     POST /_fake/jobs/{id}/cancel ends a job that is not done CANCELLED
+//     (message "The job was cancelled.", no results; 400 when already done).
 //
 // Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
 //

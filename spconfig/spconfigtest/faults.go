@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"promoter/spconfig"
 )
 
 // faults is a parsed fault spec.
@@ -18,10 +20,18 @@ type faults struct {
 	hangImport   float64
 	truncate     float64
 	slowDownload time.Duration
+	reject       []rejectKey // reject-object=TYPE:NAME, in the order given
 }
 
+// rejectKey names an object a real import refuses (fault reject-object).
+type rejectKey struct{ Type, Name string }
+
+func (k rejectKey) String() string { return k.Type + ":" + k.Name }
+
 // parseFaults parses "429=0.1,500=0.05,503=0.1,fail-export=1,fail-import=1,
-// slow-download=2s,truncate-download=0.5,hang-export=1,hang-import=1".
+// slow-download=2s,truncate-download=0.5,hang-export=1,hang-import=1,
+// reject-object=SOURCE:Active Directory". reject-object may repeat; the name is
+// everything after the first colon (names with a comma cannot be given).
 func parseFaults(spec string) (faults, error) {
 	f := faults{spec: spec, status: map[int]float64{}}
 	for part := range strings.SplitSeq(spec, ",") {
@@ -32,6 +42,14 @@ func parseFaults(spec string) (faults, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			return faults{}, fmt.Errorf("fault %q: want NAME=VALUE, e.g. 429=0.1 or slow-download=2s", part)
+		}
+		if k == "reject-object" {
+			typ, name, ok := strings.Cut(v, ":")
+			if !ok || name == "" || !spconfig.Exportable(typ) {
+				return faults{}, fmt.Errorf("fault %q: want reject-object=TYPE:NAME with one of the %d exportable types, e.g. reject-object=SOURCE:Active Directory", part, len(spconfig.ExportableTypes))
+			}
+			f.reject = append(f.reject, rejectKey{typ, name})
+			continue
 		}
 		if k == "slow-download" {
 			d, err := time.ParseDuration(v)
@@ -59,12 +77,24 @@ func parseFaults(spec string) (faults, error) {
 		default:
 			code, err := strconv.Atoi(k)
 			if err != nil || code < 400 || code > 599 {
-				return faults{}, fmt.Errorf("fault %q: unknown fault (want an HTTP status 400-599, fail-export, fail-import, hang-export, hang-import, slow-download or truncate-download)", part)
+				return faults{}, fmt.Errorf("fault %q: unknown fault (want an HTTP status 400-599, fail-export, fail-import, hang-export, hang-import, slow-download, truncate-download or reject-object)", part)
 			}
 			f.status[code] = p
 		}
 	}
 	return f, nil
+}
+
+// rejects reports whether a real import refuses o (fault reject-object), and
+// the fault that names it. The name matches the object's name or its
+// self.name.
+func (f faults) rejects(o *object) (string, bool) {
+	for _, k := range f.reject {
+		if k.Type == o.Type && (k.Name == o.Key.Name || k.Name == o.SelfName) {
+			return k.String(), true
+		}
+	}
+	return "", false
 }
 
 func (f faults) codes() []int {
@@ -81,7 +111,9 @@ func (f faults) codes() []int {
 // carries Retry-After), fail-export=p and fail-import=p (the job ends FAILED),
 // hang-export=p and hang-import=p (the job stays IN_PROGRESS), slow-download=D
 // (downloads wait D first) and truncate-download=p (the download body is cut
-// in half). "" turns faults off.
+// in half) and reject-object=TYPE:NAME (a real import refuses that object and
+// halts there, the objects before it imported; a preview does not see it). ""
+// turns faults off.
 func (t *Tenant) SetFaults(spec string) error {
 	f, err := parseFaults(spec)
 	if err != nil {

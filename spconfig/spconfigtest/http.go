@@ -44,7 +44,7 @@ func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			t.errorBody(w, http.StatusMethodNotAllowed, "405 Method Not Allowed", "Use GET /.")
+			t.methodNotAllowed(w, http.MethodGet, http.MethodHead)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "tenant": t.name})
@@ -115,76 +115,77 @@ func (t *Tenant) notFound(w http.ResponseWriter, text string) {
 	t.errorBody(w, http.StatusNotFound, "404 Not found", text)
 }
 
-func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		t.errorBody(w, http.StatusMethodNotAllowed, "405 Method Not Allowed", "Use POST /oauth/token.")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": err.Error()})
-		return
-	}
-	id, secret, basic := r.BasicAuth()
-	if !basic {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
-	if gt := r.Form.Get("grant_type"); gt != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": fmt.Sprintf("Unsupported grant type: %s", gt)})
-		return
-	}
-	if id != t.opts.ClientID || secret != t.opts.ClientSecret {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Bad credentials"})
-		return
-	}
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	t.mu.Lock()
-	now := t.opts.Now()
-	for k, v := range t.tokens { // forget expired tokens so the map stays small
-		if !now.Before(v.expires) {
-			delete(t.tokens, k)
-		}
-	}
-	t.tokens[tok] = token{clientID: id, expires: now.Add(t.opts.TokenTTL)}
-	name := t.name
-	t.mu.Unlock()
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": tok, "token_type": "bearer", "expires_in": int(t.opts.TokenTTL.Seconds()),
-		"scope": "sp:scopes:all", "tenant_id": name, "org": name, "jti": trackingID(),
-	})
+// apiRoute is one SP-Config endpoint: its method and the scopes that may call it.
+type apiRoute struct {
+	method string
+	scopes []string
 }
 
-// serveAPI handles the SP-Config endpoints; rest is the path after /sp-config/.
+// routeOf returns the endpoint at path parts (after /sp-config/), or ok false
+// for a path the API does not have.
+func routeOf(parts []string) (apiRoute, bool) {
+	switch {
+	case len(parts) == 1 && parts[0] == "config-objects":
+		return apiRoute{http.MethodGet, scopesRead}, true
+	case len(parts) == 1 && parts[0] == "export":
+		return apiRoute{http.MethodPost, scopesRead}, true
+	case len(parts) == 1 && parts[0] == "import":
+		return apiRoute{http.MethodPost, scopesManage}, true
+	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "download") && parts[0] == "export":
+		return apiRoute{http.MethodGet, scopesRead}, true
+	case (len(parts) == 2 || len(parts) == 3 && parts[2] == "download") && parts[0] == "import":
+		return apiRoute{http.MethodGet, scopesManage}, true
+	}
+	return apiRoute{}, false
+}
+
+// faultTexts are the documented bodies (the spec's response examples) of
+// injected statuses; other statuses get their HTTP status text.
+var faultTexts = map[int][2]string{
+	http.StatusBadRequest:          {"400.1 Bad Request Content", "The request could not be processed."},
+	http.StatusForbidden:           {"403 Forbidden", "The server understood the request but refuses to authorize it."},
+	http.StatusNotFound:            {"404 Not found", "The server did not find a current representation for the target resource."},
+	http.StatusInternalServerError: {"500.0 Internal Fault", "An internal fault occurred."},
+}
+
+// injectFault writes the response of an injected status.
+func (t *Tenant) injectFault(w http.ResponseWriter, code int) {
+	if code == http.StatusTooManyRequests {
+		tooMany(w, time.Second)
+		return
+	}
+	if ft, ok := faultTexts[code]; ok {
+		t.errorBody(w, code, ft[0], ft[1])
+		return
+	}
+	t.errorBody(w, code, fmt.Sprintf("%d %s", code, http.StatusText(code)), http.StatusText(code)+".")
+}
+
+// methodNotAllowed answers a wrong method on a known path.
+func (t *Tenant) methodNotAllowed(w http.ResponseWriter, allow ...string) {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	t.errorBody(w, http.StatusMethodNotAllowed, "405 Method Not Allowed",
+		fmt.Sprintf("Request method is not supported for this resource: use %s.", strings.Join(allow, " or ")))
+}
+
+// serveAPI handles the SP-Config endpoints; rest is the path after
+// /sp-config/. It authenticates, rate-limits, injects faults, routes (404,
+// 405) and checks the token's scopes (403), in that order.
 func (t *Tenant) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	t.mu.Lock()
 	t.advanceLocked()
 	now := t.opts.Now()
-	// Authentication.
-	authz := r.Header.Get("Authorization")
-	tokStr, isBearer := strings.CutPrefix(authz, "Bearer ")
-	tok, known := t.tokens[strings.TrimSpace(tokStr)]
-	switch {
-	case authz == "" || !isBearer:
+	claims, ok := t.authenticateLocked(w, r, now)
+	if !ok {
 		t.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is missing"})
-		return
-	case !known:
-		t.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is invalid"})
-		return
-	case !now.Before(tok.expires):
-		t.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "JWT validation failed: JWT is expired"})
 		return
 	}
 	// Rate limit per client id.
 	if t.opts.RateLimit > 0 {
-		win := t.rate[tok.clientID]
+		win := t.rate[claims.ClientID]
 		if win == nil || !now.Before(win.start.Add(t.opts.RateWindow)) {
 			win = &window{start: now}
-			t.rate[tok.clientID] = win
+			t.rate[claims.ClientID] = win
 		}
 		if win.count >= t.opts.RateLimit {
 			wait := win.start.Add(t.opts.RateWindow).Sub(now)
@@ -198,31 +199,36 @@ func (t *Tenant) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	for _, code := range t.faults.codes() {
 		if t.rollLocked(t.faults.status[code]) {
 			t.mu.Unlock()
-			switch code {
-			case http.StatusTooManyRequests:
-				tooMany(w, time.Second)
-			default:
-				t.errorBody(w, code, fmt.Sprintf("%d Injected fault", code), "An internal fault occurred (injected fault).")
-			}
+			t.injectFault(w, code)
 			return
 		}
 	}
 	t.mu.Unlock()
 
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	rt, known := routeOf(parts)
 	switch {
-	case len(parts) == 1 && parts[0] == "config-objects" && r.Method == http.MethodGet:
-		t.serveConfigObjects(w)
-	case len(parts) == 1 && parts[0] == "export" && r.Method == http.MethodPost:
-		t.serveStartExport(w, r)
-	case len(parts) == 1 && parts[0] == "import" && r.Method == http.MethodPost:
-		t.serveStartImport(w, r)
-	case len(parts) == 2 && (parts[0] == "export" || parts[0] == "import") && r.Method == http.MethodGet:
-		t.serveStatus(w, strings.ToUpper(parts[0]), parts[1])
-	case len(parts) == 3 && (parts[0] == "export" || parts[0] == "import") && parts[2] == "download" && r.Method == http.MethodGet:
-		t.serveDownload(w, r, strings.ToUpper(parts[0]), parts[1])
-	default:
+	case !known:
 		t.notFound(w, "The server did not find a current representation for the target resource.")
+		return
+	case r.Method != rt.method:
+		t.methodNotAllowed(w, rt.method)
+		return
+	case !claims.allows(rt.scopes):
+		t.errorBody(w, http.StatusForbidden, "403 Forbidden", "The server understood the request but refuses to authorize it.")
+		return
+	}
+	switch {
+	case parts[0] == "config-objects":
+		t.serveConfigObjects(w)
+	case len(parts) == 1 && parts[0] == "export":
+		t.serveStartExport(w, r)
+	case len(parts) == 1:
+		t.serveStartImport(w, r)
+	case len(parts) == 2:
+		t.serveStatus(w, strings.ToUpper(parts[0]), parts[1])
+	default:
+		t.serveDownload(w, r, strings.ToUpper(parts[0]), parts[1])
 	}
 }
 
@@ -233,6 +239,10 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 }
 
 func (t *Tenant) serveStartExport(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send the export payload as application/json.")
+		return
+	}
 	var p spconfig.ExportPayload
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -311,18 +321,21 @@ func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
 		t.badRequest(w, "Required request part 'data' is not an SP-Config export document: "+err.Error())
 		return
 	}
-	var opts spconfig.ImportOptions
+	var (
+		opts     spconfig.ImportOptions
+		defaults []defaultRef
+	)
 	if ob, ok, err := formPart(r, "options"); err != nil {
 		t.badRequest(w, "Request part 'options' could not be read: "+err.Error())
 		return
 	} else if ok && len(strings.TrimSpace(string(ob))) > 0 {
-		if err := json.Unmarshal(ob, &opts); err != nil {
-			t.badRequest(w, "Request part 'options' is not valid ImportOptions JSON: "+err.Error())
+		if opts, defaults, err = parseImportOptions(ob); err != nil {
+			t.badRequest(w, err.Error())
 			return
 		}
 	}
 	t.mu.Lock()
-	j := t.startImportLocked(data, opts, preview)
+	j := t.startImportLocked(data, opts, defaults, preview)
 	status := jobStatus(j)
 	t.saveOrLog()
 	t.mu.Unlock()
@@ -361,13 +374,21 @@ func (t *Tenant) findJobLocked(typ, id string) *job {
 func (t *Tenant) serveStatus(w http.ResponseWriter, typ, id string) {
 	t.mu.Lock()
 	j := t.findJobLocked(typ, id)
-	var status map[string]any
+	var (
+		status  map[string]any
+		expired bool
+	)
 	if j != nil {
 		status = jobStatus(j)
+		expired = !t.opts.Now().Before(j.Created.Add(jobExpiry))
 	}
 	t.mu.Unlock()
-	if j == nil {
+	switch {
+	case j == nil:
 		t.notFound(w, fmt.Sprintf("%s job %s was not found.", strings.ToLower(typ), id))
+		return
+	case expired:
+		t.notFound(w, fmt.Sprintf("%s job %s has expired (jobs and their results are kept %s).", strings.ToLower(typ), id, jobExpiry))
 		return
 	}
 	writeJSON(w, http.StatusOK, status)
@@ -541,9 +562,36 @@ func (t *Tenant) serveAdmin(w http.ResponseWriter, r *http.Request, what string)
 		spec := t.faults.spec
 		t.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]string{"spec": spec})
+	case strings.HasPrefix(what, "jobs/") && strings.HasSuffix(what, "/cancel") && r.Method == http.MethodPost:
+		id := strings.TrimSuffix(strings.TrimPrefix(what, "jobs/"), "/cancel")
+		j, err := t.CancelJob(id)
+		switch {
+		case errors.Is(err, errNotFound):
+			t.notFound(w, err.Error())
+		case err != nil:
+			t.badRequest(w, err.Error())
+		default:
+			writeJSON(w, http.StatusOK, j)
+		}
 	default:
+		if allow, ok := adminMethods[what]; ok {
+			t.methodNotAllowed(w, allow...)
+			return
+		}
+		if strings.HasPrefix(what, "jobs/") && strings.HasSuffix(what, "/cancel") {
+			t.methodNotAllowed(w, http.MethodPost)
+			return
+		}
 		t.notFound(w, fmt.Sprintf("no admin endpoint %s /_fake/%s", r.Method, what))
 	}
+}
+
+// adminMethods are the methods of each admin API path.
+var adminMethods = map[string][]string{
+	"objects":    {http.MethodGet, http.MethodPut, http.MethodDelete},
+	"identities": {http.MethodGet, http.MethodPost},
+	"jobs":       {http.MethodGet},
+	"faults":     {http.MethodGet, http.MethodPut},
 }
 
 func nonNilIdentities(ids []Identity) []Identity {

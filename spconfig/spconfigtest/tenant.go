@@ -2,8 +2,6 @@ package spconfigtest
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +34,10 @@ type Options struct {
 	// defaults "promoter" and "promoter-secret".
 	ClientID     string
 	ClientSecret string
+	// Scopes are the scopes of the client's tokens (the spec's userAuth:
+	// sp:config:read may export, sp:config:manage may also import); default
+	// ScopeAll, an ORG_ADMIN personal access token.
+	Scopes []string
 	// TokenTTL is the access token lifetime; default 12m.
 	TokenTTL time.Duration
 	// JobDelay is how long a job stays in progress. 0 (the default, so tests
@@ -54,6 +56,11 @@ type Options struct {
 	RateWindow time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// IDSeed makes job and object ids reproducible: "" (the default) draws
+	// them at random, as a real tenant does; any other value derives them
+	// from the seed, the tenant name and a counter, so the same requests
+	// give the same ids in every run (`promoter fake-tenant --seed-ids`).
+	IDSeed string
 	// Rand drives fault injection; default a generator seeded with RandSeed.
 	Rand     *rand.Rand
 	RandSeed uint64
@@ -102,16 +109,12 @@ type job struct {
 	Export      *spconfig.ExportPayload `json:"export,omitempty"`
 	Data        json.RawMessage         `json:"data,omitempty"` // import document, dropped once run
 	Options     *spconfig.ImportOptions `json:"options,omitempty"`
+	Defaults    []defaultRef            `json:"defaultReferenceObjects,omitempty"` // object-form defaultReferences
 	Result      json.RawMessage         `json:"result,omitempty"`
 }
 
 func (j *job) done() bool {
 	return j.Status == spconfig.StatusComplete || j.Status == spconfig.StatusFailed || j.Status == spconfig.StatusCancelled
-}
-
-type token struct {
-	clientID string
-	expires  time.Time
 }
 
 type window struct {
@@ -135,7 +138,6 @@ type Tenant struct {
 	jobs       []*job
 	counter    uint64
 	sourceNum  int
-	tokens     map[string]token
 	rate       map[string]*window
 	faults     faults
 	rnd        *rand.Rand
@@ -149,6 +151,9 @@ func New(opts Options) (*Tenant, error) {
 	}
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = "promoter-secret"
+	}
+	if len(opts.Scopes) == 0 {
+		opts.Scopes = []string{ScopeAll}
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 12 * time.Minute
@@ -170,7 +175,6 @@ func New(opts Options) (*Tenant, error) {
 		log:      opts.Logger,
 		objects:  map[spconfig.Key]*object{},
 		external: map[extKey]string{},
-		tokens:   map[string]token{},
 		rate:     map[string]*window{},
 		rnd:      opts.Rand,
 	}
@@ -362,19 +366,6 @@ func VerifyEntry(e spconfig.Entry) error {
 	return nil
 }
 
-// newIDLocked returns a fresh tenant-local id (32 hex digits), deterministic
-// per tenant name and counter.
-func (t *Tenant) newIDLocked() string {
-	t.counter++
-	h := sha256.Sum256(fmt.Appendf(nil, "%s/%d", t.name, t.counter))
-	return hex.EncodeToString(h[:16])
-}
-
-func (t *Tenant) newJobIDLocked() string {
-	id := t.newIDLocked()
-	return id[:8] + "-" + id[8:12] + "-4" + id[13:16] + "-a" + id[17:20] + "-" + id[20:]
-}
-
 // Objects returns the tenant's objects of type typ ("" = all) as export
 // entries (RULE and CONNECTOR_RULE signed), sorted by type then name.
 func (t *Tenant) Objects(typ string) []spconfig.Entry {
@@ -423,7 +414,7 @@ func (t *Tenant) targetIdentityLocked(o *object) (id, selfName string) {
 	if cur, ok := t.objects[o.Key]; ok {
 		return cur.ID, cur.SelfName
 	}
-	id = t.newIDLocked()
+	id = t.newObjectIDLocked(o.Type)
 	selfName = o.SelfName
 	if o.Type == "SOURCE" {
 		selfName = fmt.Sprintf("%s [source-%d]", o.Key.Name, t.sourceNum)
@@ -444,14 +435,34 @@ func rewriteObject(o *object, id, selfName string, refEdits []edit) (*object, er
 	edits := slices.Clone(refEdits)
 	if n := self.get("id"); n != nil {
 		edits = append(edits, edit{n.start, n.end, jsonString(id)})
+	} else {
+		edits = append(edits, insertID(self, id))
 	}
 	if n := self.get("name"); n != nil && selfName != "" {
 		edits = append(edits, edit{n.start, n.end, jsonString(selfName)})
 	}
 	if n := ob.get("id"); n != nil && n.kind == '"' {
 		edits = append(edits, edit{n.start, n.end, jsonString(id)})
+	} else if n == nil && ob.kind == '{' && !noObjectIDTypes[o.Type] {
+		edits = append(edits, insertID(ob, id))
 	}
 	return newObject(applyEdits(o.Raw, edits))
+}
+
+// noObjectIDTypes are the types whose objects have no id of their own (the
+// tenant's configuration singletons); only their self carries one.
+var noObjectIDTypes = map[string]bool{
+	"ACCESS_REQUEST_CONFIG": true, "ATTR_SYNC_SOURCE_CONFIG": true, "AUTH_ORG": true,
+	"IDENTITY_OBJECT_CONFIG": true, "PUBLIC_IDENTITIES_CONFIG": true,
+}
+
+// insertID is the edit that adds "id" as the first key of object node n.
+func insertID(n *node, id string) edit {
+	b := append([]byte(`"id":`), jsonString(id)...)
+	if len(n.keys) > 0 {
+		b = append(b, ',')
+	}
+	return edit{n.start + 1, n.start + 1, b}
 }
 
 // DeleteObject removes the object of type typ whose name (object name; for
@@ -482,7 +493,7 @@ var errNotFound = errors.New("not found")
 func (t *Tenant) AddIdentity(name string) Identity {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id := Identity{ID: t.newIDLocked(), Name: name}
+	id := Identity{ID: t.newHexIDLocked(), Name: name}
 	t.identities = append(t.identities, id)
 	if err := t.saveLocked(); err != nil {
 		t.log.Error("save state", "err", err)
