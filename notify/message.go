@@ -100,10 +100,11 @@ func FromResult(res *pipeline.Result, err error, now time.Time) (m Message, ok b
 	case res.Outcome == pipeline.OutcomeImported:
 		m.Events = append(m.Events, EventPromoted)
 	}
-	if res.Outcome == pipeline.OutcomeImported {
-		if res.Record != nil {
-			m.Objects = res.Record.Objects
-		}
+	if res.Outcome == pipeline.OutcomeImported && res.Record != nil {
+		m.Objects = res.Record.Objects
+	}
+	if res.Outcome == pipeline.OutcomePartial && res.Record != nil {
+		m.Objects = res.Record.Imported
 	}
 	if len(m.Drift) > 0 {
 		m.Events = append(m.Events, EventDrift)
@@ -140,6 +141,9 @@ func title(m Message, pl *pipeline.Plan) string {
 	case EventFailed:
 		first, _, _ := strings.Cut(m.Error, "\n")
 		t = fmt.Sprintf("%s failed: %s", m.Pipeline, first)
+		if m.Outcome == string(pipeline.OutcomePartial) {
+			t = fmt.Sprintf("%s: partial import into %s, %d object(s) imported: %s", m.Pipeline, target, len(m.Objects), first)
+		}
 	case EventBlocked:
 		t = fmt.Sprintf("%s blocked: %d reason(s), nothing imported into %s", m.Pipeline, len(m.Reasons), target)
 		if m.PullRequestURL != "" || m.Outcome == string(pipeline.OutcomeProposed) {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"promoter/diff"
@@ -29,9 +31,16 @@ type Record struct {
 	VerifyJob       string `json:"verifyJob,omitempty"`
 	// Observed is the observation commit (refs/promoter/observed/<target>)
 	// taken by verify: the target after the import, the drift reference.
-	Observed       string                  `json:"observed,omitempty"`
-	PayloadSHA256  string                  `json:"payloadSha256"`
-	Objects        []string                `json:"objects"`
+	Observed      string   `json:"observed,omitempty"`
+	PayloadSHA256 string   `json:"payloadSha256"`
+	Objects       []string `json:"objects"`
+	// Imported and NotImported split Objects after an import that ended
+	// FAILED: a real import halts at the first error, so the objects its
+	// results list were imported and the rest were not. Errors are the
+	// import's error messages.
+	Imported       []string                `json:"imported,omitempty"`
+	NotImported    []string                `json:"notImported,omitempty"`
+	Errors         []TypedMessage          `json:"errors,omitempty"`
 	Types          []string                `json:"types"`
 	PreviewResults *spconfig.ImportResults `json:"previewResults,omitempty"`
 	ImportStatus   string                  `json:"importStatus,omitempty"`
@@ -224,12 +233,9 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		case err == nil:
 			return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(rec.Objects)), nil
 		case errors.As(err, &je):
-			// A definite end (FAILED, CANCELLED): record it; the next run plans afresh.
-			rec.Verdict, rec.Message = "import-failed", err.Error()
-			if ferr := r.finishRecord(rec, false); ferr != nil {
-				return "", "", fmt.Errorf("import on %s: %w (and recording it failed: %v)", pl.Target, err, ferr)
-			}
-			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
+			// A definite end (FAILED, CANCELLED): record what landed; the
+			// next run plans afresh.
+			return "", "", r.failedImport(ctx, res, rec, je)
 		case rec.ImportJob != "":
 			// Accepted, but how it ends is unknown (timeout, interrupted, no
 			// answer): it may still import. The marker stays so the next run
@@ -248,6 +254,110 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 		return err
 	}
 	return r.verifyAndRecord(ctx, res, rec)
+}
+
+// failedImport records an import job that ended FAILED or CANCELLED. The
+// objects its results list as imported did land (a real import halts at the
+// first error and keeps what it imported): they are recorded as imported,
+// the target is observed as the new drift reference, so the next plan
+// offers exactly what is still missing, and applied does not move.
+func (r *Runner) failedImport(ctx context.Context, res *Result, rec *Record, je *spconfig.JobError) error {
+	results := je.Results
+	if results == nil {
+		results = rec.ImportResults
+	}
+	rec.ImportStatus, rec.ImportResults = je.Job.Status, results
+	if results != nil && results.ExportJobID != "" {
+		rec.BackupJob = results.ExportJobID
+	}
+	rec.Imported, rec.NotImported = splitImported(rec.Objects, results)
+	rec.Errors = importErrors(results)
+	backup := "no backup export id in the results"
+	if rec.BackupJob != "" {
+		backup = "backup export " + rec.BackupJob + " holds the target from before"
+	}
+	var why []string
+	for _, m := range rec.Errors {
+		why = append(why, m.Text)
+	}
+	if len(why) == 0 {
+		why = append(why, je.Error())
+	}
+	if len(rec.Imported) == 0 {
+		rec.Verdict = "import-failed"
+		err := fmt.Errorf("import on %s: job %s ended %s and imported nothing (%s); %s; fix the errors and run again",
+			rec.Target, rec.ImportJob, je.Job.Status, strings.Join(why, "; "), backup)
+		rec.Message = err.Error()
+		if ferr := r.finishRecord(rec, false); ferr != nil {
+			return fmt.Errorf("%w (and recording it failed: %v)", err, ferr)
+		}
+		return err
+	}
+	rec.Verdict = "partial"
+	res.Outcome = OutcomePartial
+	err := fmt.Errorf("import on %s was partial: job %s ended %s after importing %d of %d object(s) (%s); not imported: %s (%s); %s; fix the errors and run again: the next run imports only what is missing",
+		rec.Target, rec.ImportJob, je.Job.Status, len(rec.Imported), len(rec.Objects), strings.Join(rec.Imported, ", "),
+		strings.Join(rec.NotImported, ", "), strings.Join(why, "; "), backup)
+	rec.Message = err.Error()
+	// What landed is the target's state now: observe it as the reference,
+	// so it is neither drift nor offered again.
+	obs, oerr := r.observe(ctx, "verify", false)
+	rec.VerifyJob = obs.job
+	if oerr == nil {
+		var c gitstore.Hash
+		if c, oerr = r.recordReference(ctx, obs, "verify", pipelineTypes(r.Pipeline), obs.entries()); oerr == nil {
+			rec.Observed = hashOrEmpty(c)
+		}
+	}
+	if ferr := r.finishRecord(rec, false); ferr != nil {
+		return fmt.Errorf("%w (and recording it failed: %v)", err, ferr)
+	}
+	if oerr != nil {
+		return fmt.Errorf("%w (and observing the target afterwards failed: %v; the next plan may show the imported objects as drift)", err, oerr)
+	}
+	return err
+}
+
+var sourceSuffix = regexp.MustCompile(` \[source-[0-9]+\]$`)
+
+// splitImported splits the payload's objects into those the results list
+// as imported and the others.
+func splitImported(objects []string, results *spconfig.ImportResults) (imported, not []string) {
+	landed := map[string]bool{}
+	if results != nil {
+		for t, res := range results.Results {
+			for _, o := range res.ImportedObjects {
+				typ := o.Type
+				if typ == "" {
+					typ = t
+				}
+				landed[typ+" "+o.Name] = true
+				landed[typ+" "+sourceSuffix.ReplaceAllString(o.Name, "")] = true
+			}
+		}
+	}
+	for _, o := range objects {
+		if landed[o] {
+			imported = append(imported, o)
+		} else {
+			not = append(not, o)
+		}
+	}
+	return imported, not
+}
+
+// importErrors lists an import's error messages with their types.
+func importErrors(results *spconfig.ImportResults) []TypedMessage {
+	if results == nil {
+		return nil
+	}
+	var out []TypedMessage
+	for _, t := range sortedKeys(results.Results) {
+		for _, m := range results.Results[t].Errors {
+			out = append(out, TypedMessage{Type: t, Key: m.Key, Text: m.Text})
+		}
+	}
+	return out
 }
 
 // importRefused reports whether the tenant certainly did not start an import:
@@ -380,11 +490,7 @@ func (r *Runner) resumeInflight(ctx context.Context, res *Result) error {
 		var je *spconfig.JobError
 		switch {
 		case errors.As(err, &je):
-			rec.Verdict, rec.Message = "import-failed", err.Error()
-			if ferr := r.finishRecord(rec, false); ferr != nil {
-				return "", "", ferr
-			}
-			return "recorded-failure", "import job " + rec.ImportJob + " had failed; recorded", nil
+			return "", "", r.failedImport(ctx, res, rec, je)
 		case errors.As(err, &apiErr) && apiErr.NotFound():
 			return "", "", fmt.Errorf("import job %s (started %s) is unknown to %s; check the tenant, then delete %s to continue",
 				rec.ImportJob, rec.Started.Format(time.RFC3339), rec.Target, inflightPath(r.Store.Path(), rec.Target))

@@ -112,6 +112,7 @@ const (
 	OutcomeManual   Outcome = "awaiting-apply"
 	OutcomeExported Outcome = "exported"
 	OutcomeAdopted  Outcome = "adopted" // adopt: the live version of drifted objects was taken into git
+	OutcomePartial  Outcome = "partial" // a real import halted after importing some of the objects (the flow fails)
 )
 
 // StepResult is one named step of a flow.

@@ -272,7 +272,7 @@ func (s *Scheduler) finish(st *pipelineState, ar *activeRun, res *Result, err er
 			if len(rec.Blocked) == 0 {
 				rec.Blocked = slices.Clone(b.Reasons)
 			}
-		} else {
+		} else if rec.Outcome != OutcomePartial {
 			rec.Outcome = OutcomeFailed
 		}
 	}

@@ -189,6 +189,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 }
 
 func outcomeOf(res *pipeline.Result, err error) pipeline.Outcome {
+	if res != nil && res.Outcome == pipeline.OutcomePartial {
+		return res.Outcome
+	}
 	if err != nil || res == nil {
 		return pipeline.OutcomeFailed
 	}
