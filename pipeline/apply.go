@@ -192,7 +192,7 @@ func (r *Runner) foundIn(h gitstore.Hash, path string, it PlanItem) bool {
 // importPlan runs the real import with the previewed bytes, then verify and
 // record. rec.Revision is the commit whose target folder is imported.
 func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
-	prevApplied, _ := r.Store.Ref(appliedRef(pl.Target))
+	prevApplied := hashOf(pl.Applied) // as the plan read it: applied moves with a compare-and-swap from there
 	rec := &Record{
 		Pipeline: pl.Pipeline, Source: pl.Source, Target: pl.Target, Revision: pl.Revision,
 		PreviousApplied: hashOrEmpty(prevApplied), LiveExportJob: pl.LiveJob,
@@ -457,12 +457,18 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 		return fmt.Errorf("write import record for %s: %w", short(rev), err)
 	}
 	if success {
+		// A compare-and-swap against the value the plan read: another
+		// process that recorded an import meanwhile is not overwritten.
 		old := hashOf(rec.PreviousApplied)
-		if cur, _ := r.Store.Ref(appliedRef(rec.Target)); cur != old {
-			old = cur
-		}
 		if err := r.Store.SetRef(appliedRef(rec.Target), rev, old); err != nil {
-			return fmt.Errorf("advance applied: %w", err)
+			cur, _ := r.Store.Ref(appliedRef(rec.Target))
+			// The import is recorded (the note): no marker stays behind to
+			// resume it again.
+			if cerr := clearInflight(r.Store.Path(), rec.Target); cerr != nil {
+				return fmt.Errorf("advance %s: %w (and %v)", appliedRef(rec.Target), err, cerr)
+			}
+			return fmt.Errorf("advance %s: it moved from %s to %s while this run imported %s (another promoter process or a person); the import record is on %s; run promoter apply again to plan against the new state: %w",
+				appliedRef(rec.Target), short(old), short(cur), short(rev), short(rev), err)
 		}
 	}
 	return clearInflight(r.Store.Path(), rec.Target)
