@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,16 @@ import (
 )
 
 const trackPrefix = "refs/remotes/origin/"
+
+// syncPrefix holds the remote's bookkeeping refs as last fetched:
+// refs/promoter-sync/promoter/... and refs/promoter-sync/notes/.... It is
+// not refs/remotes/origin/, where git tracks branches: a branch named
+// promoter/<pipeline> must never meet refs/promoter/<x> there.
+const syncPrefix = "refs/promoter-sync/"
+
+// BookkeepingKinds are the kinds of refs/promoter/<kind>/... promoter
+// writes; any other ref under refs/promoter/ is removed on sync.
+var BookkeepingKinds = []string{"offered", "applied", "observed", "hold"}
 
 // auth returns the credentials for the remote's protocol.
 func (r *Repo) auth() (transport.AuthMethod, error) {
@@ -81,8 +92,8 @@ func (r *Repo) remoteRefs(ctx context.Context, auth transport.AuthMethod) (map[s
 	return out, nil
 }
 
-// fetch brings the remote's branch, refs/promoter/* and refs/notes/* into
-// refs/remotes/origin/...
+// fetch brings the remote's branch into refs/remotes/origin/<branch> and its
+// refs/promoter/* and refs/notes/* into refs/promoter-sync/.
 func (r *Repo) fetch(ctx context.Context) error {
 	auth, err := r.auth()
 	if err != nil {
@@ -102,10 +113,10 @@ func (r *Repo) fetch(ctx context.Context) error {
 		notes = notes || strings.HasPrefix(n, "refs/notes/")
 	}
 	if promo {
-		specs = append(specs, "+refs/promoter/*:"+trackPrefix+"promoter/*")
+		specs = append(specs, "+refs/promoter/*:"+syncPrefix+"promoter/*")
 	}
 	if notes {
-		specs = append(specs, "+refs/notes/*:"+trackPrefix+"notes/*")
+		specs = append(specs, "+refs/notes/*:"+syncPrefix+"notes/*")
 	}
 	if len(specs) == 0 {
 		return nil
@@ -131,7 +142,108 @@ func (r *Repo) Sync(ctx context.Context) error {
 	if err := r.fetch(ctx); err != nil {
 		return err
 	}
-	return r.integrate(ctx)
+	if err := r.integrate(ctx); err != nil {
+		return err
+	}
+	return r.cleanBookkeeping(ctx)
+}
+
+// RemoteBranch returns the tip of a branch on the remote (fetched, so its
+// commits can be read), or the zero Hash when the remote has no such branch.
+// Without a remote it returns the local branch.
+func (r *Repo) RemoteBranch(ctx context.Context, branch string) (Hash, error) {
+	if r.o.Remote == "" {
+		return r.Ref(r.branchRef(branch))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	auth, err := r.auth()
+	if err != nil {
+		return Hash{}, err
+	}
+	refs, err := r.remoteRefs(ctx, auth)
+	if err != nil {
+		return Hash{}, err
+	}
+	name := r.branchRef(branch)
+	h, ok := refs[name]
+	if !ok {
+		return Hash{}, nil
+	}
+	if !r.hasCommit(h) {
+		spec := config.RefSpec("+" + name + ":" + trackPrefix + strings.TrimPrefix(name, "refs/heads/"))
+		err = r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags, Force: true})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return Hash{}, fmt.Errorf("fetch %s from %s: %w", branch, redactURL(r.o.Remote), err)
+		}
+		r.refresh()
+	}
+	return h, nil
+}
+
+func (r *Repo) hasCommit(h Hash) bool {
+	_, err := r.repo.CommitObject(h)
+	return err == nil
+}
+
+// bookkeeping reports whether name is a ref of one of the kinds promoter
+// writes under refs/promoter/.
+func bookkeeping(name string) bool {
+	rest, ok := strings.CutPrefix(name, "refs/promoter/")
+	if !ok {
+		return false
+	}
+	kind, _, ok := strings.Cut(rest, "/")
+	return ok && slices.Contains(BookkeepingKinds, kind)
+}
+
+// cleanBookkeeping removes refs under refs/promoter/ that are none of the
+// kinds promoter writes (an earlier version fetched bookkeeping through
+// refs/remotes/origin/, where a branch promoter/<pipeline> is tracked too,
+// and made refs/promoter/<pipeline> from it), locally and on the remote, and
+// the bookkeeping left in the old fetch namespace. It logs one line.
+func (r *Repo) cleanBookkeeping(ctx context.Context) error {
+	refs, err := r.st.IterReferences()
+	if err != nil {
+		return err
+	}
+	var local, remote, old []string
+	_ = refs.ForEach(func(ref *plumbing.Reference) error {
+		n := ref.Name().String()
+		switch {
+		case strings.HasPrefix(n, "refs/promoter/") && !bookkeeping(n):
+			local = append(local, n)
+		case strings.HasPrefix(n, syncPrefix+"promoter/") && !bookkeeping("refs/"+strings.TrimPrefix(n, syncPrefix)):
+			remote = append(remote, "refs/"+strings.TrimPrefix(n, syncPrefix))
+			old = append(old, n)
+		case strings.HasPrefix(n, trackPrefix+"notes/"):
+			old = append(old, n)
+		case strings.HasPrefix(n, trackPrefix+"promoter/") && bookkeeping("refs/"+strings.TrimPrefix(n, trackPrefix)):
+			old = append(old, n)
+		}
+		return nil
+	})
+	if len(local)+len(remote)+len(old) == 0 {
+		return nil
+	}
+	for _, n := range append(slices.Clone(local), old...) {
+		if err := r.st.RemoveReference(plumbing.ReferenceName(n)); err != nil {
+			return fmt.Errorf("remove %s: %w", n, err)
+		}
+	}
+	if len(remote) > 0 {
+		r.deletes = remote
+		_, err := r.pushOnce(ctx, nil)
+		r.deletes = nil
+		if err != nil {
+			return fmt.Errorf("remove %s from %s: %w", strings.Join(remote, ", "), redactURL(r.o.Remote), err)
+		}
+	}
+	slices.Sort(local)
+	slices.Sort(remote)
+	r.log.Warn("removed refs that are not promoter bookkeeping (offered, applied, observed, hold); an earlier version created them by mistake",
+		"local", strings.Join(local, " "), "remote", strings.Join(remote, " "), "oldTracking", len(old))
+	return nil
 }
 
 // integrate merges the fetched remote-tracking refs into the local ones.
@@ -160,10 +272,10 @@ func (r *Repo) integrate(ctx context.Context) error {
 		if ref.Type() != plumbing.HashReference {
 			return nil
 		}
-		if rest, ok := strings.CutPrefix(n, trackPrefix+"promoter/"); ok {
+		if rest, ok := strings.CutPrefix(n, syncPrefix+"promoter/"); ok && bookkeeping("refs/promoter/"+rest) {
 			tracked = append(tracked, pair{"refs/promoter/" + rest, ref.Hash()})
 		}
-		if rest, ok := strings.CutPrefix(n, trackPrefix+"notes/"); ok {
+		if rest, ok := strings.CutPrefix(n, syncPrefix+"notes/"); ok {
 			tracked = append(tracked, pair{"refs/notes/" + rest, ref.Hash()})
 		}
 		return nil
@@ -261,6 +373,14 @@ func (r *Repo) ancestors(tips ...Hash) map[Hash]bool {
 }
 
 // isAncestor reports whether a is b or an ancestor of b.
+// IsAncestor reports whether commit a is b or one of its ancestors.
+func (r *Repo) IsAncestor(a, b Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refresh()
+	return r.isAncestor(a, b)
+}
+
 func (r *Repo) isAncestor(a, b Hash) bool {
 	if a == b {
 		return true
@@ -524,6 +644,9 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 		}
 		return nil
 	})
+	for _, n := range r.deletes {
+		want[n], force[n] = Hash{}, true
+	}
 	var cmds []*packp.Command
 	var tips []Hash
 	names := make([]string, 0, len(want))
@@ -540,7 +663,9 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 			return true, fmt.Errorf("push %s to %s: rejected, the remote has commits this repository lacks", n, redactURL(r.o.Remote))
 		}
 		cmds = append(cmds, &packp.Command{Name: plumbing.ReferenceName(n), Old: old, New: h})
-		tips = append(tips, h)
+		if !h.IsZero() {
+			tips = append(tips, h)
+		}
 	}
 	if len(cmds) == 0 {
 		return false, nil
@@ -590,7 +715,11 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 		case strings.HasPrefix(n, "refs/heads/"):
 			track = trackPrefix + strings.TrimPrefix(n, "refs/heads/")
 		default:
-			track = trackPrefix + strings.TrimPrefix(n, "refs/")
+			track = syncPrefix + strings.TrimPrefix(n, "refs/")
+		}
+		if c.New.IsZero() {
+			_ = r.st.RemoveReference(plumbing.ReferenceName(track))
+			continue
 		}
 		if err := r.st.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(track), c.New)); err != nil {
 			return false, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -58,6 +59,8 @@ type Repo struct {
 
 	// hooks for the crash-safety test: called with a step name.
 	step func(string)
+	// deletes are remote refs the next push removes (cleanBookkeeping).
+	deletes []string
 }
 
 // File is one object file read from a commit.
@@ -304,6 +307,9 @@ func (r *Repo) Resolve(rev string) (Hash, error) {
 	if rev == "" {
 		return Hash{}, errors.New("resolve revision: empty revision")
 	}
+	if cands := r.refCandidates(rev); len(cands) > 1 {
+		return Hash{}, &AmbiguousError{Rev: rev, Refs: cands}
+	}
 	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return Hash{}, fmt.Errorf("resolve revision %q: %w: use a branch, tag, ref or commit hash of %s", rev, err, r.path)
@@ -312,6 +318,40 @@ func (r *Repo) Resolve(rev string) (Hash, error) {
 		return Hash{}, fmt.Errorf("resolve revision %q: %s is not a commit: %w", rev, h, err)
 	}
 	return *h, nil
+}
+
+// AmbiguousError is a revision that names more than one ref (git would
+// pick the first of them and warn).
+type AmbiguousError struct {
+	Rev  string
+	Refs []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("revision %q is ambiguous: it names %s; use the full ref name", e.Rev, strings.Join(e.Refs, " and "))
+}
+
+// refCandidates lists the refs a revision's name part can mean, in git's
+// order (gitrevisions: refs/<rev>, refs/tags/, refs/heads/, refs/remotes/),
+// that exist.
+func (r *Repo) refCandidates(rev string) []string {
+	name := rev
+	if i := strings.IndexAny(name, "~^@:"); i >= 0 {
+		name = name[:i]
+	}
+	if name == "" || name == "HEAD" {
+		return nil
+	}
+	var out []string
+	for _, c := range []string{name, "refs/" + name, "refs/tags/" + name, "refs/heads/" + name, "refs/remotes/" + name, "refs/remotes/" + name + "/HEAD"} {
+		if !strings.HasPrefix(c, "refs/") || slices.Contains(out, c) {
+			continue
+		}
+		if _, err := r.st.Reference(plumbing.ReferenceName(c)); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // CommitInfo returns a commit's message, trailers, parents and commit time.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -44,11 +45,12 @@ func (r *Runner) runFlow(ctx context.Context, o RunOptions) (*Result, error) {
 // state is what a flow has gathered before the plan: the repository as the
 // plan reads it, the live target, its drift reference and the proposal.
 type state struct {
-	write bool // the flow records observations (run, apply, rollback)
-	v     view
-	obs   *observation
-	ref   *reference
-	prop  *proposal
+	write    bool     // the flow records observations (run, apply, rollback)
+	declined []string // pull-request mode: files of a pull request closed without merging
+	v        view
+	obs      *observation
+	ref      *reference
+	prop     *proposal
 }
 
 // prepare runs the steps before the plan: export, guard and snapshot of the
@@ -96,16 +98,22 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 	if err := r.observeStep(ctx, res, st, !dry); err != nil {
 		return nil, err
 	}
-	tv := st.v
+	var from *gitstore.Hash
 	if p.Mode == "pull-request" && !dry {
-		// The promotion branch holds the latest proposed target state (its
-		// pull request may not be merged yet).
-		if tip, err := r.Store.Ref("refs/heads/" + prBranch(p)); err == nil && !tip.IsZero() {
-			tv = commitView(tip)
+		pr, err := r.pullRequestState(ctx, st.v.rev)
+		if err != nil {
+			if IsBlocked(err) {
+				res.Outcome = OutcomeBlocked
+			}
+			return nil, err
 		}
+		if pr.pending {
+			from = &pr.base
+		}
+		st.declined = pr.declined
 	}
 	err = r.step(ctx, res, "propose", func() (string, string, error) {
-		prop, err := r.propose(tv, srcView, st.obs, st.ref)
+		prop, err := r.propose(st.v, srcView, st.obs, st.ref, from)
 		if err != nil {
 			return "", "", err
 		}
@@ -429,7 +437,11 @@ func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
 		if head, herr := r.Store.Head(); herr == nil && head.IsZero() {
 			return h, fmt.Errorf("revision %q: the repository has no commit yet; promoter plan without --rev (or run --dry-run) shows what the first run would do", rev)
 		}
-		return h, fmt.Errorf("revision %q: %w", rev, err)
+		var amb *gitstore.AmbiguousError
+		if errors.As(err, &amb) {
+			return h, &UsageError{err}
+		}
+		return h, &UsageError{fmt.Errorf("revision %q: %w", rev, err)}
 	}
 	return h, nil
 }
@@ -453,6 +465,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		if st.prop != nil {
 			pl.Baseline, pl.Proposed = st.prop.baselined, st.prop.changed
 		}
+		pl.Declined = st.declined
 		pl.DryRun = res.DryRun
 		return "ok", fmt.Sprintf("%d to import, %d drift, %d conflict, %d not importable, %d not deleted",
 			pl.ImportCount(), pl.Counts[ClassDrift], pl.Counts[ClassConflict]+len(conflicts), pl.Counts[ClassNotImportable], pl.Counts[ClassNotDeleted]), nil

@@ -77,8 +77,11 @@ type Plan struct {
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	// Baseline and Proposed list the target files the run took as baseline
 	// and the ones it copied from the source (for a dry run: would).
-	Baseline []string       `json:"baseline,omitempty"`
-	Proposed []string       `json:"proposed,omitempty"`
+	Baseline []string `json:"baseline,omitempty"`
+	Proposed []string `json:"proposed,omitempty"`
+	// Declined lists the files of a pull request closed without merging:
+	// not proposed again until the source changes those objects again.
+	Declined []string       `json:"declined,omitempty"`
 	DryRun   bool           `json:"dryRun,omitempty"`
 	Counts   map[Class]int  `json:"counts"`
 	Diff     diff.Result    `json:"-"`

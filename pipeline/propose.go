@@ -22,7 +22,8 @@ type Conflict struct {
 // proposal is the outcome of the propose step: a baseline of live objects
 // the pipeline starts managing, then the source changes since offered.
 type proposal struct {
-	offered gitstore.Hash // the source revision last offered
+	offered gitstore.Hash // the source revision last offered (the offered ref)
+	from    gitstore.Hash // the source revision the proposal starts from (offered, or a pending pull request's base)
 	srcRev  gitstore.Hash // the source revision offered now
 
 	baseline    []gitstore.Change // live target objects taken into the target folder, unchanged
@@ -47,7 +48,8 @@ type candidate struct {
 	key     spconfig.Key
 	want    []byte // nil deletes
 	cur     []byte
-	reoffer bool // not changed in the source: a mapping may give it a new value
+	prev    []byte // what promoter wrote for the offered source version (today's mappings)
+	reoffer bool   // not changed in the source: a mapping may give it a new value
 }
 
 // propose works out what the target folder needs: the baseline of live
@@ -55,17 +57,24 @@ type candidate struct {
 // never observed; otherwise those a source change is about to write), and
 // the source changes since offered, with mappings applied. tv is the
 // repository (the target folder), sv the source folder's revision.
-func (r *Runner) propose(tv, sv view, obs *observation, ref *reference) (*proposal, error) {
+//
+// from is where the source changes are counted from: nil for the offered
+// ref, or the base of a pull request still pending (its changes are
+// proposed again, on the current branch tip).
+func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gitstore.Hash) (*proposal, error) {
 	p := r.Pipeline
 	offered, err := r.Store.Ref(offeredRef(p.Name))
 	if err != nil {
 		return nil, err
 	}
-	prop := &proposal{offered: offered, srcRev: sv.rev}
+	prop := &proposal{offered: offered, from: offered, srcRev: sv.rev}
+	if from != nil {
+		prop.from = *from
+	}
 	if sv.empty() {
 		return prop, nil
 	}
-	cands, err := r.candidates(tv, sv, offered)
+	cands, err := r.candidates(tv, sv, prop.from, offered)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +104,14 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference) (*propos
 			continue // the baseline already holds it (equal across tenants)
 		}
 		cur, w := c.cur, writers[c.dst]
-		if cur == nil {
+		switch {
+		case cur == nil:
 			cur, w = baselined[c.dst], writerBaseline
-		} else if w == "" {
+		case (w == "" || w == writerPerson) && c.prev != nil && bytes.Equal(cur, c.prev):
+			// What promoter offered last, merged by a person (a squash or
+			// rebase merge of its pull request).
+			w = writerPromote
+		case w == "":
 			w = writerPerson
 		}
 		if bytes.Equal(cur, c.want) {
@@ -167,12 +181,12 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]
 // candidates lists the target files the source asks for: every source file
 // changed since offered, and every source object a mapping matches (so a
 // changed mapping re-offers it), with what the target folder holds now.
-func (r *Runner) candidates(tv, sv view, offered gitstore.Hash) ([]candidate, error) {
+func (r *Runner) candidates(tv, sv view, from, offered gitstore.Hash) ([]candidate, error) {
 	p := r.Pipeline
 	srcDir, dstDir := tenantDir(p.Source), tenantDir(p.Target)
-	paths, err := sv.changedSince(r.Store, offered, srcDir)
+	paths, err := sv.changedSince(r.Store, from, srcDir)
 	if err != nil {
-		return nil, fmt.Errorf("changes since offered %s: %w", short(offered), err)
+		return nil, fmt.Errorf("changes since %s: %w", short(from), err)
 	}
 	changedInSource := map[string]bool{}
 	for _, path := range paths {
@@ -198,9 +212,15 @@ func (r *Runner) candidates(tv, sv view, offered gitstore.Hash) ([]candidate, er
 	if err != nil {
 		return nil, err
 	}
-	var offeredSrc map[string][]byte
+	var offeredSrc, fromSrc map[string][]byte
 	if !offered.IsZero() {
 		if offeredSrc, err = r.Store.ReadFiles(offered, paths); err != nil {
+			return nil, err
+		}
+	}
+	fromSrc = offeredSrc
+	if from != offered && !from.IsZero() {
+		if fromSrc, err = r.Store.ReadFiles(from, paths); err != nil {
 			return nil, err
 		}
 	}
@@ -214,11 +234,18 @@ func (r *Runner) candidates(tv, sv view, offered gitstore.Hash) ([]candidate, er
 		if err != nil {
 			return nil, err
 		}
+		prev, prevKey, err := r.promoted(path, offeredSrc)
+		if err != nil {
+			return nil, err
+		}
 		if want == nil && key == nil {
-			// Deleted in the source: the object's key is recorded in the
-			// offered version of the file, not in its name.
-			if _, key, err = r.promoted(path, offeredSrc); err != nil {
-				return nil, err
+			// Deleted in the source: the object's key is recorded in an
+			// earlier version of the file, not in its name.
+			key = prevKey
+			if key == nil {
+				if _, key, err = r.promoted(path, fromSrc); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if key == nil || !slices.Contains(types, key.Type) || excluded(p, *key) {
@@ -228,7 +255,7 @@ func (r *Runner) candidates(tv, sv view, offered gitstore.Hash) ([]candidate, er
 		if reoffer && !mapped(p, *key) {
 			continue
 		}
-		out = append(out, candidate{dst: dsts[i], key: *key, want: want, cur: curDst[dsts[i]], reoffer: reoffer})
+		out = append(out, candidate{dst: dsts[i], key: *key, want: want, cur: curDst[dsts[i]], prev: prev, reoffer: reoffer})
 	}
 	return out, nil
 }
@@ -354,18 +381,29 @@ func (r *Runner) commitProposal(ctx context.Context, prop *proposal, head gitsto
 			return err
 		}
 	}
+	if len(prop.changes) == 0 && p.Mode == "pull-request" {
+		// Nothing pending: no promotion branch to offer.
+		if err := r.resetBranch(prBranch(p), prop.head); err != nil {
+			return err
+		}
+	}
 	if len(prop.changes) > 0 {
 		spec := gitstore.CommitSpec{
 			Message: fmt.Sprintf("Promote %d object(s) from %s to %s", len(prop.changes), p.Source, p.Target) + "\n\n" + summarizePaths(prop.changed, tenantDir(p.Target)),
 			Trailers: [][2]string{
 				{"Promoter-Pipeline", p.Name},
 				{"Promoter-Source-Commit", prop.srcRev.String()},
-				{"Promoter-Offered-From", hashOrNone(prop.offered)},
+				{"Promoter-Offered-From", hashOrNone(prop.from)},
 			},
 			Changes: prop.changes,
 		}
 		if p.Mode == "pull-request" {
+			// The branch is rebuilt on the current tip every run: it holds
+			// exactly the pending proposal.
 			prop.branch = prBranch(p)
+			if err := r.resetBranch(prop.branch, prop.head); err != nil {
+				return err
+			}
 			spec.Branch, spec.Base = prop.branch, prop.head
 		}
 		c, err := r.Store.Commit(ctx, spec)

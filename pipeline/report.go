@@ -149,6 +149,9 @@ func proposalLines(pl *Plan) []string {
 	if n := len(pl.Baseline); n > 0 {
 		out = append(out, fmt.Sprintf("Baseline: %d live object(s) of %s %s taken into tenants/%s/ unchanged first.", n, pl.Target, verb("were", "would be"), pl.Target))
 	}
+	if n := len(pl.Declined); n > 0 {
+		out = append(out, fmt.Sprintf("Declined: the last pull request was closed without merging; %d file(s) are not proposed again until %s changes them: %s.", n, pl.Source, strings.Join(pl.Declined, ", ")))
+	}
 	if n := len(pl.Proposed); n > 0 {
 		out = append(out, fmt.Sprintf("Proposal: %d object(s) %s copied from %s.", n, verb("were", "would be"), pl.Source))
 	}

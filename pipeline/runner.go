@@ -50,6 +50,8 @@ type Store interface {
 	Note(commit gitstore.Hash) ([]byte, bool, error)
 	Revert(ctx context.Context, commit gitstore.Hash, message string) (gitstore.Hash, error)
 	CommitInfo(h gitstore.Hash) (gitstore.CommitInfo, error)
+	RemoteBranch(ctx context.Context, branch string) (gitstore.Hash, error)
+	IsAncestor(a, b gitstore.Hash) bool
 }
 
 // Runner runs the flows of one pipeline.

@@ -189,8 +189,13 @@ func TestPullRequestModeOpensThenUpdatesPullRequest(t *testing.T) {
 	if tip2 == tip {
 		t.Error("the second run did not push a new commit to promoter/dev-to-prod")
 	}
-	if parent := strings.TrimSpace(gitOut(t, bare, "rev-parse", tip2+"^")); parent != tip {
-		t.Errorf("the branch was rewritten: parent of %s is %s, want %s", tip2, parent, tip)
+	// The branch is rebuilt on main's tip every run and holds the whole
+	// pending proposal: the first promotion and the new change.
+	if parent, main := strings.TrimSpace(gitOut(t, bare, "rev-parse", tip2+"^")), strings.TrimSpace(gitOut(t, bare, "rev-parse", "main")); parent != main {
+		t.Errorf("the branch is not built on main: parent of %s is %s, main is %s", tip2, parent, main)
+	}
+	if files := gitOut(t, bare, "diff", "--name-only", "main", tip2); !strings.Contains(files, "SOURCE/ServiceNow.json") || !strings.Contains(files, "TRANSFORM/Get Worker Type.json") {
+		t.Errorf("the rebuilt branch does not hold the whole pending proposal:\n%s", files)
 	}
 	if n := w.realImports(); n != 0 {
 		t.Fatalf("pull-request mode imported %d times", n)

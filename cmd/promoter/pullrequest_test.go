@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// prWorld is an e2e world in pull-request mode with a bare remote and a
+// reviewer's clone driven by the git CLI (provider: none).
+type prWorld struct {
+	*e2e
+	bare, reviewer string
+}
+
+func newPRWorld(t *testing.T) *prWorld {
+	t.Helper()
+	w := &prWorld{e2e: newE2E(t, "")}
+	w.bare = filepath.Join(w.dir, "remote.git")
+	if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", w.bare).CombinedOutput(); err != nil {
+		t.Fatalf("git init --bare: %v\n%s", err, out)
+	}
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "  path: ./repo\n", "  path: ./repo\n  remote: "+w.bare+"\n", 1)
+	text += "    mode: pull-request\n    pullRequest:\n      provider: none\n"
+	if err := os.WriteFile(w.cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.reviewer = filepath.Join(w.dir, "reviewer")
+	return w
+}
+
+// review runs the git CLI in the reviewer's clone (cloned on first use).
+func (w *prWorld) review(args ...string) string {
+	w.t.Helper()
+	if _, err := os.Stat(w.reviewer); err != nil {
+		if out, err := exec.Command("git", "clone", "-q", w.bare, w.reviewer).CombinedOutput(); err != nil {
+			w.t.Fatalf("git clone: %v\n%s", err, out)
+		}
+	}
+	cmd := exec.Command("git", args...)
+	cmd.Dir = w.reviewer
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Rita Reviewer", "GIT_AUTHOR_EMAIL=rita@example.com", "GIT_COMMITTER_NAME=Rita Reviewer", "GIT_COMMITTER_EMAIL=rita@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("reviewer: git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// branchFiles lists the files the promotion branch changes against main on
+// the remote.
+func (w *prWorld) branchFiles() string {
+	w.t.Helper()
+	return strings.TrimSpace(gitOut(w.t, w.bare, "diff", "--name-only", "main", "promoter/dev-to-prod"))
+}
+
+// remoteRefs lists the remote's refs.
+func (w *prWorld) remoteRefs() []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(gitOut(w.t, w.bare, "for-each-ref", "--format=%(refname)")), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestPullRequestCycleSquashRejectMerge: propose -> squash merge -> apply ->
+// propose -> reject -> propose -> merge commit -> apply imports exactly what
+// was merged, once; every proposal sits on main's tip with only the pending
+// change; the remote ends with no unknown refs (issue 13).
+func TestPullRequestCycleSquashRejectMerge(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if w.realImports() != 0 {
+		t.Fatal("pull-request mode imported")
+	}
+	if got := w.review("log", "-1", "--format=%s", "origin/main"); got != "Baseline of tenant prod (acme)" {
+		t.Errorf("main's tip on the remote is %q, want the baseline", got)
+	}
+	// Squash merge, branch deleted (GitHub's "Squash and merge").
+	w.review("merge", "-q", "--squash", "origin/promoter/dev-to-prod")
+	w.review("commit", "-q", "-m", "Promote dev to prod (#1)")
+	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	if w.realImports() != 1 {
+		t.Fatalf("real imports after the squash merge = %d, want 1", w.realImports())
+	}
+	w.prodMatchesDev()
+
+	// A dev change: the next proposal holds only it, on main's tip.
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Get Worker Type.json" {
+		t.Errorf("the proposal after a squash merge changes:\n%s\nwant only Get Worker Type", got)
+	}
+	if parent, main := strings.TrimSpace(gitOut(t, w.bare, "rev-parse", "promoter/dev-to-prod^")), strings.TrimSpace(gitOut(t, w.bare, "rev-parse", "main")); parent != main {
+		t.Errorf("the promotion branch is not built on main's tip: parent %s, main %s", parent, main)
+	}
+
+	// Rejected: the reviewer deletes the branch without merging. The next
+	// dev change is proposed alone; the rejected one is declined.
+	w.review("fetch", "-q", "origin")
+	w.review("push", "-q", "origin", ":promoter/dev-to-prod")
+	w.editObject(w.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	out := w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Lowercase Email.json" {
+		t.Errorf("the proposal after a rejection changes:\n%s\nwant only Lowercase Email", got)
+	}
+	if !strings.Contains(out, "Declined") || !strings.Contains(out, "Get Worker Type") {
+		t.Errorf("the run does not say the rejected change was declined:\n%s", out)
+	}
+
+	// Merge commit; apply imports exactly that change.
+	w.review("fetch", "-q", "origin")
+	w.review("merge", "-q", "--no-ff", "-m", "Merge pull request #3", "origin/promoter/dev-to-prod")
+	w.review("push", "-q", "origin", "main")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	if w.realImports() != 2 {
+		t.Fatalf("real imports after the merge = %d, want 2", w.realImports())
+	}
+	var recs []struct{ Objects []string }
+	if err := json.Unmarshal([]byte(w.git("notes", "--ref=promoter", "show", "refs/promoter/applied/prod")), &recs); err != nil || len(recs) == 0 {
+		t.Fatalf("import record: %v", err)
+	}
+	if got := strings.Join(recs[len(recs)-1].Objects, ","); got != "TRANSFORM Lowercase Email" {
+		t.Errorf("the merge imported %s, want only TRANSFORM Lowercase Email", got)
+	}
+	if strings.Contains(string(liveObject(t, w.prod, "TRANSFORM", "Get Worker Type").Object()), "Contractor") {
+		t.Error("the declined change reached prod")
+	}
+	// Nothing new: the next run proposes nothing and imports nothing.
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if w.realImports() != 2 {
+		t.Error("a run with nothing new imported")
+	}
+	for _, ref := range w.remoteRefs() {
+		kind, _, _ := strings.Cut(strings.TrimPrefix(ref, "refs/promoter/"), "/")
+		switch {
+		case strings.HasPrefix(ref, "refs/heads/"), strings.HasPrefix(ref, "refs/notes/"):
+		case strings.HasPrefix(ref, "refs/promoter/") && (kind == "offered" || kind == "applied" || kind == "observed" || kind == "hold"):
+		default:
+			t.Errorf("the remote holds an unknown ref %s", ref)
+		}
+	}
+}
+
+// TestPullRequestBranchWithAReviewersCommitIsNeverOverwritten: a commit on
+// the promotion branch that promoter did not write stops the next proposal
+// (exit 3, naming it) and stays on the remote (issue 13 failure 4).
+func TestPullRequestBranchWithAReviewersCommitIsNeverOverwritten(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	w.review("checkout", "-q", "-b", "fixup", "origin/promoter/dev-to-prod")
+	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Contingent", "Temporary", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.review("commit", "-q", "-am", "reviewer: Temporary, not Contingent")
+	fixup := w.review("rev-parse", "HEAD")
+	w.review("push", "-q", "origin", "HEAD:promoter/dev-to-prod")
+
+	w.editObject(w.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	out, errOut, code := w.promoter("run", "--config", w.cfg)
+	if code != exitBlocked || !strings.Contains(out+errOut, fixup[:12]) || !strings.Contains(out+errOut, "promoter did not write") {
+		t.Errorf("run over a reviewer's commit: exit %d, want 3 naming %s\n%s\n%s", code, fixup[:12], out, errOut)
+	}
+	if got := strings.TrimSpace(gitOut(t, w.bare, "rev-parse", "promoter/dev-to-prod")); got != fixup {
+		t.Errorf("the reviewer's commit was overwritten: branch at %s, want %s", got, fixup)
+	}
+}
+
+// TestStaleBookkeepingRefIsRemovedAndAmbiguousRevisionsRefused: a ref
+// refs/promoter/<pipeline> (made by an earlier version from the branch
+// promoter/<pipeline>) is removed locally and on the remote with one log
+// line, so --rev promoter/dev-to-prod means the branch; a revision that
+// names two refs is refused with exit 2 (issue 13 failure 1).
+func TestStaleBookkeepingRefIsRemovedAndAmbiguousRevisionsRefused(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	stale := strings.TrimSpace(gitOut(t, w.bare, "rev-parse", "main"))
+	gitOut(t, w.bare, "update-ref", "refs/promoter/dev-to-prod", stale)
+	w.git("update-ref", "refs/promoter/dev-to-prod", stale)
+
+	_, errOut, code := w.promoter("plan", "--config", w.cfg, "--rev", "refs/heads/promoter/dev-to-prod")
+	if code != exitOK && code != exitBlocked {
+		t.Fatalf("plan: exit %d\n%s", code, errOut)
+	}
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	for _, dir := range []string{w.bare, filepath.Join(w.repo, ".git")} {
+		if out, err := exec.Command("git", "--git-dir", dir, "rev-parse", "--verify", "-q", "refs/promoter/dev-to-prod").CombinedOutput(); err == nil {
+			t.Errorf("%s still holds refs/promoter/dev-to-prod: %s", dir, out)
+		}
+	}
+	if refs := w.git("for-each-ref", "--format=%(refname)", "refs/remotes/origin/promoter/offered", "refs/remotes/origin/notes"); refs != "" {
+		t.Errorf("bookkeeping is still fetched through refs/remotes/origin/:\n%s", refs)
+	}
+	w.review("push", "-q", "origin", "--delete", "promoter/dev-to-prod") // not ambiguous any more
+
+	w.git("tag", "promoter/dev-to-prod", "HEAD")
+	w.git("branch", "-f", "promoter/dev-to-prod", "HEAD")
+	_, errOut, code = w.promoter("plan", "--config", w.cfg, "--rev", "promoter/dev-to-prod")
+	if code != exitUsage || !strings.Contains(errOut, "ambiguous") || !strings.Contains(errOut, "refs/tags/promoter/dev-to-prod") {
+		t.Errorf("an ambiguous --rev: exit %d, want 2 naming the candidates\n%s", code, errOut)
+	}
+}
