@@ -82,8 +82,13 @@ func (r *Runner) lastWriters(v view, paths []string) (map[string]writer, error) 
 			return nil, err
 		}
 		var w writer
+		var merged []string
 		for _, p := range changed {
 			if !pending[p] {
+				continue
+			}
+			if len(ci.Parents) > 1 && ci.Trailers["Promoter-Pipeline"] == "" {
+				merged = append(merged, p) // a merge: the branch's history says who wrote it
 				continue
 			}
 			if w == "" {
@@ -92,7 +97,55 @@ func (r *Runner) lastWriters(v view, paths []string) (map[string]writer, error) 
 			out[p] = w
 			delete(pending, p)
 		}
+		if len(merged) > 0 {
+			if err := r.mergedWriters(ci, merged, out); err != nil {
+				return nil, err
+			}
+			for _, p := range merged {
+				delete(pending, p)
+			}
+		}
 		h = parent
 	}
 	return out, nil
+}
+
+// mergedWriters attributes the files a merge commit changed to whoever last
+// wrote them on the merged branch (its second parent), when the merge kept
+// the branch's version; a file the merge itself changed is a person's.
+func (r *Runner) mergedWriters(ci gitstore.CommitInfo, paths []string, out map[string]writer) error {
+	second := ci.Parents[1]
+	mine, err := r.Store.ReadFiles(ci.Hash, paths)
+	if err != nil {
+		return err
+	}
+	theirs, err := r.Store.ReadFiles(second, paths)
+	if err != nil {
+		return err
+	}
+	var same []string
+	for _, p := range paths {
+		a, inA := mine[p]
+		b, inB := theirs[p]
+		if inA == inB && string(a) == string(b) {
+			same = append(same, p)
+		} else {
+			out[p] = writerPerson
+		}
+	}
+	if len(same) == 0 {
+		return nil
+	}
+	ws, err := r.lastWriters(commitView(second), same)
+	if err != nil {
+		return err
+	}
+	for _, p := range same {
+		if w, ok := ws[p]; ok {
+			out[p] = w
+		} else {
+			out[p] = writerPerson
+		}
+	}
+	return nil
 }
