@@ -1,8 +1,10 @@
 package gitstore
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,4 +161,79 @@ func TestFailedWorktreeUpdateIsCompletedBeforeTheNextCommit(t *testing.T) {
 			fsck(t, r.Path())
 		})
 	}
+}
+
+// TestDiskFullAfterTheBranchMovedLeavesNoCutFile puts the repository on a
+// small tmpfs and fills it right after the branch moved, when the objects
+// fit but the working files do not: no working file is left cut or empty,
+// and once space is freed the next Lock completes the update.
+func TestDiskFullAfterTheBranchMovedLeavesNoCutFile(t *testing.T) {
+	needGit(t)
+	dir := filepath.Join(t.TempDir(), "fs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a size-limited tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	ctx := context.Background()
+	r := openTest(t, Options{Path: filepath.Join(dir, "repo")})
+	if _, err := r.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(1), CommitSpec{Message: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(dir, "filler")
+	r.step = func(s string) {
+		if s != "ref-moved" {
+			return
+		}
+		f, err := os.Create(filler)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := f.Write(chunk); err != nil {
+				break
+			}
+		}
+		for n := 1 << 10; n > 0; n /= 2 { // the last pages
+			for {
+				if _, err := f.Write(chunk[:n]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	v2, err := r.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(2), CommitSpec{Message: "v2"})
+	r.step = nil
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("want the working tree update to fail with no space left, got %v", err)
+	}
+	files, err := r.ReadTenant(v2, "dev")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("read v2 %s: %d files, %v", v2, len(files), err)
+	}
+	info, _ := r.CommitInfo(v2)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(r.Path(), filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _, _ := r.ReadFile(info.Parents[0], f.Path)
+		if string(data) != string(f.Data) && string(data) != string(old) {
+			t.Fatalf("%s is neither the old nor the new version after a full disk: %q", f.Path, data)
+		}
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	clean(t, r.Path())
+	fsck(t, r.Path())
 }
