@@ -42,7 +42,7 @@ func RenderText(w io.Writer, r Result, o TextOptions) error {
 		return color + s + ansiReset
 	}
 	if o.Title != "" {
-		fmt.Fprintln(bw, paint(ansiBold, o.Title))
+		fmt.Fprintln(bw, paint(ansiBold, EscapeControl(o.Title)))
 		fmt.Fprintln(bw)
 	}
 	counts := r.Counts()
@@ -52,10 +52,10 @@ func RenderText(w io.Writer, r Result, o TextOptions) error {
 	}
 	tw := len("TYPE")
 	for _, c := range counts {
-		tw = max(tw, len(c.Type))
+		tw = max(tw, len(EscapeControl(c.Type)))
 	}
 	row := func(typ string, c TypeCount) {
-		fmt.Fprintf(bw, "%-*s  %5d  %7d  %8d  %7d  %9d\n", tw, typ, c.Added, c.Removed, c.Modified, c.Renamed, c.Unchanged)
+		fmt.Fprintf(bw, "%-*s  %5d  %7d  %8d  %7d  %9d\n", tw, EscapeControl(typ), c.Added, c.Removed, c.Modified, c.Renamed, c.Unchanged)
 	}
 	fmt.Fprintf(bw, "%-*s  %5s  %7s  %8s  %7s  %9s\n", tw, "TYPE", "ADDED", "REMOVED", "MODIFIED", "RENAMED", "UNCHANGED")
 	for _, c := range counts {
@@ -71,12 +71,14 @@ func RenderText(w io.Writer, r Result, o TextOptions) error {
 		}
 	}
 	kw := 0
+	// Names may hold control characters: every name, path and value is
+	// escaped (EscapeControl) before it reaches the terminal.
 	for _, c := range r.Changes {
-		kw = max(kw, len([]rune(c.Key.String())))
+		kw = max(kw, len([]rune(EscapeControl(c.Key.String()))))
 	}
 	fmt.Fprintln(bw)
 	for _, c := range r.Changes {
-		key := c.Key.String()
+		key := EscapeControl(c.Key.String())
 		pad := strings.Repeat(" ", kw-len([]rune(key)))
 		head := fmt.Sprintf("%s %-9s %s%s  %s", marks[c.Kind], c.Kind, key, pad, flags(c))
 		fmt.Fprintln(bw, paint(kindColor[c.Kind], strings.TrimRight(head, " ")))
@@ -93,8 +95,9 @@ func hasUnchangedListed(r Result) bool {
 
 func writeTextField(w io.Writer, c Change, f FieldChange, paint func(string, string) string) {
 	if d := textDiff(c, f); d != "" {
-		fmt.Fprintf(w, "    %s %s:\n", fieldMark(f.Kind), f.Path)
+		fmt.Fprintf(w, "    %s %s:\n", fieldMark(f.Kind), EscapeControl(f.Path))
 		for _, line := range strings.Split(strings.TrimSuffix(d, "\n"), "\n") {
+			line = EscapeControlLines(line) // a tab stays, as in the script
 			color := ""
 			switch {
 			case strings.HasPrefix(line, "@@"):
@@ -108,13 +111,15 @@ func writeTextField(w io.Writer, c Change, f FieldChange, paint func(string, str
 		}
 		return
 	}
+	p := EscapeControl(f.Path)
+	val := func(v []byte) string { return EscapeControl(truncate(string(v), maxTextValue)) }
 	switch f.Kind {
 	case FieldAdded:
-		fmt.Fprintf(w, "    + %s: %s\n", f.Path, paint(ansiGreen, truncate(string(f.New), maxTextValue)))
+		fmt.Fprintf(w, "    + %s: %s\n", p, paint(ansiGreen, val(f.New)))
 	case FieldRemoved:
-		fmt.Fprintf(w, "    - %s: %s\n", f.Path, paint(ansiRed, truncate(string(f.Old), maxTextValue)))
+		fmt.Fprintf(w, "    - %s: %s\n", p, paint(ansiRed, val(f.Old)))
 	default:
-		fmt.Fprintf(w, "    ~ %s: %s -> %s\n", f.Path, paint(ansiRed, truncate(string(f.Old), maxTextValue)), paint(ansiGreen, truncate(string(f.New), maxTextValue)))
+		fmt.Fprintf(w, "    ~ %s: %s -> %s\n", p, paint(ansiRed, val(f.Old)), paint(ansiGreen, val(f.New)))
 	}
 }
 

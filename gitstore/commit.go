@@ -119,7 +119,20 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 		b.put(plumbing.TreeObject, []byte{})
 	}
 	checkedOut := worktree && r.checkedOut(ref)
+	var il *indexLock
 	if checkedOut {
+		// An update an earlier commit left unfinished goes first: this
+		// commit's journal would replace its journal.
+		if err := r.finishInterrupted(); err != nil {
+			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+		}
+		// git's index lock is held from the check until the index is
+		// written, so no git command can stage, commit or refresh the
+		// index in between, nor after a crash in between.
+		if il, err = r.lockIndex(); err != nil {
+			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
+		}
+		defer il.release()
 		if err := r.checkWorktree(b.changed); err != nil {
 			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 		}
@@ -155,7 +168,7 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 	}
 	r.hit("ref-moved")
 	if checkedOut {
-		if err := r.updateWorktree(b.changed, false); err != nil {
+		if err := r.updateWorktree(b.changed, false, il); err != nil {
 			return ch, fmt.Errorf("commit %s on %s: update working tree: %w", short(ch), ref, err)
 		}
 		r.removeJournal()
@@ -372,41 +385,172 @@ func (r *Repo) readIndex() (*index.Index, error) {
 	return idx, nil
 }
 
-// writeIndex writes the index through index.lock and a rename, dropping the
-// cached-tree extension, which the new content invalidates.
-func (r *Repo) writeIndex(idx *index.Index) error {
+// indexLockWait bounds how long a commit waits for git's index lock that a
+// git command holds (an IDE's or a prompt's `git status` takes it for a few
+// milliseconds, again and again); indexLockPoll is how often it tries.
+var (
+	indexLockWait = 10 * time.Second
+	indexLockPoll = 5 * time.Millisecond
+)
+
+// ownIndexPrefix names the files that promoter links to .git/index.lock.
+const ownIndexPrefix = "promoter-index-"
+
+// indexLock is git's .git/index.lock held by promoter. promoter creates it
+// as a hard link of a file of its own (.git/promoter-index-*), so a later
+// run holding promoter.lock can tell a lock that a killed promoter left (the
+// same file) from a running git command's lock, which it only waits for.
+type indexLock struct {
+	r    *Repo
+	f    *os.File // the new index is written through it
+	own  string   // promoter's name of the lock file; "" where hard links fail
+	done bool
+}
+
+func (r *Repo) indexLockPath() string { return filepath.Join(r.gitDir, "index.lock") }
+
+// lockIndex takes git's index lock, waiting up to indexLockWait while a git
+// command holds it.
+func (r *Repo) lockIndex() (*indexLock, error) {
+	lock := r.indexLockPath()
+	f, err := os.CreateTemp(r.gitDir, ownIndexPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("lock index: %w", err)
+	}
+	l := &indexLock{r: r, f: f, own: f.Name()}
+	if err := f.Chmod(0o644); err != nil {
+		l.drop()
+		return nil, fmt.Errorf("lock index: %w", err)
+	}
+	deadline := time.Now().Add(indexLockWait)
+	for waited := false; ; waited = true {
+		err := l.try(lock)
+		if err == nil {
+			if waited {
+				r.log.Info("took git's index lock after waiting for a git command", "path", lock)
+			}
+			r.hit("index-locked")
+			return l, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			l.drop()
+			return nil, fmt.Errorf("lock index: %w", err)
+		}
+		if !waited {
+			r.log.Info("waiting for git's index lock: a git command is running", "path", lock, "max", indexLockWait)
+		}
+		if time.Now().After(deadline) {
+			l.drop()
+			return nil, fmt.Errorf("lock index: %s still exists after %s: a git command is running in %s (an open editor of git commit or git rebase holds it); finish it, or delete that file if no git command runs, then run again", lock, indexLockWait, r.path)
+		}
+		time.Sleep(indexLockPoll)
+	}
+}
+
+// try creates the lock file once: a hard link of promoter's file, or an
+// exclusive create where the file system has no hard links.
+func (l *indexLock) try(lock string) error {
+	if l.own == "" {
+		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			l.f = f
+		}
+		return err
+	}
+	err := os.Link(l.own, lock)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	// no hard links here: a lock a later run cannot tell from git's
+	l.r.log.Debug("hard links fail in the git folder; taking the index lock by an exclusive create", "err", err)
+	l.f.Close()
+	os.Remove(l.own)
+	l.f, l.own = nil, ""
+	return l.try(lock)
+}
+
+// drop removes promoter's file of a lock not taken.
+func (l *indexLock) drop() {
+	if l.f != nil {
+		l.f.Close()
+	}
+	if l.own != "" {
+		os.Remove(l.own)
+	}
+	l.done = true
+}
+
+// commit writes idx as the new index (through the lock and a rename),
+// dropping the cached-tree extension, which the new content invalidates.
+func (l *indexLock) commit(idx *index.Index) error {
+	if l.done {
+		return errors.New("write index: the index lock was released")
+	}
 	idx.Cache = nil
 	idx.ResolveUndo = nil
 	idx.EndOfIndexEntry = nil
 	if idx.Version < 2 || idx.Version > 3 {
 		idx.Version = 2
 	}
-	lock := filepath.Join(r.gitDir, "index.lock")
-	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("write index: %s exists: a git command is running in %s; if none is, delete that file", lock, r.path)
-		}
-		return fmt.Errorf("write index: %w", err)
-	}
 	bw := &bytes.Buffer{}
 	if err := index.NewEncoder(bw).Encode(idx); err != nil {
-		f.Close()
-		os.Remove(lock)
+		l.release()
 		return fmt.Errorf("write index: %w", err)
 	}
-	_, err = f.Write(bw.Bytes())
-	if cerr := f.Close(); err == nil {
+	_, err := l.f.Write(bw.Bytes())
+	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
+	l.f = nil
 	if err == nil {
-		err = os.Rename(lock, filepath.Join(r.gitDir, "index"))
+		err = os.Rename(l.r.indexLockPath(), filepath.Join(l.r.gitDir, "index"))
 	}
 	if err != nil {
-		os.Remove(lock)
+		l.release()
 		return fmt.Errorf("write index: %w", err)
 	}
+	l.done = true
+	if l.own != "" {
+		os.Remove(l.own)
+	}
 	return nil
+}
+
+// release gives the lock up without writing the index; after commit it does
+// nothing.
+func (l *indexLock) release() {
+	if l == nil || l.done {
+		return
+	}
+	lock := l.r.indexLockPath()
+	if l.own == "" || sameFile(lock, l.own) {
+		os.Remove(lock)
+	}
+	l.drop()
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// removeStaleIndexLock removes the index lock a killed promoter left (the
+// same file as one of promoter's .git/promoter-index-* files) and those
+// files. Only a holder of promoter.lock may call it: no other promoter is
+// writing then, and a git command's lock is never one of those files.
+func (r *Repo) removeStaleIndexLock() {
+	own, _ := filepath.Glob(filepath.Join(r.gitDir, ownIndexPrefix+"*"))
+	lock := r.indexLockPath()
+	for _, p := range own {
+		if sameFile(lock, p) && os.Remove(lock) == nil {
+			r.log.Warn("removed git's index lock that an interrupted promoter left (this process holds .git/promoter.lock, so no other promoter is writing)", "path", lock)
+		}
+		os.Remove(p)
+	}
 }
 
 func fileHash(p string) (Hash, bool, error) {
@@ -466,10 +610,14 @@ func (r *Repo) checkWorktree(cs []changed) error {
 	return nil
 }
 
-// updateWorktree writes the changed files and updates the index. With
-// careful set, a file holding neither the old nor the new content is left
-// alone (crash recovery).
-func (r *Repo) updateWorktree(cs []changed, careful bool) error {
+// updateWorktree writes the changed files and updates the index; il is
+// git's index lock, which the caller took before it read the index to check
+// the paths and which is released (written) here. With careful set (crash
+// recovery), a leftover temporary file of a changed path is removed, and a
+// file or staged entry holding neither the old nor the new content is a
+// person's and left alone.
+func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
+	defer il.release()
 	idx, err := r.readIndex()
 	if err != nil {
 		return err
@@ -531,6 +679,13 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		}
 		p := r.abs(c.path)
 		if careful {
+			if err := os.Remove(tempName(p)); err == nil {
+				r.log.Info("removed the temporary file of an interrupted update", "path", c.path)
+			}
+			if i, ok := pos[c.path]; ok && idx.Entries[i].Hash != c.old && idx.Entries[i].Hash != c.new {
+				r.log.Warn("left a file with staged changes alone", "path", c.path)
+				continue
+			}
 			h, ok, err := fileHash(p)
 			if err != nil {
 				finish()
@@ -599,32 +754,41 @@ func (r *Repo) updateWorktree(cs []changed, careful bool) error {
 		}
 		return idx.Entries[i].Stage < idx.Entries[j].Stage
 	})
-	return r.writeIndex(idx)
+	return il.commit(idx)
+}
+
+// tempName is the temporary file a working file is written to before it is
+// renamed over p: in the same folder, and with a leading dot, which no object
+// file name has.
+func tempName(p string) string {
+	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".promoter-new")
 }
 
 // writeWorkFile writes one changed file of the working tree and returns its
-// index entry.
+// index entry. The content goes to a temporary file that is renamed over the
+// old one (a new inode, like git checkout), so a crash or a full disk leaves
+// the old file or the new one, never a cut one.
 func (r *Repo) writeWorkFile(c changed, content []byte) (*index.Entry, error) {
 	p := r.abs(c.path)
-	// like git checkout: replace a tracked file (a new inode), no temp file
-	if !c.old.IsZero() {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("write %s: %w", c.path, err)
-		}
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	tmp := tempName(p)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", c.path, err)
 	}
+	r.hit("worktree-file")
 	_, err = f.Write(content)
-	var fi os.FileInfo
-	if err == nil {
-		fi, err = f.Stat()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = os.Lstat(p)
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return nil, fmt.Errorf("write %s: %w", c.path, err)
 	}
 	e := &index.Entry{Name: c.path, Hash: c.new, Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
@@ -666,9 +830,33 @@ func (r *Repo) writeJournal(j journal) error {
 
 func (r *Repo) removeJournal() { os.Remove(r.journalPath()) }
 
-// recover completes the working tree update of a commit whose process died
-// after moving the branch.
+// interrupted reports whether an earlier writer left something to recover:
+// a journal or one of promoter's index lock files.
+func (r *Repo) interrupted() bool {
+	if _, err := os.Lstat(r.journalPath()); err == nil {
+		return true
+	}
+	own, _ := filepath.Glob(filepath.Join(r.gitDir, ownIndexPrefix+"*"))
+	return len(own) > 0
+}
+
+// finishInterrupted completes a working tree update that an earlier commit
+// of this process or another left (its journal is still there) before a new
+// one starts. It does nothing while another process holds promoter.lock.
+func (r *Repo) finishInterrupted() error {
+	if _, err := os.Lstat(r.journalPath()); err != nil {
+		return nil
+	}
+	return r.recoverIfFree()
+}
+
+// recover completes what a promoter that died or failed in a commit left:
+// it removes the index lock and the temporary files it left and completes
+// the working tree update of a commit whose branch moved. Only a holder of
+// promoter.lock may call it (Lock, recoverIfFree).
 func (r *Repo) recover() error {
+	r.refresh() // the interrupted writer may have been another process
+	r.removeStaleIndexLock()
 	data, err := os.ReadFile(r.journalPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -699,7 +887,11 @@ func (r *Repo) recover() error {
 			return err
 		}
 		r.log.Warn("completing the working tree update of an interrupted commit", "commit", j.New, "files", len(cs))
-		if err := r.updateWorktree(cs, true); err != nil {
+		il, err := r.lockIndex()
+		if err != nil {
+			return fmt.Errorf("complete interrupted commit %s: %w", j.New, err)
+		}
+		if err := r.updateWorktree(cs, true, il); err != nil {
 			return fmt.Errorf("complete interrupted commit %s: %w", j.New, err)
 		}
 	}

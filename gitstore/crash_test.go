@@ -63,7 +63,7 @@ func crashChild(step, path string) int {
 
 func TestCrashSafety(t *testing.T) {
 	needGit(t)
-	steps := []string{"pack-encoded", "objects-written", "journal-written", "ref-locked:refs/heads/main", "ref-moved", "worktree-progress", "worktree-written"}
+	steps := []string{"pack-encoded", "index-locked", "objects-written", "journal-written", "ref-locked:refs/heads/main", "ref-moved", "worktree-progress", "worktree-file", "worktree-written"}
 	for _, step := range steps {
 		t.Run(strings.ReplaceAll(step, "/", "_"), func(t *testing.T) {
 			ctx := context.Background()
@@ -80,7 +80,8 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatalf("writer was not killed at %s: %v\n%s", step, err, out)
 			}
 			fsck(t, r.Path())
-			// the next run recovers and is consistent
+			// the next run recovers and is consistent; git's index lock,
+			// which the writer held from its check to its end, is gone
 			r2, err := Open(ctx, Options{Path: r.Path()})
 			if err != nil {
 				t.Fatal(err)
@@ -92,6 +93,9 @@ func TestCrashSafety(t *testing.T) {
 				}
 			}
 			clean(t, r2.Path())
+			if _, err := os.Stat(filepath.Join(r2.Path(), ".git", "index.lock")); err == nil {
+				t.Fatalf("the killed writer's index.lock is still there after recovery")
+			}
 			h, err := r2.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(2), CommitSpec{Message: "v2 again"})
 			if err != nil {
 				t.Fatal(err)

@@ -219,6 +219,10 @@ func DecodeFile(p string, data []byte) (spconfig.Entry, error) {
 		return spconfig.Entry{}, fmt.Errorf("object file %s: %w: fix the JSON or restore the file with git", p, err)
 	}
 	e, err := spconfig.NewEntry(buf.Bytes())
+	var dup *spconfig.DuplicateKeyError
+	if errors.As(err, &dup) {
+		return spconfig.Entry{}, fmt.Errorf("object file %s: %w, or restore the file with git", p, err)
+	}
 	if err != nil {
 		return spconfig.Entry{}, fmt.Errorf("object file %s:1:1: %w: an object file holds one whole export entry {version, self, object}", p, err)
 	}

@@ -18,12 +18,13 @@ const lockPoll = 50 * time.Millisecond
 // Lock takes the exclusive promoter lock on the repository (flock on
 // .git/promoter.lock, which records the holder). When another process (or
 // Repo value) holds it, Lock waits until ctx is done and then fails naming
-// the holder: pid, host, command and since when.
+// the holder: pid, host, command and since when. Holding it, Lock first
+// completes what an interrupted promoter left (see recover), so every run,
+// of the CLI or the daemon, starts from a finished working tree update.
 func (r *Repo) Lock(ctx context.Context) (func() error, error) {
-	p := filepath.Join(r.gitDir, "promoter.lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := r.openLockFile()
 	if err != nil {
-		return nil, fmt.Errorf("lock repository %s: %w", r.path, err)
+		return nil, err
 	}
 	t := time.NewTicker(lockPoll)
 	defer t.Stop()
@@ -57,12 +58,14 @@ func (r *Repo) Lock(ctx context.Context) (func() error, error) {
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(info), 0)
 	}
+	r.locked.Store(true)
 	unlocked := false
-	return func() error {
+	unlock := func() error {
 		if unlocked {
 			return nil
 		}
 		unlocked = true
+		r.locked.Store(false)
 		f.Truncate(0)
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		if cerr := f.Close(); err == nil {
@@ -72,5 +75,47 @@ func (r *Repo) Lock(ctx context.Context) (func() error, error) {
 			return fmt.Errorf("unlock repository %s: %w", r.path, err)
 		}
 		return nil
-	}, nil
+	}
+	r.mu.Lock()
+	err = r.recover()
+	r.mu.Unlock()
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock repository %s: %w", r.path, err)
+	}
+	return unlock, nil
+}
+
+func (r *Repo) openLockFile() (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(r.gitDir, "promoter.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock repository %s: %w", r.path, err)
+	}
+	return f, nil
+}
+
+// recoverIfFree runs recover when something is left to recover and no
+// other process holds the promoter lock (Open; a holder recovers itself when
+// it takes the lock and is the only one that may touch its own files).
+func (r *Repo) recoverIfFree() error {
+	if !r.interrupted() {
+		return nil
+	}
+	if r.locked.Load() {
+		return r.recover()
+	}
+	f, err := r.openLockFile()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			r.log.Debug("an interrupted update is left; the process holding the repository lock completes it", "path", r.path)
+			return nil
+		}
+		return fmt.Errorf("lock repository %s: %w", r.path, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return r.recover()
 }

@@ -325,11 +325,20 @@ func (r *Repo) integrateBranch(ctx context.Context, ref string, remote Hash) err
 func (r *Repo) moveBranch(ref string, from, to Hash) error {
 	checked := r.checkedOut(ref)
 	var cs []changed
+	var il *indexLock
 	if checked {
+		if err := r.finishInterrupted(); err != nil {
+			return fmt.Errorf("update %s to %s: %w", ref, short(to), err)
+		}
 		var err error
 		if cs, err = r.changedBetween(from, to); err != nil {
 			return err
 		}
+		// held until the index is written, as in commitRef
+		if il, err = r.lockIndex(); err != nil {
+			return fmt.Errorf("update %s to %s: %w", ref, short(to), err)
+		}
+		defer il.release()
 		if err := r.checkWorktree(cs); err != nil {
 			return fmt.Errorf("update %s to %s: %w", ref, short(to), err)
 		}
@@ -342,7 +351,7 @@ func (r *Repo) moveBranch(ref string, from, to Hash) error {
 		return err
 	}
 	if checked {
-		if err := r.updateWorktree(cs, false); err != nil {
+		if err := r.updateWorktree(cs, false, il); err != nil {
 			return fmt.Errorf("update working tree to %s: %w", short(to), err)
 		}
 		r.removeJournal()

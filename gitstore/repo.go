@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -56,8 +57,10 @@ type Repo struct {
 	st     *filesystem.Storage
 	log    *slog.Logger
 	mu     sync.Mutex // serialises writers of this value
+	// locked is set while this value holds promoter.lock (Lock).
+	locked atomic.Bool
 
-	// hooks for the crash-safety test: called with a step name.
+	// hooks for the crash-safety tests: called with a step name.
 	step func(string)
 	// deletes are remote refs the next push removes (cleanBookkeeping).
 	deletes []string
@@ -144,7 +147,7 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 			return nil, err
 		}
 	}
-	if err := r.recover(); err != nil {
+	if err := r.recoverIfFree(); err != nil {
 		return nil, err
 	}
 	if fresh && o.Remote != "" {
@@ -292,6 +295,13 @@ func short(h Hash) string {
 	}
 	return h.String()[:12]
 }
+
+// SetStepHook makes the repository call fn with the name of each internal
+// step it passes (objects-written, index-locked, journal-written, ref-moved,
+// worktree-file, worktree-written, ...), or stops calling it when fn is nil.
+// It exists only for crash tests of the real binary (PROMOTER_TEST_CRASH in
+// cmd/promoter); set it before any write, never while one runs.
+func (r *Repo) SetStepHook(fn func(step string)) { r.step = fn }
 
 // hit calls the crash-test hook.
 func (r *Repo) hit(step string) {

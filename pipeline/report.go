@@ -82,15 +82,15 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 	if pv := pl.Preview; pv != nil {
 		fmt.Fprintf(w, "\nPreview job %s: %s, %d error(s), %d warning(s)\n", pv.JobID, pv.Status, len(pv.Errors), len(pv.Warnings))
 		for _, m := range pv.Errors {
-			fmt.Fprintf(w, "  error   %-22s %s\n", m.Type, m.Text)
+			fmt.Fprintf(w, "  error   %-22s %s\n", diff.EscapeControl(m.Type), diff.EscapeControl(m.Text))
 		}
 		for _, m := range pv.Warnings {
-			fmt.Fprintf(w, "  warning %-22s %s\n", m.Type, m.Text)
+			fmt.Fprintf(w, "  warning %-22s %s\n", diff.EscapeControl(m.Type), diff.EscapeControl(m.Text))
 		}
 	}
 	fmt.Fprintf(w, "\nVerdict: %s\n", verdictText(pl))
 	for _, b := range pl.Blocked {
-		fmt.Fprintf(w, "  - %s\n", b)
+		fmt.Fprintf(w, "  - %s\n", diff.EscapeControl(b)) // reasons name objects
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func proposalLines(pl *Plan) []string {
 }
 
 func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
+	return diff.EscapeControl(strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s))
 }
 
 func shortStr(h string) string {

@@ -9,9 +9,60 @@ import (
 	"promoter/spconfig"
 )
 
-// defaultSecretKeys are field names that hold credentials. SP-Config exports
-// normally send them as null; a value means a credential would land in git.
-var defaultSecretKeys = regexp.MustCompile(`(?i)^(password|passwd|secret|clientsecret|client_secret|privatekey|private_key|apikey|api_key|accesstoken|access_token|refreshtoken|refresh_token|token)$`)
+// Field names that hold credentials. SP-Config exports normally send them as
+// null; a value means a credential would land in git. A name is compared in
+// lower case without separators ("Admin_Password" is "adminpassword"): it is
+// a secret when it contains one of secretStems (adminPassword, apiToken,
+// client_secret, accessToken) or ends with one of secretEnds (adminPwd),
+// unless it ends with one of notSecretEnds, which name facts about a
+// credential rather than the credential (tokenUrl, passwordPolicy,
+// passwordPolicyId, tokenType, passwordExpiration).
+var (
+	secretStems   = []string{"password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey", "signingkey", "encryptionkey", "sharedkey", "credential"}
+	secretEnds    = []string{"pwd"}
+	notSecretEnds = []string{
+		"url", "uri", "endpoint", "host", "path",
+		"policy", "policies", "id", "ids", "ref", "reference", "name", "names",
+		"type", "types", "format", "mode", "method", "scope", "scopes", "audience",
+		"expiration", "expiry", "expires", "expiresat", "expiresin", "ttl", "lifetime", "maxage",
+		"time", "timeout", "interval", "seconds", "minutes", "hours", "days",
+		"length", "count", "history", "strength", "complexity", "regex", "pattern",
+		"attribute", "attributes", "attr", "field", "fields", "label", "description",
+		"enabled", "required", "provider", "location", "rule", "template", "version", "date",
+	}
+)
+
+// isSecretName applies the default names to a field name.
+func isSecretName(k string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(k) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	secret := false
+	for _, s := range secretStems {
+		if strings.Contains(n, s) {
+			secret = true
+			break
+		}
+	}
+	for _, s := range secretEnds {
+		if strings.HasSuffix(n, s) {
+			secret = true
+		}
+	}
+	if !secret {
+		return false
+	}
+	for _, s := range notSecretEnds {
+		if strings.HasSuffix(n, s) {
+			return false
+		}
+	}
+	return true
+}
 
 // secretFinding is one credential-looking value in an object.
 type secretFinding struct {
@@ -20,8 +71,9 @@ type secretFinding struct {
 }
 
 // scanSecrets lists the credential-looking string values of an object:
-// members whose key matches the default names or the pipeline's extra
-// patterns, holding a non-empty string that is not already masked.
+// members whose key is a secret name (isSecretName) or matches the
+// pipeline's extra patterns, holding a non-empty string that is not already
+// masked.
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 	var out []secretFinding
 	var walk func(start int, path string, segs []PathSegment) error
@@ -73,7 +125,7 @@ func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 const redacted = "REDACTED-BY-PROMOTER"
 
 func isSecretKey(k string, extra []*regexp.Regexp) bool {
-	if defaultSecretKeys.MatchString(k) {
+	if isSecretName(k) {
 		return true
 	}
 	for _, re := range extra {

@@ -135,7 +135,12 @@ func (t *tokenCache) tokenError(ctx context.Context, err error) error {
 		}
 		return ae
 	}
-	return &transportError{op: opToken, target: t.tokenURL, msg: t.redactLocked(err.Error()), untrusted: untrustedCertificate(err)}
+	msg := err.Error()
+	var rd *redirectError
+	if errors.As(err, &rd) {
+		msg = rd.Error() // without the target's path and query
+	}
+	return &transportError{op: opToken, target: t.tokenURL, msg: t.redactLocked(msg), untrusted: untrustedCertificate(err), redirect: rd != nil}
 }
 
 // transportError is a request that got no HTTP answer. Its text is redacted;
@@ -146,6 +151,17 @@ type transportError struct {
 	// untrusted: TLS certificate verification failed. Retrying cannot help,
 	// so it is never retried.
 	untrusted bool
+	// redirect: a redirect to another host or scheme was refused; never
+	// retried either.
+	redirect bool
+}
+
+// permanent reports whether a retry cannot help.
+func (e *transportError) permanent() bool { return e.untrusted || e.redirect }
+
+func isRedirect(err error) bool {
+	var re *redirectError
+	return errors.As(err, &re)
 }
 
 // untrustedCertificate reports whether err is a failed TLS certificate
@@ -159,6 +175,9 @@ func untrustedCertificate(err error) bool {
 }
 
 func (e *transportError) Error() string {
+	if e.redirect {
+		return "spconfig " + e.op + " " + e.target + ": " + e.msg
+	}
 	return "spconfig " + e.op + " " + e.target + ": no answer from the tenant: " + e.msg
 }
 

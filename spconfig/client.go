@@ -45,6 +45,7 @@ type Config struct {
 	ClientSecret Secret
 	// HTTPClient sends every request, the token requests included. Default: a
 	// client with dial, TLS and response-header timeouts and TLS verification on.
+	// Either way a redirect to another scheme or host is refused (not retried).
 	HTTPClient *http.Client
 	// Logger receives one debug line per HTTP attempt and a warning per retry;
 	// never a secret, token or header. Default: discard.
@@ -164,6 +165,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}
+	c.http = guardRedirects(c.http)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

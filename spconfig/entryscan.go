@@ -1,6 +1,7 @@
 package spconfig
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -12,7 +13,8 @@ import (
 // object.identityProfileRef.name. Whatever the fast path is not sure to
 // handle exactly as encoding/json would (invalid JSON, a missing or odd
 // field, a duplicate or case-folded key, escaped or non-ASCII keys, deep
-// nesting) makes it give up, and NewEntry takes the reference path
+// nesting) makes it give up (and a duplicate key anywhere, which the
+// reference path refuses), and NewEntry takes the reference path
 // (json.Compact and json.Unmarshal), so results and error messages are the
 // same by construction. FuzzEntryScan checks the two paths agree.
 
@@ -346,6 +348,11 @@ func (s *entryScan) object(ctx scanCtx, depth int) bool {
 		s.i++
 		return true
 	}
+	// The keys seen so far, to refuse a duplicate (issue 19): compared as
+	// bytes, so an escaped key goes to the reference path, which decodes it.
+	var small [32][]byte
+	keys := small[:0]
+	var many map[string]struct{}
 	for {
 		if s.i >= len(s.src) || s.src[s.i] != '"' {
 			return false
@@ -353,6 +360,32 @@ func (s *entryScan) object(ctx scanCtx, depth int) bool {
 		tok, ok := s.str()
 		if !ok {
 			return false
+		}
+		if bytes.IndexByte(tok, '\\') >= 0 {
+			return false
+		}
+		switch {
+		case many != nil:
+			if _, dup := many[string(tok)]; dup {
+				return false
+			}
+			many[string(tok)] = struct{}{}
+		case len(keys) < len(small):
+			for _, k := range keys {
+				if bytes.Equal(k, tok) {
+					return false
+				}
+			}
+			keys = append(keys, tok)
+		default:
+			many = make(map[string]struct{}, 2*len(keys))
+			for _, k := range keys {
+				many[string(k)] = struct{}{}
+			}
+			if _, dup := many[string(tok)]; dup {
+				return false
+			}
+			many[string(tok)] = struct{}{}
 		}
 		fi, ok := field(ctx, tok)
 		if !ok {

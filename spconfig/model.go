@@ -113,7 +113,8 @@ type Entry struct {
 }
 
 // NewEntry parses one export entry. It compacts the bytes (keeping key order
-// and number literals) and checks that self.type and self.name are present.
+// and number literals) and checks that self.type and self.name are present
+// and that no object of it repeats a key (*DuplicateKeyError).
 func NewEntry(raw []byte) (Entry, error) {
 	if e, ok := scanEntry(raw, false); ok {
 		return e, nil
@@ -128,6 +129,12 @@ func newEntryReference(raw []byte) (Entry, error) {
 	buf.Grow(len(raw))
 	if err := json.Compact(&buf, raw); err != nil {
 		return Entry{}, fmt.Errorf("entry is not valid JSON: %w", err)
+	}
+	if err := duplicateKey(buf.Bytes()); err != nil {
+		if e, eerr := newCompactEntry(buf.Bytes()); eerr == nil {
+			err.(*DuplicateKeyError).Self = e.Self
+		}
+		return Entry{}, err
 	}
 	return newCompactEntry(buf.Bytes())
 }

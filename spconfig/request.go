@@ -119,7 +119,7 @@ func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 			}
 			terr := c.transportError(cl.op, target, err)
 			ev.Err = terr
-			ev.Retry = cl.policy == retryIdempotent && attempt < c.maxRetries && !terr.untrusted
+			ev.Retry = cl.policy == retryIdempotent && attempt < c.maxRetries && !terr.permanent()
 			c.observe(ev)
 			if !ev.Retry {
 				if cl.policy == retryRefused {
@@ -210,11 +210,11 @@ func retryableTokenError(err error) bool {
 		return ae.Temporary()
 	}
 	var te *transportError
-	return errors.As(err, &te) && !te.untrusted
+	return errors.As(err, &te) && !te.permanent()
 }
 
 func (c *Client) transportError(op, target string, err error) *transportError {
-	te := &transportError{op: op, target: target, msg: c.auth.redact(err.Error()), untrusted: untrustedCertificate(err)}
+	te := &transportError{op: op, target: target, msg: c.auth.redact(err.Error()), untrusted: untrustedCertificate(err), redirect: isRedirect(err)}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		te.timeout = true
@@ -222,6 +222,10 @@ func (c *Client) transportError(op, target string, err error) *transportError {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		te.msg = c.auth.redact(ue.Err.Error())
+	}
+	var re *redirectError
+	if errors.As(err, &re) {
+		te.msg = re.Error()
 	}
 	return te
 }

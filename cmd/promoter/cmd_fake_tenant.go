@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
 )
 
@@ -74,6 +76,10 @@ func runFakeTenant(ctx context.Context, env *environment, args []string) error {
 		b, err := os.ReadFile(*seed)
 		if err != nil {
 			return usageError("fake-tenant: --seed: %v", err)
+		}
+		// read here too, so an error names the file
+		if _, err := spconfig.ReadExport(bytes.NewReader(b)); err != nil {
+			return usageError("fake-tenant: --seed %s: %v", *seed, err)
 		}
 		opts.Seed = b
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"promoter/diff"
 	"promoter/pipeline"
 )
 
@@ -41,6 +42,6 @@ func printResult(env *environment, res *pipeline.Result) {
 	}
 	fmt.Fprintf(env.stdout, "\n%s: %s\n", res.Pipeline, outcome)
 	for _, s := range res.Steps {
-		fmt.Fprintf(env.stdout, "  %-9s %-10s %8s  %s\n", s.Name, s.Outcome, s.Duration.Round(1e6), s.Detail)
+		fmt.Fprintf(env.stdout, "  %-9s %-10s %8s  %s\n", s.Name, s.Outcome, s.Duration.Round(1e6), diff.EscapeControl(s.Detail))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 //	                    record, resume)
 //	import-started      SIGKILL once a real import job was accepted and its
 //	                    in-flight marker written, before it is polled
+//	git:STEP            SIGKILL the first time the repository passes the named
+//	                    internal step (gitstore's hit: index-locked,
+//	                    objects-written, journal-written, ref-moved,
+//	                    worktree-file, worktree-written, ...)
 //	term:after:STEP     SIGTERM instead of SIGKILL, then wait until the run's
 //	term:import-started context has seen it, so the run goes on exactly as
 //	                    it would after an operator's SIGTERM at that point
@@ -60,6 +65,17 @@ func installCrashPoint(ctx context.Context, getenv func(string) string, r *pipel
 			if name == step {
 				stop()
 			}
+		}
+		return
+	}
+	if step, ok := strings.CutPrefix(spec, "git:"); ok {
+		if s, ok := r.Store.(interface{ SetStepHook(func(string)) }); ok {
+			var once sync.Once
+			s.SetStepHook(func(name string) {
+				if name == step {
+					once.Do(stop)
+				}
+			})
 		}
 		return
 	}

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"promoter/diff"
 )
 
 // Exit codes (DESIGN section 6).
@@ -75,7 +77,9 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "promoter:", err)
+	// an error may name an object whose name holds control characters;
+	// its own lines (several causes) stay lines
+	fmt.Fprintln(stderr, "promoter:", diff.EscapeControlLines(err.Error()))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
