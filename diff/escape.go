@@ -75,3 +75,27 @@ func needsEscape(r rune, n int, keepLines bool) bool {
 	}
 	return false
 }
+
+// EscapeControlJSON escapes, in JSON text, the characters EscapeControl
+// would that JSON leaves raw (DEL, C1 controls, bidirectional controls), as
+// \uNNNN, so the text stays valid JSON with the same value.
+func EscapeControlJSON(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r != utf8.RuneError && r >= 0x20 && needsEscape(r, n, true) {
+			if b.Len() == 0 {
+				b.Grow(len(s) + 8)
+				b.WriteString(s[:i])
+			}
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else if b.Len() > 0 {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	return b.String()
+}

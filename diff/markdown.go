@@ -85,10 +85,10 @@ func overflowLine(n int) string {
 func markdownSection(c Change) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<details><summary><code>%s</code> <b>%s</b> %s: %s</summary>\n\n",
-		marks[c.Kind], html.EscapeString(c.Key.Type), html.EscapeString(keyLabel(c)), html.EscapeString(string(c.Kind)+", "+flags(c)))
+		marks[c.Kind], html.EscapeString(EscapeControl(c.Key.Type)), html.EscapeString(EscapeControl(keyLabel(c))), html.EscapeString(string(c.Kind)+", "+flags(c)))
 	switch c.Kind {
 	case Added, Removed:
-		js := objectJSON(c)
+		js := EscapeControlJSON(objectJSON(c))
 		if js != "" {
 			js = truncate(js, mdMaxObject)
 			fence := fenceFor(js)
@@ -98,7 +98,7 @@ func markdownSection(c Change) string {
 	var table []FieldChange
 	var diffs []string
 	for _, f := range c.Fields {
-		if d := textDiff(c, f); d != "" {
+		if d := EscapeControlLines(textDiff(c, f)); d != "" {
 			d = truncate(d, mdMaxDiff)
 			fence := fenceFor(d)
 			diffs = append(diffs, fmt.Sprintf("%s (%s):\n\n%sdiff\n%s\n%s\n\n", mdCode(f.Path), f.Kind, fence, strings.TrimSuffix(d, "\n"), fence))
@@ -143,6 +143,7 @@ func mdCell(s string) string {
 // mdCode wraps s in a code span whose delimiter is longer than any backtick
 // run inside it.
 func mdCode(s string) string {
+	s = EscapeControl(s)
 	ticks := strings.Repeat("`", longestRun(s, '`')+1)
 	pad := ""
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
@@ -171,6 +172,7 @@ func longestRun(s string, c byte) int {
 
 // mdText escapes characters with a meaning in Markdown prose.
 func mdText(s string) string {
+	s = EscapeControl(s)
 	r := strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "|", `\|`, "[", `\[`, "]", `\]`, "#", `\#`)
 	return r.Replace(s)
 }

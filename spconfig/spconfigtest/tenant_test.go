@@ -159,7 +159,7 @@ func TestSignatures(t *testing.T) {
 		t.Fatalf("exported rule does not verify: %v", err)
 	}
 	i := bytes.LastIndex(rule.Raw, []byte(`"name":"Email Correlation"`)) // in the object, after self
-	tamperedRaw := slices.Concat(rule.Raw[:i], []byte(`"description":"x",`), rule.Raw[i:])
+	tamperedRaw := slices.Concat(rule.Raw[:i], []byte(`"tampered":"x",`), rule.Raw[i:])
 	tampered, err := spconfig.NewEntry(tamperedRaw)
 	if err != nil || bytes.Equal(tampered.Raw, rule.Raw) {
 		t.Fatalf("tampering failed: %v", err)
