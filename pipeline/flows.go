@@ -8,13 +8,13 @@ import (
 	"strings"
 
 	"promoter/gitstore"
-	"promoter/spconfig"
 )
 
 // RunOptions tune Run.
 type RunOptions struct {
-	// DryRun skips export, snapshot and propose and runs plan, preview and
-	// gate on the repository as it is: no commit, no import.
+	// DryRun runs every step up to the gate with each step's changes kept in
+	// memory (export, baseline, proposal, plan, preview): it commits, pushes
+	// and imports nothing and records no observation.
 	DryRun bool
 }
 
@@ -126,17 +126,8 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 			detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
 		}
 		if dry {
-			st.v = st.v.with(prop.baseline)
-			if len(prop.refTypes) > 0 {
-				st.ref = &reference{objects: map[spconfig.Key]spconfig.Entry{}, has: maps.Clone(st.ref.has)}
-				for _, e := range prop.refObjects {
-					st.ref.objects[e.Key()] = e
-				}
-				for _, t := range prop.refTypes {
-					st.ref.has[t] = true
-				}
-			}
-			st.v = st.v.with(prop.changes)
+			st.v = st.v.with(prop.baseline).with(prop.changes)
+			st.ref = prop.referenceAfter(st.ref)
 			prop.head = st.v.rev
 			if len(prop.baseline)+len(prop.changes) == 0 {
 				return "unchanged", detail, nil
@@ -170,6 +161,27 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 	return st, nil
 }
 
+// referenceAfter is the drift reference once the proposal's baseline is
+// recorded (what a dry run plans against).
+func (prop *proposal) referenceAfter(ref *reference) *reference {
+	if len(prop.refTypes) == 0 {
+		return ref
+	}
+	out := &reference{objects: maps.Clone(ref.objects), has: maps.Clone(ref.has)}
+	for _, t := range prop.refTypes {
+		out.has[t] = true
+		for k := range out.objects {
+			if k.Type == t {
+				delete(out.objects, k)
+			}
+		}
+	}
+	for _, e := range prop.refObjects {
+		out.objects[e.Key()] = e
+	}
+	return out
+}
+
 // observeStep exports the live target (recorded on the observed ref when
 // write is set and anything changed) and reads its drift reference.
 func (r *Runner) observeStep(ctx context.Context, res *Result, st *state, write bool) error {
@@ -184,10 +196,13 @@ func (r *Runner) observeStep(ctx context.Context, res *Result, st *state, write 
 		}
 		st.obs, st.ref = obs, ref
 		detail := fmt.Sprintf("job %s: %d object(s)", obs.job, len(obs.live))
-		if !obs.commit.IsZero() {
+		switch {
+		case !write:
+			return "read", detail + " (not recorded)", nil
+		case !obs.commit.IsZero():
 			return "recorded", detail + ", observation " + short(obs.commit), nil
 		}
-		return "unchanged", detail, nil
+		return "unchanged", detail + ", same as the last observation", nil
 	})
 }
 
