@@ -41,9 +41,29 @@ func NewGitHub(baseURL, repo, token string, o Options) (*GitHub, error) {
 }
 
 type githubPull struct {
-	Number  int    `json:"number"`
-	HTMLURL string `json:"html_url"`
-	State   string `json:"state"`
+	Number   int     `json:"number"`
+	HTMLURL  string  `json:"html_url"`
+	State    string  `json:"state"`
+	MergedAt *string `json:"merged_at"`
+}
+
+// LastState says what became of the newest pull request from branch: open,
+// merged, closed (without merging), or "" when there is none.
+func (g *GitHub) LastState(ctx context.Context, branch string) (string, error) {
+	q := url.Values{"head": {g.owner + ":" + branch}, "state": {"all"}, "sort": {"created"}, "direction": {"desc"}, "per_page": {"1"}}
+	var pulls []githubPull
+	if err := g.c.do(ctx, "read pull requests of "+branch, http.MethodGet, g.pullsPath()+"?"+q.Encode(), nil, &pulls); err != nil {
+		return "", err
+	}
+	switch {
+	case len(pulls) == 0:
+		return "", nil
+	case pulls[0].State == "open":
+		return pipeline.PullRequestOpen, nil
+	case pulls[0].MergedAt != nil:
+		return pipeline.PullRequestMerged, nil
+	}
+	return pipeline.PullRequestClosed, nil
 }
 
 func (g *GitHub) pullsPath() string {

@@ -70,6 +70,26 @@ func (g *GitLab) OpenOrUpdate(ctx context.Context, pr pipeline.PullRequest) (str
 	return created.WebURL, nil
 }
 
+// LastState says what became of the newest merge request from branch: open,
+// merged, closed (without merging), or "" when there is none.
+func (g *GitLab) LastState(ctx context.Context, branch string) (string, error) {
+	q := url.Values{"source_branch": {branch}, "state": {"all"}, "order_by": {"created_at"}, "sort": {"desc"}, "per_page": {"1"}}
+	var mrs []gitlabMR
+	if err := g.c.do(ctx, "read merge requests of "+branch, http.MethodGet, g.mrPath()+"?"+q.Encode(), nil, &mrs); err != nil {
+		return "", err
+	}
+	if len(mrs) == 0 {
+		return "", nil
+	}
+	switch mrs[0].State {
+	case "opened":
+		return pipeline.PullRequestOpen, nil
+	case "merged":
+		return pipeline.PullRequestMerged, nil
+	}
+	return pipeline.PullRequestClosed, nil
+}
+
 // update finds the open merge request from pr.Branch and updates it.
 func (g *GitLab) update(ctx context.Context, pr pipeline.PullRequest, body string) (string, bool, error) {
 	q := url.Values{"source_branch": {pr.Branch}, "state": {"opened"}}

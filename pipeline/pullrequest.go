@@ -61,13 +61,17 @@ func (r *Runner) pullRequestState(ctx context.Context, head gitstore.Hash) (*prS
 	if err != nil {
 		return nil, err
 	}
-	st.merged = r.Store.IsAncestor(last, head) || r.holdsChanges(head, last, changed)
+	forge, err := r.forgeState(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	st.merged = forge == PullRequestMerged || r.Store.IsAncestor(last, head) || r.holdsChanges(head, last, changed)
 	switch {
 	case st.merged:
 		return st, nil
-	case tip.IsZero():
+	case tip.IsZero() || forge == PullRequestClosed:
 		st.declined = changed
-		r.log().Info("the promotion branch is gone and main does not hold its changes: they were declined and are not proposed again until the source changes them",
+		r.log().Info("the last pull request was closed without merging (or its branch deleted): its changes are declined and not proposed again until the source changes them",
 			"pipeline", p.Name, "branch", branch, "files", strings.Join(changed, ", "))
 		return st, nil
 	}
@@ -84,6 +88,20 @@ func (r *Runner) pullRequestState(ctx context.Context, head gitstore.Hash) (*prS
 		st.base = hashOf(from)
 	}
 	return st, nil
+}
+
+// forgeState asks the forge what became of the branch's last pull request
+// ("" without a forge that can tell).
+func (r *Runner) forgeState(ctx context.Context, branch string) (string, error) {
+	fs, ok := r.PullRequests.(PullRequestStater)
+	if !ok {
+		return "", nil
+	}
+	s, err := fs.LastState(ctx, branch)
+	if err != nil {
+		return "", fmt.Errorf("read the pull request state of %s: %w", branch, err)
+	}
+	return s, nil
 }
 
 // branchCommits lists the commits of a promotion branch from its tip back

@@ -92,6 +92,23 @@ type PullRequester interface {
 	OpenOrUpdate(ctx context.Context, pr PullRequest) (url string, err error)
 }
 
+// PullRequestStater tells what became of the last pull request of a branch
+// (the GitHub and GitLab clients implement it; with provider none the
+// branch's presence on the remote tells).
+type PullRequestStater interface {
+	// LastState returns PullRequestOpen, PullRequestMerged,
+	// PullRequestClosed (closed without merging), or "" when the forge has
+	// no pull request from the branch.
+	LastState(ctx context.Context, branch string) (string, error)
+}
+
+// States of a pull request (PullRequestStater).
+const (
+	PullRequestOpen   = "open"
+	PullRequestMerged = "merged"
+	PullRequestClosed = "closed"
+)
+
 // PullRequest is what a pull-request mode run asks a forge for.
 type PullRequest struct {
 	Pipeline string

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"promoter/forge/forgetest"
 )
 
 // prWorld is an e2e world in pull-request mode with a bare remote and a
@@ -265,4 +267,55 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestPullRequestClosedOnGitHubDeclinesItsChanges: a pull request closed
+// without merging on GitHub (its branch still there) declines its changes:
+// the next run opens a new pull request with only the newer change.
+func TestPullRequestClosedOnGitHubDeclinesItsChanges(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_e2eDECLINEtoken0123456789"
+	w := newPRWorld(t)
+	gh := forgetest.Start(forgetest.Options{Token: token, GitHubRepo: "acme/isc-config",
+		BranchExists: func(b string) bool {
+			return exec.Command("git", "--git-dir", w.bare, "rev-parse", "--verify", "-q", "refs/heads/"+b).Run() == nil
+		}})
+	defer gh.Close()
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "      provider: none\n", "      provider: github\n      repo: acme/isc-config\n      baseURL: "+gh.URL+"\n      tokenEnv: E2E_GH_TOKEN\n", 1)
+	if err := os.WriteFile(w.cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(w.env, "E2E_GH_TOKEN="+token)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
+	w.review("push", "-q", "origin", "main")
+	gh.MergePullRequest(gh.PullRequests()[0].Number)
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	prs := gh.PullRequests()
+	if len(prs) != 2 || prs[1].State != "open" {
+		t.Fatalf("pull requests after the dev change: %+v", prs)
+	}
+	gh.DeclinePullRequest(prs[1].Number)
+	w.editObject(w.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	out := w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Lowercase Email.json" {
+		t.Errorf("after the decline the branch changes:\n%s\nwant only Lowercase Email", got)
+	}
+	if !strings.Contains(out, "Declined") {
+		t.Errorf("the run does not report the declined change:\n%s", out)
+	}
+	prs = gh.PullRequests()
+	if len(prs) != 3 || prs[2].State != "open" || strings.Contains(prs[2].Body, "Full-Time#{else}Contractor") || !strings.Contains(prs[2].Body, "Lowercase Email") {
+		for _, p := range prs {
+			t.Logf("pull request #%d %s", p.Number, p.State)
+		}
+		t.Errorf("want a third, open pull request without the declined change")
+	}
 }

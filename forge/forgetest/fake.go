@@ -14,6 +14,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +42,8 @@ type PullRequest struct {
 	Base    string
 	Title   string
 	Body    string
-	State   string // open | closed (GitHub); opened (GitLab)
+	State   string // open | closed (GitHub); opened | merged | closed (GitLab)
+	Merged  bool   // GitHub: closed by a merge (merged_at is set)
 	Updates int    // body updates after creation
 	URL     string
 }
@@ -148,19 +151,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // ---- GitHub ----
 
 type githubPull struct {
-	Number  int               `json:"number"`
-	HTMLURL string            `json:"html_url"`
-	State   string            `json:"state"`
-	Title   string            `json:"title"`
-	Body    string            `json:"body"`
-	Head    map[string]string `json:"head"`
-	Base    map[string]string `json:"base"`
+	Number   int               `json:"number"`
+	HTMLURL  string            `json:"html_url"`
+	State    string            `json:"state"`
+	MergedAt *string           `json:"merged_at"`
+	Title    string            `json:"title"`
+	Body     string            `json:"body"`
+	Head     map[string]string `json:"head"`
+	Base     map[string]string `json:"base"`
 }
 
 func (s *Server) githubPull(p *PullRequest) githubPull {
 	owner, _, _ := strings.Cut(s.o.GitHubRepo, "/")
-	return githubPull{Number: p.Number, HTMLURL: p.URL, State: p.State, Title: p.Title, Body: p.Body,
+	g := githubPull{Number: p.Number, HTMLURL: p.URL, State: p.State, Title: p.Title, Body: p.Body,
 		Head: map[string]string{"ref": p.Head, "label": owner + ":" + p.Head}, Base: map[string]string{"ref": p.Base}}
+	if p.Merged {
+		at := "2026-01-01T00:00:00Z"
+		g.MergedAt = &at
+	}
+	return g
 }
 
 // githubAuth checks the token and repository; false means it answered.
@@ -197,7 +206,7 @@ func (s *Server) githubList(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, s.githubPull(p))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, page(out, r.URL.Query()))
 }
 
 func (s *Server) githubCreate(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +315,7 @@ func (s *Server) gitlabList(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, gitlabView(p))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, page(out, r.URL.Query()))
 }
 
 func (s *Server) gitlabCreate(w http.ResponseWriter, r *http.Request) {
@@ -384,6 +393,47 @@ func (s *Server) ClosePullRequest(number int) {
 			}
 		}
 	}
+}
+
+// DeclinePullRequest closes the numbered pull request without merging it
+// (GitHub state closed with no merged_at; GitLab state closed).
+func (s *Server) DeclinePullRequest(number int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.prs {
+		if p.Number == number {
+			p.State, p.Merged = "closed", false
+		}
+	}
+}
+
+// MergePullRequest marks the numbered pull request merged (the test merges
+// the branch with git itself).
+func (s *Server) MergePullRequest(number int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.prs {
+		if p.Number == number {
+			if p.Forge == "github" {
+				p.State, p.Merged = "closed", true
+			} else {
+				p.State = "merged"
+			}
+		}
+	}
+}
+
+// page orders a list newest first when the query asks for descending order
+// (GitHub direction=desc, GitLab sort=desc) and cuts it to per_page.
+func page[T any](items []T, q url.Values) []T {
+	if q.Get("direction") == "desc" || q.Get("sort") == "desc" {
+		items = slices.Clone(items)
+		slices.Reverse(items)
+	}
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n >= 0 && n < len(items) {
+		items = items[:n]
+	}
+	return items
 }
 
 type bodyKey struct{}
