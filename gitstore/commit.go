@@ -923,7 +923,7 @@ func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
 // that are semantically unchanged keep their stored bytes; files of objects
 // that are gone are deleted. It returns the zero Hash when nothing changed.
 func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s CommitSpec) (Hash, error) {
-	changes, err := r.TenantChanges(tenant, types, entries, s)
+	changes, err := r.tenantChanges(tenant, types, entries, s)
 	if err != nil {
 		return Hash{}, err
 	}
@@ -933,10 +933,10 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 	return r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes, AllowEmpty: s.AllowEmpty})
 }
 
-// TenantChanges is WriteTenant without the commit: the changes that make
+// tenantChanges is WriteTenant without the commit: the changes that make
 // tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match entries
 // for every type in types. A dry run lays them over the tip.
-func (r *Repo) TenantChanges(tenant string, types []string, entries []spconfig.Entry, s CommitSpec) ([]Change, error) {
+func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.Entry, s CommitSpec) ([]Change, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("write tenant: %w", err)
 	}

@@ -206,8 +206,19 @@ func (sn *Snapshot) entry(rec *snapRec) (spconfig.Entry, error) {
 // types whose objects are gone, and commits like WriteTenant. It returns the
 // zero Hash when nothing changed.
 func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
+	changes, err := sn.Changes()
+	if err != nil || len(changes) == 0 {
+		return Hash{}, err
+	}
+	s := sn.spec
+	return sn.r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+}
+
+// Changes is Commit without the commit: the changes the snapshot makes (a
+// dry run lays them over the tip). The snapshot is spent either way.
+func (sn *Snapshot) Changes() ([]Change, error) {
 	if sn.err != nil {
-		return Hash{}, sn.err
+		return nil, sn.err
 	}
 	dir := TenantDir(sn.tenant) + "/"
 	keep := make(map[string]bool, len(sn.recs))
@@ -235,13 +246,13 @@ func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 		for j, i := range collided {
 			e, err := sn.entry(&sn.recs[i])
 			if err != nil {
-				return Hash{}, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
+				return nil, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
 			}
 			es[j] = e
 		}
 		names, err := fileNames(es, taken)
 		if err != nil {
-			return Hash{}, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
+			return nil, fmt.Errorf("write tenant %s: %w", sn.tenant, err)
 		}
 		for j, e := range es {
 			p := dir + names[j]
@@ -249,7 +260,7 @@ func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 			data := EncodeFile(e)
 			same, err := sn.compare(p, data, e)
 			if err != nil {
-				return Hash{}, err
+				return nil, err
 			}
 			if same == differs {
 				changes = append(changes, Change{Path: p, Content: data})
@@ -267,11 +278,7 @@ func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 		changes = append(changes, Change{Path: p})
 	}
 	sn.recs, sn.stored = nil, nil
-	if len(changes) == 0 {
-		return Hash{}, nil
-	}
-	s := sn.spec
-	return sn.r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+	return changes, nil
 }
 
 // blobHash is the git blob id of data through crypto/sha1, for comparing

@@ -79,7 +79,7 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 			return nil, err
 		}
 	} else if dry {
-		changes, err := r.exportChanges(ctx, res, head)
+		changes, err := r.exportChanges(ctx, res)
 		if err != nil {
 			return nil, err
 		}

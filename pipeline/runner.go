@@ -29,28 +29,73 @@ type Tenant interface {
 	Importer
 }
 
-// Store is what a pipeline needs of the git repository.
+// Store is what a pipeline needs of the git repository (gitstore.Repo).
+// Revisions are commit hashes; the zero Hash is "no commit" (an empty
+// repository, a missing ref). Paths are repository-relative with slashes.
 type Store interface {
+	// Path returns the working copy's folder.
 	Path() string
-	Lock(ctx context.Context) (func() error, error)
+	// Lock takes the repository lock (waiting while another process holds
+	// it, until ctx ends) and finishes an interrupted working-tree update;
+	// the caller must call the returned unlock.
+	Lock(ctx context.Context) (unlock func() error, err error)
+	// Sync brings the branch and the bookkeeping refs up to date with the
+	// remote (nothing without one).
 	Sync(ctx context.Context) error
+	// Push publishes the branch, the given extra branches (promoter's own,
+	// pushed with force), the bookkeeping refs and notes.
 	Push(ctx context.Context, branches ...string) error
+	// Head returns the tip of the configured branch (zero before the first
+	// commit).
 	Head() (gitstore.Hash, error)
+	// Resolve turns a revision (HEAD, a branch, tag or ref, a hash, with ~N
+	// or ^) into a commit; an ambiguous name is a *gitstore.AmbiguousError.
 	Resolve(rev string) (gitstore.Hash, error)
+	// ReadTenant returns every object file of tenants/<tenant>/ at rev,
+	// decoded, sorted by path (none for the zero rev).
 	ReadTenant(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
-	ReadFile(rev gitstore.Hash, path string) ([]byte, bool, error)
+	// ReadFile returns one file's bytes at rev; ok is false when it does not
+	// exist there.
+	ReadFile(rev gitstore.Hash, path string) (data []byte, ok bool, err error)
+	// ReadFiles returns the bytes of the paths that exist at rev.
 	ReadFiles(rev gitstore.Hash, paths []string) (map[string][]byte, error)
+	// ChangedPaths lists the files under prefix that differ between two
+	// commits (from zero: every file at to), sorted.
 	ChangedPaths(from, to gitstore.Hash, prefix string) ([]string, error)
+	// Commit writes the changes as one commit on s.Branch (default the
+	// configured branch) and updates the working tree when that branch is
+	// checked out; it returns the zero Hash when nothing changed (unless
+	// s.AllowEmpty) and never overwrites uncommitted edits.
 	Commit(ctx context.Context, s gitstore.CommitSpec) (gitstore.Hash, error)
+	// WriteTenant makes tenants/<tenant>/<TYPE>/ of s.Branch match entries
+	// for every type in types (semantically equal files keep their bytes)
+	// and commits; zero when nothing changed (unless s.AllowEmpty).
 	WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) (gitstore.Hash, error)
-	TenantChanges(tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) ([]gitstore.Change, error)
+	// NewSnapshot starts a streamed WriteTenant: entries are added one by
+	// one and compared with the stored files as they arrive; its Commit
+	// writes the commit.
+	NewSnapshot(tenant string, types []string, s gitstore.CommitSpec) (*gitstore.Snapshot, error)
+	// CountTenant counts a tenant's object files per type at rev from the
+	// trees alone (no file is read).
+	CountTenant(rev gitstore.Hash, tenant string) (map[string]int, error)
+	// Ref returns a ref's commit (zero when it does not exist).
 	Ref(name string) (gitstore.Hash, error)
+	// SetRef moves ref name from oldH to newH atomically (compare-and-swap:
+	// oldH zero means it must not exist, newH zero deletes it).
 	SetRef(name string, newH, oldH gitstore.Hash) error
+	// SetNote replaces the note (refs/notes/promoter) on a commit.
 	SetNote(commit gitstore.Hash, data []byte) error
-	Note(commit gitstore.Hash) ([]byte, bool, error)
+	// Note returns a commit's note; ok is false when it has none.
+	Note(commit gitstore.Hash) (data []byte, ok bool, err error)
+	// Revert commits the inverse of commit's changes on the branch.
 	Revert(ctx context.Context, commit gitstore.Hash, message string) (gitstore.Hash, error)
+	// CommitInfo returns a commit's message, trailers, parents and time.
 	CommitInfo(h gitstore.Hash) (gitstore.CommitInfo, error)
+	// RemoteBranch returns a branch's tip on the remote, fetched so it can
+	// be read (zero when the remote has no such branch; the local branch
+	// without a remote).
 	RemoteBranch(ctx context.Context, branch string) (gitstore.Hash, error)
+	// IsAncestor reports whether a is b or one of its ancestors.
 	IsAncestor(a, b gitstore.Hash) bool
 }
 
