@@ -935,7 +935,7 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 
 // tenantChanges is WriteTenant without the commit: the changes that make
 // tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match entries
-// for every type in types. A dry run lays them over the tip.
+// for every type in types.
 func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.Entry, s CommitSpec) ([]Change, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("write tenant: %w", err)
