@@ -102,6 +102,16 @@ type PipelineConfig struct {
 	SecretScan   SecretScanConfig  `yaml:"secretScan"`
 	JobTimeout   Duration          `yaml:"jobTimeout"` // default 30m
 	PullRequest  PullRequestConfig `yaml:"pullRequest"`
+	Deploy       DeployConfig      `yaml:"deploy"`
+}
+
+// DeployConfig chooses the channels of a pipeline's objects.
+type DeployConfig struct {
+	// ConfigurationHub deploys the changed objects of the 18 types SP-Config
+	// cannot import through Configuration Hub (upload, draft, deploy), with
+	// the same gate, verify and record as the import. Default off: they are
+	// planned and reported, and plan --upload-file writes their document.
+	ConfigurationHub bool `yaml:"configurationHub"`
 }
 
 // Modes of a pipeline.

@@ -44,6 +44,9 @@ type PlanItem struct {
 	Class  Class  `json:"class"`
 	Path   string `json:"path,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Channel is how the object reaches the target: ChannelSPConfig (the
+	// import) or ChannelConfigHub (a Configuration Hub deploy).
+	Channel string `json:"channel,omitempty"`
 
 	key     spconfig.Key
 	desired *spconfig.Entry
@@ -92,13 +95,50 @@ type Plan struct {
 	// same bytes as the preview.
 	PayloadSHA256 string `json:"payloadSha256,omitempty"`
 	Payload       []byte `json:"-"`
-	payloadKeys   []spconfig.Key
-	importedTypes []string
+	// HubPayload is the Configuration Hub upload document of the objects of
+	// the 18 types SP-Config cannot import (deploy.configurationHub), with
+	// its sha256; Handoff is that document for the administrator when the
+	// option is off (plan --upload-file).
+	HubPayload       []byte `json:"-"`
+	HubPayloadSHA256 string `json:"hubPayloadSha256,omitempty"`
+	Handoff          []byte `json:"-"`
+	hubKeys          []spconfig.Key
+	payloadKeys      []spconfig.Key
+	importedTypes    []string
 	// caughtUp are live objects the desired state matches although they
 	// differ from their drift reference (an adoption merged through a pull
 	// request, a person's edit to match the tenant): their reference follows.
 	caughtUp []spconfig.Entry
 }
+
+// Channels of a plan item.
+const (
+	ChannelSPConfig  = "sp-config"
+	ChannelConfigHub = "configuration-hub"
+)
+
+// document builds an export document of entries (sorted) and its sha256;
+// none for no entries.
+func document(what string, rev gitstore.Hash, entries []spconfig.Entry) ([]byte, string, []spconfig.Key) {
+	if len(entries) == 0 {
+		return nil, "", nil
+	}
+	spconfig.SortEntries(entries)
+	doc := &spconfig.ExportDocument{
+		ExportHeader: spconfig.ExportHeader{Version: 1, Description: "promoter " + what + " " + short(rev)},
+		Objects:      entries,
+	}
+	data := doc.Bytes()
+	sum := sha256.Sum256(data)
+	keys := make([]spconfig.Key, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key()
+	}
+	return data, hex.EncodeToString(sum[:]), keys
+}
+
+// HubCount is the number of objects a Configuration Hub deploy would send.
+func (p *Plan) HubCount() int { return len(p.hubKeys) }
 
 // ImportCount is the number of objects the import would send.
 func (p *Plan) ImportCount() int { return len(p.payloadKeys) }
@@ -178,7 +218,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var payload []spconfig.Entry
+	var payload, hubObjects, handoff []spconfig.Entry
 	for _, k := range sorted {
 		df, inDesired := desired[k]
 		_, inLive := live[k]
@@ -214,19 +254,31 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		default:
 			it.Class = ClassOnlyInTarget
 		}
-		if it.Class == ClassApply && !spconfig.Importable(k.Type) {
+		hub := p.Deploy.ConfigurationHub && !spconfig.Importable(k.Type)
+		switch {
+		case it.Class == ClassApply && hub:
+			it.Reason += "; through Configuration Hub (SP-Config cannot import " + k.Type + ")"
+		case it.Class == ClassApply && !spconfig.Importable(k.Type):
 			it.Reason = strings.TrimSpace(it.Reason + "; SP-Config cannot import " + k.Type)
 			it.Class = ClassNotImportable
-		}
-		if it.Class == ClassDrift && !spconfig.Importable(k.Type) {
+			handoff = append(handoff, *it.desired)
+		case it.Class == ClassDrift && !spconfig.Importable(k.Type) && !hub:
 			it.Reason += "; SP-Config cannot import " + k.Type + ": take the live version into git with promoter adopt, or restore it in the tenant"
+		}
+		deploy := it.Class == ClassApply || (it.Class == ClassDrift && p.Gate.OnDrift == "overwrite")
+		switch {
+		case deploy && spconfig.Importable(k.Type):
+			it.Channel = ChannelSPConfig
+			payload = append(payload, *it.desired)
+		case deploy && hub:
+			it.Channel = ChannelConfigHub
+			hubObjects = append(hubObjects, *it.desired)
 		}
 		pl.Counts[it.Class]++
 		pl.Items = append(pl.Items, it)
-		if spconfig.Importable(k.Type) && (it.Class == ClassApply || (it.Class == ClassDrift && p.Gate.OnDrift == "overwrite")) {
-			payload = append(payload, *it.desired)
-		}
 	}
+	pl.HubPayload, pl.HubPayloadSHA256, pl.hubKeys = document(p.Name+" Configuration Hub", v.rev, hubObjects)
+	pl.Handoff, _, _ = document(p.Name+" for Configuration Hub", v.rev, handoff)
 	if pl.caughtUp, err = caughtUp(ref, live, pl.Items); err != nil {
 		return nil, err
 	}

@@ -149,6 +149,9 @@ func proposalLines(pl *Plan) []string {
 	if n := len(pl.Baseline); n > 0 {
 		out = append(out, fmt.Sprintf("Baseline: %d live object(s) of %s %s taken into tenants/%s/ unchanged first.", n, pl.Target, verb("were", "would be"), pl.Target))
 	}
+	if n := pl.Counts[ClassNotImportable]; n > 0 && len(pl.Handoff) > 0 {
+		out = append(out, fmt.Sprintf("Configuration Hub: %d object(s) SP-Config cannot import; promoter plan --upload-file FILE writes their upload document (or set deploy.configurationHub: true on the pipeline).", n))
+	}
 	if n := len(pl.Declined); n > 0 {
 		out = append(out, fmt.Sprintf("Declined: the last pull request was closed without merging; %d file(s) are not proposed again until %s changes them: %s.", n, pl.Source, strings.Join(pl.Declined, ", ")))
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -487,5 +489,47 @@ func TestRepositoryFromBeforeBaselinesKeepsWorking(t *testing.T) {
 	_, errOut, _ = w.promoter("run", "--config", w.cfg)
 	if strings.Contains(errOut, "no drift reference recorded yet") || w.git("rev-parse", "HEAD") != head || w.realImports() != imports {
 		t.Errorf("the run after the migration migrated again, committed or imported:\n%s", errOut)
+	}
+}
+
+// TestPlanWritesTheConfigurationHubUploadFile: without the Configuration
+// Hub option, plan --upload-file writes the upload document of exactly the
+// changed objects SP-Config cannot import, and the plan says how (issue 16).
+func TestPlanWritesTheConfigurationHubUploadFile(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	file := filepath.Join(w.dir, "upload.json")
+	out := w.mustPromoter(exitOK, "plan", "--config", w.cfg, "--rev", "HEAD", "--upload-file", file)
+	if !strings.Contains(out, "plan --upload-file FILE writes their upload document") {
+		t.Errorf("the plan does not offer the upload file:\n%s", out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spconfig.ReadExport(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("the upload file is not an export document: %v", err)
+	}
+	var got []string
+	for _, e := range doc.Objects {
+		if spconfig.Importable(e.Type()) {
+			t.Errorf("the upload file holds importable %s", e.Key())
+		}
+		got = append(got, e.Key().String())
+	}
+	classes := w.planJSON(exitOK, "--rev", "HEAD")
+	var want []string
+	for obj, c := range classes {
+		if c == "not-importable" {
+			want = append(want, obj)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("the upload file holds %v, want the not-importable objects %v", got, want)
 	}
 }
