@@ -757,6 +757,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			return
 		}
 		v.SetString(n.Value)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
+			d.fail(n, path, fmt.Sprintf("must be true or false, not %q", n.Value))
+			return
+		}
+		v.SetBool(n.Value == "true")
 	case reflect.Int:
 		if n.Kind != yaml.ScalarNode {
 			d.fail(n, path, fmt.Sprintf("must be a whole number, not %s", kindNames[n.Kind]))
