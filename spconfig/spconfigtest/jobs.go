@@ -70,6 +70,9 @@ func (t *Tenant) advanceLocked() {
 		t.runLocked(j, now)
 		changed = true
 	}
+	if t.advanceHubLocked(now) {
+		changed = true
+	}
 	if changed {
 		if err := t.saveLocked(); err != nil {
 			t.log.Error("save state", "err", err)
