@@ -407,13 +407,13 @@ func (t *Tenant) serveCreateAction(w http.ResponseWriter, r *http.Request, who s
 			t.badRequest(w, "content.sourceBackupId and content.sourceTenant are required for CREATE_DRAFT jobs.")
 			return
 		}
-		if c.SourceTenant != t.name {
-			t.badRequest(w, fmt.Sprintf("content.sourceTenant %q is not this tenant (%s): an uploaded configuration belongs to the tenant it was uploaded to.", c.SourceTenant, t.name))
-			return
-		}
 		u := t.findUploadLocked(c.SourceBackupID)
 		if u == nil {
 			t.badRequest(w, fmt.Sprintf("content.sourceBackupId: backup %s was not found.", c.SourceBackupID))
+			return
+		}
+		if c.SourceTenant != t.name {
+			t.badRequest(w, fmt.Sprintf("content.sourceTenant %q is not this tenant (%s): an uploaded configuration belongs to the tenant it was uploaded to.", c.SourceTenant, t.name))
 			return
 		}
 		if u.Status != spconfig.StatusComplete {
