@@ -236,7 +236,7 @@ func TestHubRequestErrors(t *testing.T) {
 	doc := docOf("prod", find(t, prod.srv.Objects("ROLE"), "ROLE", "Employee Database Access"))
 	cases := []struct {
 		name, method, path, ct, body, want string
-		status                               int
+		status                             int
 	}{
 		{"upload not multipart", "POST", "/backups/uploads", "application/json", `{}`, "multipart/form-data", 400},
 		{"schedule unknown jobType", "POST", "/scheduled-actions", "application/json", `{"jobType":"NOPE","content":{"name":"x"}}`, "jobType", 400},
