@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -190,9 +191,8 @@ func (c *Client) hubGet(ctx context.Context, op, path string, out any) error {
 
 // hubCreate POSTs a body that creates something and decodes the answer; it
 // is retried only when the tenant refused it (429, 503).
-func (c *Client) hubCreate(ctx context.Context, op, path, contentType string, body call, out any) error {
-	body.op, body.method, body.path, body.hub, body.contentType, body.policy = op, http.MethodPost, path, true, contentType, retryRefused
-	resp, err := c.do(ctx, body)
+func (c *Client) hubCreate(ctx context.Context, op, path, contentType string, body func() (io.Reader, int64), out any) error {
+	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: path, hub: true, contentType: contentType, body: body, policy: retryRefused})
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (c *Client) StartUpload(ctx context.Context, doc []byte, name string) (Uplo
 		return Upload{}, fmt.Errorf("spconfig %s: %w", opUpload, err)
 	}
 	var u Upload
-	if err := c.hubCreate(ctx, opUpload, "/backups/uploads", contentType, call{body: body}, &u); err != nil {
+	if err := c.hubCreate(ctx, opUpload, "/backups/uploads", contentType, body, &u); err != nil {
 		return Upload{}, err
 	}
 	if u.JobID == "" {
@@ -298,7 +298,7 @@ func (c *Client) CreateScheduledAction(ctx context.Context, p ScheduledActionPay
 		return ScheduledAction{}, fmt.Errorf("spconfig %s: encode payload: %w", opCreateAction, err)
 	}
 	var a ScheduledAction
-	if err := c.hubCreate(ctx, opCreateAction, "/scheduled-actions", "application/json", call{body: bytesBody(b)}, &a); err != nil {
+	if err := c.hubCreate(ctx, opCreateAction, "/scheduled-actions", "application/json", bytesBody(b), &a); err != nil {
 		return ScheduledAction{}, err
 	}
 	return a, nil
@@ -494,7 +494,7 @@ func (c *Client) StartDeploy(ctx context.Context, draftID string) (Deploy, error
 		return Deploy{}, fmt.Errorf("spconfig %s: encode request: %w", opCreateDeploy, err)
 	}
 	var d Deploy
-	if err := c.hubCreate(ctx, opCreateDeploy, "/deploys", "application/json", call{body: bytesBody(b)}, &d); err != nil {
+	if err := c.hubCreate(ctx, opCreateDeploy, "/deploys", "application/json", bytesBody(b), &d); err != nil {
 		return Deploy{}, err
 	}
 	if d.JobID == "" {

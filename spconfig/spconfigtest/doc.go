@@ -133,7 +133,7 @@
 //     self.name), a new one getting an id. An unresolved reference,
 //     reject-object=TYPE:NAME or fail-deploy=p fails it before anything
 //     changes, its message naming the objects. The deploy takes no backup.
-//     message says how many objects were deployed; fileExists is true once
+//     A COMPLETE deploy's message says how many objects it deployed; fileExists is true once
 //     done; cloudStorageStatus NOT_SYNCED.
 //   - Not served: /configuration-hub/backups and backups/{id} (tenant
 //     backups) and object-mappings; they answer 404.
