@@ -27,6 +27,7 @@ const (
 	approvalDenied   = "DENIED"
 )
 
+// doneStatus reports whether a job status is terminal.
 func doneStatus(s string) bool {
 	return s == spconfig.StatusComplete || s == spconfig.StatusFailed || s == spconfig.StatusCancelled
 }
@@ -77,7 +78,12 @@ func (t *Tenant) advanceHubLocked(now time.Time) bool {
 			continue
 		}
 		a.Fired, changed = true, true
-		t.fireActionLocked(a, now)
+		// The action ran at its start time, not at this request.
+		at := a.StartTime
+		if at.Before(a.Created) {
+			at = a.Created
+		}
+		t.fireActionLocked(a, at)
 	}
 	for _, d := range t.hub.Drafts {
 		ch, run := progress(&d.Status, &d.Modified, d.Created, d.Due, now)

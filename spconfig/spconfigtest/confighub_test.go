@@ -363,3 +363,34 @@ func TestHubDeployIsAllOrNothing(t *testing.T) {
 		t.Errorf("GET /_fake/configuration-hub: %+v", viaHTTP)
 	}
 }
+
+// TestHubScheduledActionStartTime: a CREATE_DRAFT action runs at its start
+// time, not at the next request: its draft is created then and completes a
+// job delay later.
+func TestHubScheduledActionStartTime(t *testing.T) {
+	prod := start(t, "prod", func(o *Options) { o.JobDelay = 2 * time.Second })
+	doc := docOf("prod", find(t, prod.srv.Objects("ROLE"), "ROLE", "Employee Database Access"))
+	id := prod.upload(doc, "later")["jobId"].(string)
+	prod.clock.Add(2 * time.Second)
+	startAt := prod.clock.Now().Add(10 * time.Second)
+	body := fmt.Sprintf(`{"jobType":"CREATE_DRAFT","startTime":%q,"cronString":"0 0 * * * *","content":{"name":"later","sourceBackupId":%q,"sourceTenant":%q}}`,
+		startAt.Format(time.RFC3339), id, prod.srv.Name())
+	if r := prod.do("POST", hubPrefix+"/scheduled-actions", strings.NewReader(body), "application/json"); r.status != 200 {
+		t.Fatalf("schedule: %d %s", r.status, r.body)
+	}
+	prod.clock.Add(5 * time.Second)
+	var drafts []map[string]any
+	if prod.getJSON(hubPrefix+"/drafts", 200, &drafts); len(drafts) != 0 {
+		t.Fatalf("draft before the start time: %v", drafts)
+	}
+	prod.clock.Add(20 * time.Second) // well past start + delay, first request since
+	d := prod.draftOf(id)
+	if d["status"] != spconfig.StatusComplete || d["created"] != fmtTime(startAt) {
+		t.Fatalf("draft: %v, want COMPLETE created at %s", d, fmtTime(startAt))
+	}
+	prod.clock.Add(time.Hour)
+	prod.token = prod.getToken("promoter", "promoter-secret")
+	if prod.getJSON(hubPrefix+"/drafts", 200, &drafts); len(drafts) != 1 {
+		t.Errorf("the cron string repeated the action: %d drafts", len(drafts))
+	}
+}

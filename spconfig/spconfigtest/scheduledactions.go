@@ -34,11 +34,11 @@ type actionContent struct {
 	DraftID        string          `json:"draftId,omitempty"`
 }
 
-// fireActionLocked runs a scheduled action whose start time came: CREATE_DRAFT
+// fireActionLocked runs a scheduled action at time at: CREATE_DRAFT
 // queues a draft of its upload, CONFIG_DEPLOY_DRAFT a deploy of its draft
 // (when the draft can be deployed then); BACKUP actions are kept but never
 // run (the fake has no Configuration Hub backups).
-func (t *Tenant) fireActionLocked(a *hubAction, now time.Time) {
+func (t *Tenant) fireActionLocked(a *hubAction, at time.Time) {
 	var c actionContent
 	_ = json.Unmarshal(a.Content, &c) // checked when the action was created
 	switch a.JobType {
@@ -46,7 +46,7 @@ func (t *Tenant) fireActionLocked(a *hubAction, now time.Time) {
 		d := &hubDraft{
 			ID: t.newJobIDLocked(), Name: c.Name, Status: spconfig.StatusNotStarted, Requester: a.Requester,
 			SourceTenant: c.SourceTenant, SourceBackupID: c.SourceBackupID, Approval: approvalDefault,
-			Comments: []approvalComment{}, Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
+			Comments: []approvalComment{}, Created: at, Modified: at, Due: at.Add(t.opts.JobDelay),
 		}
 		if u := t.findUploadLocked(c.SourceBackupID); u != nil {
 			d.SourceBackupName, d.Data = u.Name, bytes.Clone(u.Data)
@@ -54,7 +54,7 @@ func (t *Tenant) fireActionLocked(a *hubAction, now time.Time) {
 		t.hub.Drafts = append(t.hub.Drafts, d)
 	case hubTypeDeploy:
 		if d := t.findDraftLocked(c.DraftID); d != nil && deployRefusal(d) == "" {
-			t.startDeployLocked(d, a.Requester, now)
+			t.startDeployLocked(d, a.Requester, at)
 		}
 	}
 }
