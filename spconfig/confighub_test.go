@@ -201,6 +201,9 @@ func TestHubFailures(t *testing.T) {
 	if acts, _ := c.ScheduledActions(ctx); len(acts) != 0 {
 		t.Errorf("scheduled action left after a failed draft: %+v", acts)
 	}
+	if ds, err := c.DraftsOf(ctx, up.JobID); err != nil || len(ds) != 1 || ds[0].Status != spconfig.StatusFailed {
+		t.Errorf("DraftsOf(%s) = %+v, %v", up.JobID, ds, err)
+	}
 	if _, err := c.StartDeploy(ctx, d.JobID); err == nil || !strings.Contains(err.Error(), "only a COMPLETE draft") {
 		t.Errorf("deploy of a failed draft: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,6 +61,24 @@ func (c *Client) Drafts(ctx context.Context) ([]Draft, error) {
 	return out, err
 }
 
+// DraftsOf lists the drafts made from backup or upload backupID, oldest
+// first. The API cannot filter by sourceBackupId, so it lists all drafts and
+// keeps those.
+func (c *Client) DraftsOf(ctx context.Context, backupID string) ([]Draft, error) {
+	ds, err := c.Drafts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Draft
+	for _, d := range ds {
+		if d.SourceBackupID == backupID {
+			out = append(out, d)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Draft) int { return a.Created.Compare(b.Created.Time) })
+	return out, nil
+}
+
 // Draft returns draft id. The API has no GET by id, so it lists the drafts;
 // an id not among them is an error wrapping ErrNotFound.
 func (c *Client) Draft(ctx context.Context, id string) (Draft, error) {
@@ -107,7 +126,7 @@ func (c *Client) CreateDraft(ctx context.Context, backupID string, o WaitOptions
 	if up.Status != StatusComplete {
 		return Draft{}, fmt.Errorf("create draft of upload %s: the upload is %s: wait until it is COMPLETE", backupID, up.Status)
 	}
-	before, err := c.Drafts(ctx)
+	before, err := c.DraftsOf(ctx, backupID)
 	if err != nil {
 		return Draft{}, fmt.Errorf("create draft of upload %s: %w", backupID, err)
 	}
@@ -126,12 +145,12 @@ func (c *Client) CreateDraft(ctx context.Context, backupID string, o WaitOptions
 	c.log.Info("spconfig draft scheduled", "upload", backupID, "scheduledAction", action.ID)
 	var last Draft
 	_, err = c.wait(ctx, JobDraft, backupID, o, func(ctx context.Context, _ string) (Job, error) {
-		ds, err := c.Drafts(ctx)
+		ds, err := c.DraftsOf(ctx, backupID)
 		if err != nil {
 			return Job{}, err
 		}
 		for _, d := range ds {
-			if d.SourceBackupID == backupID && !seen[d.JobID] {
+			if !seen[d.JobID] {
 				last = d
 				return d.job(), nil
 			}
