@@ -116,11 +116,11 @@ func (f faults) codes() []int {
 // CODE=probability (the response status for any SP-Config request; 429
 // carries Retry-After), fail-export=p and fail-import=p (the job ends FAILED),
 // fail-upload=p and fail-deploy=p (a Configuration Hub upload or deploy ends
-// FAILED),
-// hang-export=p and hang-import=p (the job stays IN_PROGRESS), slow-download=D
-// (downloads wait D first) and truncate-download=p (the download body is cut
-// in half) and reject-object=TYPE:NAME (a real import refuses that object and
-// halts there, the objects before it imported; a preview does not see it). ""
+// FAILED), hang-export=p and hang-import=p (the job stays IN_PROGRESS),
+// slow-download=D (downloads wait D first) and truncate-download=p (the
+// download body is cut in half) and reject-object=TYPE:NAME (a real import
+// refuses that object and halts there, the objects before it imported; a
+// preview does not see it; a Configuration Hub deploy of it fails whole). ""
 // turns faults off.
 func (t *Tenant) SetFaults(spec string) error {
 	f, err := parseFaults(spec)
