@@ -1,6 +1,7 @@
 package spconfigtest
 
 import (
+	"fmt"
 	"time"
 
 	"promoter/spconfig"
@@ -146,4 +147,31 @@ func (t *Tenant) ConfigurationHub() HubInfo {
 			DraftID: d.DraftID, Created: d.Created})
 	}
 	return info
+}
+
+// cancelHubLocked cancels the upload, draft or deploy with id, like
+// CancelJob; ok is false when no such job exists.
+func (t *Tenant) cancelHubLocked(id string) (info JobInfo, ok bool, err error) {
+	now := t.opts.Now()
+	cancel := func(typ string, status, message *string, modified, completed *time.Time, created time.Time) (JobInfo, bool, error) {
+		if doneStatus(*status) {
+			return JobInfo{}, true, fmt.Errorf("cancel job %s: it is already %s", id, *status)
+		}
+		*status, *modified, *completed = spconfig.StatusCancelled, now, now
+		if message != nil {
+			*message = msgCancelled
+		}
+		t.saveOrLog()
+		return JobInfo{JobID: id, Type: typ, Status: *status, Created: created}, true, nil
+	}
+	if u := t.findUploadLocked(id); u != nil {
+		return cancel(hubTypeBackup, &u.Status, nil, &u.Modified, &u.Completed, u.Created)
+	}
+	if d := t.findDraftLocked(id); d != nil {
+		return cancel(hubTypeDraft, &d.Status, &d.Message, &d.Modified, &d.Completed, d.Created)
+	}
+	if d := t.findDeployLocked(id); d != nil {
+		return cancel(hubTypeDeploy, &d.Status, &d.Message, &d.Modified, &d.Completed, d.Created)
+	}
+	return JobInfo{}, false, nil
 }

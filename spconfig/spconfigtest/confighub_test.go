@@ -394,3 +394,49 @@ func TestHubScheduledActionStartTime(t *testing.T) {
 		t.Errorf("the cron string repeated the action: %d drafts", len(drafts))
 	}
 }
+
+// TestHubCancel: POST /_fake/jobs/{id}/cancel cancels a deploy that is not
+// done; it deploys nothing, and the client sees a *JobError-worthy CANCELLED.
+func TestHubCancel(t *testing.T) {
+	dev := start(t, "dev", nil)
+	prod := start(t, "prod", func(o *Options) { o.JobDelay = 5 * time.Second })
+	role := find(t, dev.srv.Objects("ROLE"), "ROLE", "Employee Database Access")
+	before := prod.srv.Objects("ROLE")
+	id := prod.upload(docOf("dev", role), "cancel me")["jobId"].(string)
+	prod.clock.Add(5 * time.Second)
+	prod.scheduleDraft(id)
+	prod.clock.Add(5 * time.Second)
+	draftID := prod.draftOf(id)["jobId"].(string)
+	r := prod.do("POST", hubPrefix+"/deploys", strings.NewReader(`{"draftId":"`+draftID+`"}`), "application/json")
+	dep := decode[map[string]any](t, r.body)["jobId"].(string)
+	resp, err := http.Post(prod.srv.URL+"/_fake/jobs/"+dep+"/cancel", "application/json", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("cancel: %v %v", resp, err)
+	}
+	info := decode[JobInfo](t, mustReadAll(t, resp))
+	if info.Type != "CONFIG_DEPLOY_DRAFT" || info.Status != spconfig.StatusCancelled {
+		t.Errorf("cancelled job: %+v", info)
+	}
+	prod.clock.Add(10 * time.Second)
+	var got map[string]any
+	prod.getJSON(hubPrefix+"/deploys/"+dep, 200, &got)
+	if got["status"] != spconfig.StatusCancelled || got["message"] != msgCancelled {
+		t.Errorf("deploy after cancel: %v", got)
+	}
+	if after := prod.srv.Objects("ROLE"); !bytes.Equal(mustJSON(after), mustJSON(before)) {
+		t.Error("a cancelled deploy changed the tenant")
+	}
+	if _, err := prod.srv.CancelJob(dep); err == nil || !strings.Contains(err.Error(), "already CANCELLED") {
+		t.Errorf("second cancel: %v", err)
+	}
+}
+
+func mustReadAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -139,7 +139,8 @@
 //     backups) and object-mappings; they answer 404.
 //   - Admin: GET /_fake/configuration-hub (ConfigurationHub) lists uploads,
 //     scheduled actions, drafts and deploys; /_fake/jobs lists SP-Config jobs
-//     only.
+//     only; POST /_fake/jobs/{id}/cancel cancels an upload, draft or deploy
+//     that is not done too (a cancelled deploy deploys nothing).
 //
 // Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
 //
