@@ -116,8 +116,9 @@ func TestHubPromotion(t *testing.T) {
 				}
 			}
 
-			up, err := c.UploadBackup(ctx, doc, "promoter run 1", fastWait)
-			if err != nil || up.Status != spconfig.StatusComplete || up.TotalObjectCount != 2 || up.Tenant != prod.Name() {
+			var startedUpload string
+			up, err := c.UploadBackup(ctx, doc, "promoter run 1", fastWait, func(u spconfig.Upload) error { startedUpload = u.JobID; return nil })
+			if err != nil || up.Status != spconfig.StatusComplete || up.JobID != startedUpload || up.TotalObjectCount != 2 || up.Tenant != prod.Name() {
 				t.Fatalf("UploadBackup = %+v, %v", up, err)
 			}
 			d, err := c.CreateDraft(ctx, up.JobID, fastWait)
@@ -188,7 +189,7 @@ func TestHubFailures(t *testing.T) {
 	prod := hubFake(t, "prod", nil)
 	c := hubClient(t, prod, "v2025", 0)
 
-	up, err := c.UploadBackup(ctx, uploadDoc(t, dev, nil, [2]string{"ROLE", "2 entitlement role"}), "missing owner", fastWait)
+	up, err := c.UploadBackup(ctx, uploadDoc(t, dev, nil, [2]string{"ROLE", "2 entitlement role"}), "missing owner", fastWait, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestHubFailures(t *testing.T) {
 	}
 
 	// Denied.
-	good, err := c.UploadBackup(ctx, uploadDoc(t, dev, nil, [2]string{"ACCESS_PROFILE", "AD HelpDesk"}), "good", fastWait)
+	good, err := c.UploadBackup(ctx, uploadDoc(t, dev, nil, [2]string{"ACCESS_PROFILE", "AD HelpDesk"}), "good", fastWait, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

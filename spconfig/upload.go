@@ -82,17 +82,35 @@ func (c *Client) Uploads(ctx context.Context) ([]Upload, error) {
 }
 
 // UploadBackup uploads doc as the configuration name and waits until the
-// upload is COMPLETE. FAILED or CANCELLED return the upload with a *JobError
-// carrying the server's status; the timeout a *TimeoutError. The returned
-// upload is the last status seen, also on error.
-func (c *Client) UploadBackup(ctx context.Context, doc []byte, name string, o WaitOptions) (Upload, error) {
+// upload is COMPLETE. started, when not nil, sees the accepted upload before
+// polling (to record its id, so promoter deletes only uploads it made); its
+// error is returned as is. FAILED or CANCELLED return the upload with a
+// *JobError carrying the server's status; the timeout a *TimeoutError. The
+// returned upload is the last status seen, also on error, so its JobID is
+// known whenever the tenant accepted the upload.
+func (c *Client) UploadBackup(ctx context.Context, doc []byte, name string, o WaitOptions, started func(Upload) error) (Upload, error) {
 	u, err := c.StartUpload(ctx, doc, name)
 	if err != nil {
 		return u, err
 	}
 	c.log.Info("spconfig upload started", "upload", u.JobID, "name", name)
-	last := u
-	_, err = c.wait(ctx, JobUpload, u.JobID, o, func(ctx context.Context, id string) (Job, error) {
+	if started != nil {
+		if err := started(u); err != nil {
+			return u, err
+		}
+	}
+	last, err := c.WaitUpload(ctx, u.JobID, o)
+	if last.JobID == "" {
+		last = u
+	}
+	return last, err
+}
+
+// WaitUpload polls upload id until it is done, like the second half of
+// UploadBackup.
+func (c *Client) WaitUpload(ctx context.Context, id string, o WaitOptions) (Upload, error) {
+	last := Upload{JobID: id}
+	_, err := c.wait(ctx, JobUpload, id, o, func(ctx context.Context, id string) (Job, error) {
 		cur, err := c.UploadStatus(ctx, id)
 		if err != nil {
 			return Job{}, err
