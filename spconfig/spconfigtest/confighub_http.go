@@ -137,13 +137,13 @@ func parseHubFilters(s string, fields ...string) (map[string]string, error) {
 	for _, clause := range hubFilterAnd.Split(strings.TrimSpace(s), -1) {
 		m := hubFilterClause.FindStringSubmatch(clause)
 		if m == nil {
-			return nil, fmt.Errorf("Invalid filter %q: write field eq \"value\"", clause)
+			return nil, fmt.Errorf("clause %q is not field eq \"value\"", clause)
 		}
 		if !slices.Contains(fields, m[1]) {
-			return nil, fmt.Errorf("Filtering is not supported for the field %q: supported fields are %s", m[1], strings.Join(fields, ", "))
+			return nil, fmt.Errorf("filtering is not supported for the field %q (supported: %s)", m[1], strings.Join(fields, ", "))
 		}
 		if !strings.EqualFold(m[2], "eq") {
-			return nil, fmt.Errorf("Filter operator %q is not supported for the field %q: use eq", m[2], m[1])
+			return nil, fmt.Errorf("operator %q is not supported for the field %q: use eq", m[2], m[1])
 		}
 		out[m[1]] = m[3]
 	}

@@ -193,7 +193,7 @@ func draftJSON(d *hubDraft) map[string]any {
 func (t *Tenant) serveListDrafts(w http.ResponseWriter, r *http.Request) {
 	f, err := parseHubFilters(r.URL.Query().Get("filters"), "status", "approvalStatus")
 	if err != nil {
-		t.badRequest(w, err.Error())
+		t.badRequest(w, "Invalid filters: "+err.Error()+".")
 		return
 	}
 	t.mu.Lock()

@@ -59,7 +59,7 @@ func (t *Tenant) uploadJSON(u *hubUpload) map[string]any {
 func (t *Tenant) serveListUploads(w http.ResponseWriter, r *http.Request) {
 	f, err := parseHubFilters(r.URL.Query().Get("filters"), "status")
 	if err != nil {
-		t.badRequest(w, err.Error())
+		t.badRequest(w, "Invalid filters: "+err.Error()+".")
 		return
 	}
 	t.mu.Lock()
