@@ -84,15 +84,24 @@ func uploadDoc(t *testing.T, s *spconfigtest.Server, edit func(typ string, obj m
 
 func setApproval(t *testing.T, s *spconfigtest.Server, id, status string) {
 	t.Helper()
+	if err := putApproval(s, id, status); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putApproval sets a draft's approval through the admin API; safe to call
+// from any goroutine.
+func putApproval(s *spconfigtest.Server, id, status string) error {
 	req, _ := http.NewRequest("PUT", s.URL+"/_fake/drafts/"+id, strings.NewReader(fmt.Sprintf(`{"approvalStatus":%q,"comment":"reviewed"}`, status)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("set approval %s: %d", status, resp.StatusCode)
+		return fmt.Errorf("set approval %s: status %d", status, resp.StatusCode)
 	}
+	return nil
 }
 
 // TestHubPromotion: a changed ROLE and ACCESS_PROFILE from dev reach prod
@@ -140,11 +149,15 @@ func TestHubPromotion(t *testing.T) {
 			if !errors.As(err, &ae) || ae.StatusCode != 400 || !strings.Contains(err.Error(), "pending approval") {
 				t.Fatalf("deploy of a pending draft: %v", err)
 			}
+			approved := make(chan error, 1)
 			go func() {
 				time.Sleep(50 * time.Millisecond)
-				setApproval(t, prod, d.JobID, spconfig.ApprovalApproved)
+				approved <- putApproval(prod, d.JobID, spconfig.ApprovalApproved)
 			}()
 			d, err = c.WaitDraftApproval(ctx, d.JobID, fastWait)
+			if aerr := <-approved; aerr != nil {
+				t.Fatal(aerr)
+			}
 			if err != nil || d.ApprovalStatus != spconfig.ApprovalApproved || len(d.ApprovalComment) != 2 {
 				t.Fatalf("WaitDraftApproval = %+v, %v", d, err)
 			}
