@@ -34,8 +34,10 @@ type Config struct {
 	// hosts (127.0.0.1, ::1, localhost), i.e. the fake tenant.
 	BaseURL string
 	// APIVersion selects the path layout: "beta", "v2024", "v2025" (default) or
-	// "v2026" mount the API under /{ver}/sp-config/...; "v1" uses the newer
-	// /sp-config/v1/... layout.
+	// "v2026" mount the API under /{ver}/sp-config/... and Configuration Hub
+	// under /{ver}/configuration-hub/...; "v1" uses the newer /sp-config/v1/...
+	// layout for SP-Config and /v2025/configuration-hub/... (Configuration Hub
+	// has no per-service layout).
 	APIVersion string
 	// TokenURL is the OAuth2 token endpoint; default BaseURL + "/oauth/token".
 	TokenURL string
@@ -89,12 +91,15 @@ type RequestEvent struct {
 // Client is an SP-Config API client for one tenant. It is safe for concurrent
 // use; all its calls share one token, one rate limiter and one request path.
 type Client struct {
-	base     *url.URL
-	prefix   string // path prefix of the sp-config endpoints, e.g. "/v2025/sp-config"
-	version  string
-	http     *http.Client
-	log      *slog.Logger
-	observer func(RequestEvent)
+	base   *url.URL
+	prefix string // path prefix of the sp-config endpoints, e.g. "/v2025/sp-config"
+	// hubPrefix is the path prefix of the Configuration Hub endpoints, e.g.
+	// "/v2025/configuration-hub".
+	hubPrefix string
+	version   string
+	http      *http.Client
+	log       *slog.Logger
+	observer  func(RequestEvent)
 
 	maxRetries       int
 	waitMin, waitMax time.Duration
@@ -131,8 +136,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("spconfig config: apiVersion %q is not supported: use beta, v2024, v2025, v2026 or v1", cfg.APIVersion)
 	}
 	prefix := "/" + ver + "/sp-config"
+	hubPrefix := "/" + ver + "/configuration-hub"
 	if ver == "v1" {
-		prefix = "/sp-config/v1"
+		// Configuration Hub has no per-service layout: it stays versioned.
+		prefix, hubPrefix = "/sp-config/v1", "/"+DefaultAPIVersion+"/configuration-hub"
 	}
 
 	tokenURL := cfg.TokenURL
@@ -152,6 +159,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		base:       base,
 		prefix:     prefix,
+		hubPrefix:  hubPrefix,
 		version:    ver,
 		http:       cfg.HTTPClient,
 		log:        cfg.Logger,

@@ -67,6 +67,10 @@ func (e *APIError) hint() string {
 	switch {
 	case e.StatusCode == http.StatusUnauthorized, e.Operation == opToken && (e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusForbidden):
 		return "the tenant rejected the credentials: check the client id and client secret (personal access token), that the token is not revoked, and the token URL"
+	case e.StatusCode == http.StatusForbidden && hubOp(e.Operation):
+		return "Configuration Hub needs the scopes sp:config-backup:manage (uploads), sp:config-scheduled-action:manage (draft creation), sp:config-draft:manage (drafts) and sp:config-deploy:manage (deploys), or an ORG_ADMIN personal access token"
+	case e.StatusCode == http.StatusNotFound && hubOp(e.Operation):
+		return "the upload, draft, scheduled action or deploy is unknown to this tenant (deleted, or made in another tenant)"
 	case e.StatusCode == http.StatusForbidden:
 		return "SP-Config needs a personal access token of an ORG_ADMIN identity (scopes sp:config:read and sp:config:manage): create the token as an ORG_ADMIN user"
 	case e.StatusCode == http.StatusNotFound && (e.Operation == opExportStatus || e.Operation == opExportDownload || e.Operation == opImportStatus || e.Operation == opImportDownload):

@@ -42,6 +42,22 @@ var ImportableTypes = []string{
 	"TRANSFORM", "TRIGGER_SUBSCRIPTION",
 }
 
+// HubTypes are the 24 object types Configuration Hub backs up, uploads and
+// deploys (the BackupOptions enum of the spec): every exportable type but
+// CONNECTOR_RULE.
+var HubTypes = []string{
+	"ACCESS_PROFILE", "ACCESS_REQUEST_CONFIG", "ATTR_SYNC_SOURCE_CONFIG", "AUTH_ORG",
+	"CAMPAIGN_FILTER", "FORM_DEFINITION", "GOVERNANCE_GROUP", "IDENTITY_OBJECT_CONFIG",
+	"IDENTITY_PROFILE", "LIFECYCLE_STATE", "NOTIFICATION_TEMPLATE", "PASSWORD_POLICY",
+	"PASSWORD_SYNC_GROUP", "PUBLIC_IDENTITIES_CONFIG", "ROLE", "RULE", "SEGMENT",
+	"SERVICE_DESK_INTEGRATION", "SOD_POLICY", "SOURCE", "TAG", "TRANSFORM",
+	"TRIGGER_SUBSCRIPTION", "WORKFLOW",
+}
+
+// HubType reports whether Configuration Hub can upload and deploy objects of
+// type t.
+func HubType(t string) bool { return slices.Contains(HubTypes, t) }
+
 // singletons are types with exactly one object per tenant and no object name;
 // they match across tenants by type alone, under a fixed display name.
 var singletons = map[string]string{

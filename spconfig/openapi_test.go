@@ -66,6 +66,12 @@ func newValidator(t *testing.T, specFile string, next http.HandlerFunc) (*valida
 	if err != nil {
 		t.Fatalf("load %s: %v", specFile, err)
 	}
+	return newDocValidator(t, loader, doc, specFile, 7, next)
+}
+
+// newDocValidator is newValidator for a loaded document with wantPaths paths.
+func newDocValidator(t *testing.T, loader *openapi3.Loader, doc *openapi3.T, specFile string, wantPaths int, next http.HandlerFunc) (*validator, func(serverURL string)) {
+	t.Helper()
 	// The per-service v1 document names the security scheme userAuth but does
 	// not define it (the versioned roots do); define it as they do.
 	if doc.Components == nil {
@@ -95,8 +101,8 @@ func newValidator(t *testing.T, specFile string, next http.HandlerFunc) (*valida
 	if patched > 4 {
 		t.Fatalf("%s: %d array schemas without items, expected only the known SpConfigRule.value", specFile, patched)
 	}
-	if len(doc.Paths.Map()) != 7 {
-		t.Fatalf("%s has %d paths, want the 7 sp-config paths", specFile, len(doc.Paths.Map()))
+	if len(doc.Paths.Map()) != wantPaths {
+		t.Fatalf("%s has %d paths, want %d", specFile, len(doc.Paths.Map()), wantPaths)
 	}
 	// The multipart import body is decoded part by part: "data" as a file,
 	// "options" as JSON checked against ImportOptions.

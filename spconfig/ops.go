@@ -223,32 +223,52 @@ func checkTypes(what string, include, exclude []string, objOpts map[string]Objec
 
 // multipartImport returns the multipart/form-data body of an import: the file
 // part "data" (import.json, application/json) holding data unchanged, then,
-// when opts is not nil, the part "options" holding opts as JSON. data is not
-// copied: each body reader streams the prefix, data and the suffix.
+// when opts is not nil, the part "options" holding opts as JSON.
 func multipartImport(data []byte, opts *ImportOptions) (func() (io.Reader, int64), string, error) {
-	var head, tail bytes.Buffer
-	sw := &switchWriter{w: &head}
-	mw := multipart.NewWriter(sw)
-	h := make(textproto.MIMEHeader)
-	h.Set("Content-Disposition", `form-data; name="data"; filename="import.json"`)
-	h.Set("Content-Type", "application/json")
-	if _, err := mw.CreatePart(h); err != nil {
-		return nil, "", err
-	}
-	sw.w = &tail
+	var fields []formField
 	if opts != nil {
 		o, err := json.Marshal(opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("encode import options: %w", err)
 		}
+		fields = append(fields, formField{name: "options", contentType: "application/json", value: o})
+	}
+	return multipartFile("data", "import.json", data, fields...)
+}
+
+// formField is a multipart part after the file part.
+type formField struct {
+	name        string
+	contentType string // "" sends a plain form field
+	value       []byte
+}
+
+// multipartFile returns a multipart/form-data body of the file part field
+// (filename, application/json) holding data unchanged, then the given
+// fields. data is not copied: each body reader streams the prefix, data and
+// the suffix.
+func multipartFile(field, filename string, data []byte, fields ...formField) (func() (io.Reader, int64), string, error) {
+	var head, tail bytes.Buffer
+	sw := &switchWriter{w: &head}
+	mw := multipart.NewWriter(sw)
+	h := make(textproto.MIMEHeader)
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, field, filename))
+	h.Set("Content-Type", "application/json")
+	if _, err := mw.CreatePart(h); err != nil {
+		return nil, "", err
+	}
+	sw.w = &tail
+	for _, f := range fields {
 		h := make(textproto.MIMEHeader)
-		h.Set("Content-Disposition", `form-data; name="options"`)
-		h.Set("Content-Type", "application/json")
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q`, f.name))
+		if f.contentType != "" {
+			h.Set("Content-Type", f.contentType)
+		}
 		pw, err := mw.CreatePart(h)
 		if err != nil {
 			return nil, "", err
 		}
-		if _, err := pw.Write(o); err != nil {
+		if _, err := pw.Write(f.value); err != nil {
 			return nil, "", err
 		}
 	}

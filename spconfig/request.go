@@ -25,6 +25,19 @@ const (
 	opImportStatus   = "getSpConfigImportStatus"
 	opImportDownload = "getSpConfigImport"
 	opToken          = "oauthToken"
+
+	opListUploads  = "listUploadedConfigurations"
+	opUpload       = "createUploadedConfiguration"
+	opGetUpload    = "getUploadedConfiguration"
+	opDeleteUpload = "deleteUploadedConfiguration"
+	opListActions  = "listScheduledActions"
+	opCreateAction = "createScheduledAction"
+	opDeleteAction = "deleteScheduledAction"
+	opListDrafts   = "listDrafts"
+	opDeleteDraft  = "deleteDraft"
+	opListDeploys  = "listDeploys"
+	opCreateDeploy = "createDeploy"
+	opGetDeploy    = "getDeploy"
 )
 
 // retryPolicy says which failures of a call may be retried.
@@ -54,6 +67,7 @@ type call struct {
 	op          string
 	method      string
 	path        string // below the sp-config prefix, e.g. "/export"
+	hub         bool   // path is below the Configuration Hub prefix instead
 	query       url.Values
 	contentType string
 	body        func() (io.Reader, int64)
@@ -66,6 +80,9 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 	u := *c.base
 	u.Path = c.prefix + cl.path
+	if cl.hub {
+		u.Path = c.hubPrefix + cl.path
+	}
 	u.RawQuery = cl.query.Encode()
 	target := cl.method + " " + u.Path
 	refreshed := false
@@ -241,8 +258,15 @@ func (c *Client) observe(ev RequestEvent) {
 }
 
 func jobKind(op string) string {
-	if op == opImport {
+	switch op {
+	case opImport:
 		return "import"
+	case opUpload:
+		return "Configuration Hub upload"
+	case opCreateAction:
+		return "Configuration Hub scheduled action"
+	case opCreateDeploy:
+		return "Configuration Hub deploy"
 	}
 	return "export"
 }

@@ -17,6 +17,9 @@ func TestRetryPolicy(t *testing.T) {
 		"get":    {status: 200, body: job("j1", "IN_PROGRESS", "EXPORT")},
 		"export": {status: 202, body: job("j1", "NOT_STARTED", "EXPORT")},
 		"import": {status: 202, body: job("j1", "NOT_STARTED", "IMPORT")},
+		"upload": {status: 202, body: `{"jobId":"u1","status":"NOT_STARTED","type":"BACKUP"}`},
+		"action": {status: 200, body: `{"id":"a1","jobType":"CREATE_DRAFT","content":{"name":"promoter"}}`},
+		"deploy": {status: 202, body: `{"jobId":"d1","status":"NOT_STARTED","type":"CONFIG_DEPLOY_DRAFT"}`},
 	}
 	calls := map[string]func(c *Client) error{
 		"get":    func(c *Client) error { _, err := c.ExportStatus(context.Background(), "j1"); return err },
@@ -25,6 +28,16 @@ func TestRetryPolicy(t *testing.T) {
 			_, err := c.StartImport(context.Background(), []byte(`{"version":1,"objects":[]}`), nil, false)
 			return err
 		},
+		"upload": func(c *Client) error {
+			_, err := c.StartUpload(context.Background(), []byte(`{"version":1,"objects":[]}`), "promoter")
+			return err
+		},
+		"action": func(c *Client) error {
+			_, err := c.CreateScheduledAction(context.Background(), ScheduledActionPayload{JobType: "CREATE_DRAFT",
+				Content: ScheduledActionContent{Name: "promoter", SourceBackupID: "u1", SourceTenant: "t"}})
+			return err
+		},
+		"deploy": func(c *Client) error { _, err := c.StartDeploy(context.Background(), "d1"); return err },
 	}
 	s429 := scripted{status: 429, body: `{"message":"Rate Limit Exceeded"}`, header: map[string]string{"Retry-After": "1"}}
 	s500 := scripted{status: 500, body: `{"detailCode":"500.0 Internal Fault","messages":[{"text":"oops"}]}`}
@@ -56,6 +69,15 @@ func TestRetryPolicy(t *testing.T) {
 		{"import", []string{"504", "ok"}, 1, true, "504"},
 		{"import", []string{"hang", "ok"}, 1, true, "may have reached the tenant"},
 		{"import", []string{"503"}, 7, true, "503"},
+		// Configuration Hub POSTs that create something: the same rule.
+		{"upload", []string{"429", "503", "ok"}, 3, false, ""},
+		{"upload", []string{"500", "ok"}, 1, true, "500 Internal Server Error"},
+		{"upload", []string{"hang", "ok"}, 1, true, "Configuration Hub upload jobs before starting another"},
+		{"action", []string{"429", "ok"}, 2, false, ""},
+		{"action", []string{"502", "ok"}, 1, true, "502"},
+		{"deploy", []string{"503", "ok"}, 2, false, ""},
+		{"deploy", []string{"504", "ok"}, 1, true, "504"},
+		{"deploy", []string{"hang", "ok"}, 1, true, "may have reached the tenant"},
 	}
 	byName := map[string]scripted{"429": s429, "500": s500, "502": s502, "503": s503, "504": s504, "400": s400, "404": s404, "hang": hang}
 	for _, tc := range tests {

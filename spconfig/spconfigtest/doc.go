@@ -6,7 +6,9 @@
 // with one key shared by all fake tenants (SignObject, VerifyEntry), reference
 // resolution by name on import, partial imports, backups, JWT access tokens
 // and their scopes and expiry, rate limiting, fault injection, the admin API
-// under /_fake/, an optional state file, and the embedded sample tenants. It is not a client; the client is package spconfig.
+// under /_fake/, an optional state file, the embedded sample tenants, and
+// Configuration Hub's uploads, scheduled actions, drafts and deploys. It is
+// not a client; the client is package spconfig.
 //
 // Object bytes are never re-encoded: key order and number literals (10.0)
 // come back exactly as seeded or imported. Signed objects are re-signed on
@@ -71,6 +73,74 @@
 //     answer 404 "... has expired"; the admin API still lists the job.
 //     POST /_fake/jobs/{id}/cancel ends a job that is not done CANCELLED
 //     (message "The job was cancelled.", no results; 400 when already done).
+//
+// Configuration Hub (/{ver}/configuration-hub/... under /beta, /v2024, /v2025
+// and /v2026; the fragments in ../shared hold only v2025's, and SailPoint's
+// SDKs document the same paths for beta and v2024, so the fake serves the
+// same bodies under every prefix). Uploads, scheduled actions, drafts and
+// deploys share the tenant's objects, identities, clock, job delay, state
+// file, token scopes, rate limit and status faults with SP-Config, and answer
+// in the same order of checks. Scopes are the spec's userAuth lists:
+// sp:config-backup:read|manage (uploads), sp:config-scheduled-action:read|
+// manage, sp:config-draft:read|manage, sp:config-deploy:read|manage; the
+// manage scope is needed to create or delete; sp:config:* do not reach
+// Configuration Hub. Choices the spec and the docs do not settle:
+//
+//   - Uploads: the multipart parts "data" (an SP-Config export document, file
+//     or field) and "name" are required (400 otherwise). A document that is
+//     not an export, or holds types outside the 24 of BackupOptions
+//     (spconfig.HubTypes; CONNECTOR_RULE is not among them), is a 400, not a
+//     FAILED upload: BackupResponse has no message to say why. At most 10
+//     uploads per tenant (SailPoint's guide: "You can upload up to 10
+//     configuration files"); the 11th is a 400 saying so until one is
+//     deleted. An upload is a BACKUP job, backupType UPLOADED, that goes
+//     NOT_STARTED, IN_PROGRESS, COMPLETE with the job delay (fault
+//     fail-upload=p ends it FAILED); totalObjectCount and hydrationStatus
+//     HYDRATED appear once it is COMPLETE; userCanDelete is true, isPartial
+//     false, cloudStorageStatus NOT_SYNCED. Listing filters status eq only.
+//   - Scheduled actions: CREATE_DRAFT needs content.sourceBackupId naming a
+//     COMPLETE upload of this tenant and content.sourceTenant equal to this
+//     tenant's name (the spec calls both required); CONFIG_DEPLOY_DRAFT needs
+//     content.draftId; BACKUP needs content.backupOptions and is kept but
+//     never runs (the fake has no Configuration Hub backups). An action fires
+//     once at startTime (now when absent); cronString and timeZoneId are kept
+//     and returned but never repeat it. A fired action stays listed until it
+//     is deleted. PATCH supports replace or add of /startTime, /cronString,
+//     /timeZoneId and /content/name (a new startTime re-arms the action).
+//   - Drafts: a fired CREATE_DRAFT action makes a draft job (NOT_STARTED,
+//     IN_PROGRESS, then COMPLETE or FAILED with the job delay), mode UPLOAD,
+//     named after the action, approvalStatus DEFAULT. The draft keeps its
+//     own copy of the upload, so deleting the upload leaves it deployable.
+//     It resolves every reference by name, in the upload and then in the
+//     tenant, as an import does (identities, exported types, external
+//     names); any unresolved reference fails it with one message naming each
+//     object and reference, e.g. `Draft creation failed: ROLE "2 entitlement
+//     role": Unable to resolve reference for object [type: IDENTITY, id: ...,
+//     name: Imogene Mendez]`. A modified signed RULE fails it too. The spec
+//     has no GET /drafts/{id}: that is a 405 (Allow: DELETE); listDrafts
+//     filters status eq and approvalStatus eq and answers any other field
+//     (sourceBackupId too) with a 400.
+//   - Approval: only the admin API changes it, PUT /_fake/drafts/{id}
+//     {"approvalStatus", "comment"} (SetDraftApproval); each change but to
+//     DEFAULT adds an approvalComment by the token's identity, DENIED being
+//     recorded as changedToStatus REJECTED (the comment schema's word).
+//   - Deploys: POST /deploys refuses with a 400 a draft that does not exist
+//     (the spec has no 404 there), is not COMPLETE, is PENDING_APPROVAL or is
+//     DENIED; DEFAULT and APPROVED deploy. A deploy resolves the references
+//     again against the tenant as it is then and applies all the draft's
+//     objects or none: each creates or replaces the object of its type and
+//     name, an existing object keeping its tenant id (and a source its
+//     self.name), a new one getting an id. An unresolved reference,
+//     reject-object=TYPE:NAME or fail-deploy=p fails it before anything
+//     changes, its message naming the objects. The deploy takes no backup.
+//     A COMPLETE deploy's message says how many objects it deployed; fileExists is true once
+//     done; cloudStorageStatus NOT_SYNCED.
+//   - Not served: /configuration-hub/backups and backups/{id} (tenant
+//     backups) and object-mappings; they answer 404.
+//   - Admin: GET /_fake/configuration-hub (ConfigurationHub) lists uploads,
+//     scheduled actions, drafts and deploys; /_fake/jobs lists SP-Config jobs
+//     only; POST /_fake/jobs/{id}/cancel cancels an upload, draft or deploy
+//     that is not done too (a cancelled deploy deploys nothing).
 //
 // Walkthrough (promoter fake-tenant --listen 127.0.0.1:8080 --seed-sample prod):
 //

@@ -16,6 +16,8 @@ type faults struct {
 	status       map[int]float64 // HTTP status -> probability per API request
 	failExport   float64
 	failImport   float64
+	failUpload   float64
+	failDeploy   float64
 	hangExport   float64
 	hangImport   float64
 	truncate     float64
@@ -68,6 +70,10 @@ func parseFaults(spec string) (faults, error) {
 			f.failExport = p
 		case "fail-import":
 			f.failImport = p
+		case "fail-upload":
+			f.failUpload = p
+		case "fail-deploy":
+			f.failDeploy = p
 		case "hang-export":
 			f.hangExport = p
 		case "hang-import":
@@ -77,7 +83,7 @@ func parseFaults(spec string) (faults, error) {
 		default:
 			code, err := strconv.Atoi(k)
 			if err != nil || code < 400 || code > 599 {
-				return faults{}, fmt.Errorf("fault %q: unknown fault (want an HTTP status 400-599, fail-export, fail-import, hang-export, hang-import, slow-download, truncate-download or reject-object)", part)
+				return faults{}, fmt.Errorf("fault %q: unknown fault (want an HTTP status 400-599, fail-export, fail-import, fail-upload, fail-deploy, hang-export, hang-import, slow-download, truncate-download or reject-object)", part)
 			}
 			f.status[code] = p
 		}
@@ -109,10 +115,12 @@ func (f faults) codes() []int {
 // SetFaults replaces the fault spec at run time: a comma list of
 // CODE=probability (the response status for any SP-Config request; 429
 // carries Retry-After), fail-export=p and fail-import=p (the job ends FAILED),
-// hang-export=p and hang-import=p (the job stays IN_PROGRESS), slow-download=D
-// (downloads wait D first) and truncate-download=p (the download body is cut
-// in half) and reject-object=TYPE:NAME (a real import refuses that object and
-// halts there, the objects before it imported; a preview does not see it). ""
+// fail-upload=p and fail-deploy=p (a Configuration Hub upload or deploy ends
+// FAILED), hang-export=p and hang-import=p (the job stays IN_PROGRESS),
+// slow-download=D (downloads wait D first) and truncate-download=p (the
+// download body is cut in half) and reject-object=TYPE:NAME (a real import
+// refuses that object and halts there, the objects before it imported; a
+// preview does not see it; a Configuration Hub deploy of it fails whole). ""
 // turns faults off.
 func (t *Tenant) SetFaults(spec string) error {
 	f, err := parseFaults(spec)

@@ -21,7 +21,8 @@ import (
 var versionPrefixes = []string{"/beta", "/v2024", "/v2025", "/v2026"}
 
 // ServeHTTP serves /oauth/token, the seven SP-Config endpoints under every
-// version prefix and under /sp-config/v1, GET / (ready) and the admin API.
+// version prefix and under /sp-config/v1, the Configuration Hub endpoints
+// under every version prefix, GET / (ready) and the admin API.
 func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -53,6 +54,10 @@ func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/_fake/"):
 		t.serveAdmin(w, r, strings.TrimPrefix(p, "/_fake/"))
 	default:
+		if rest, ok := hubPath(p); ok {
+			t.serveHub(w, r, rest)
+			return
+		}
 		rest, ok := spConfigPath(p)
 		if !ok {
 			t.errorBody(w, http.StatusNotFound, "404 Not found", "The server did not find a current representation for the target resource.")
@@ -172,39 +177,10 @@ func (t *Tenant) methodNotAllowed(w http.ResponseWriter, allow ...string) {
 // /sp-config/. It authenticates, rate-limits, injects faults, routes (404,
 // 405) and checks the token's scopes (403), in that order.
 func (t *Tenant) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
-	t.mu.Lock()
-	t.advanceLocked()
-	now := t.opts.Now()
-	claims, ok := t.authenticateLocked(w, r, now)
+	claims, ok := t.admit(w, r)
 	if !ok {
-		t.mu.Unlock()
 		return
 	}
-	// Rate limit per client id.
-	if t.opts.RateLimit > 0 {
-		win := t.rate[claims.ClientID]
-		if win == nil || !now.Before(win.start.Add(t.opts.RateWindow)) {
-			win = &window{start: now}
-			t.rate[claims.ClientID] = win
-		}
-		if win.count >= t.opts.RateLimit {
-			wait := win.start.Add(t.opts.RateWindow).Sub(now)
-			t.mu.Unlock()
-			tooMany(w, wait)
-			return
-		}
-		win.count++
-	}
-	// Injected status faults.
-	for _, code := range t.faults.codes() {
-		if t.rollLocked(t.faults.status[code]) {
-			t.mu.Unlock()
-			t.injectFault(w, code)
-			return
-		}
-	}
-	t.mu.Unlock()
-
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	rt, known := routeOf(parts)
 	switch {
@@ -230,6 +206,45 @@ func (t *Tenant) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	default:
 		t.serveDownload(w, r, strings.ToUpper(parts[0]), parts[1])
 	}
+}
+
+// admit is the first half of every API request: it moves jobs on,
+// authenticates (401), rate-limits (429) and injects status faults, in that
+// order, and returns the token's claims, or false when it answered.
+func (t *Tenant) admit(w http.ResponseWriter, r *http.Request) (tokenClaims, bool) {
+	t.mu.Lock()
+	t.advanceLocked()
+	now := t.opts.Now()
+	claims, ok := t.authenticateLocked(w, r, now)
+	if !ok {
+		t.mu.Unlock()
+		return claims, false
+	}
+	// Rate limit per client id.
+	if t.opts.RateLimit > 0 {
+		win := t.rate[claims.ClientID]
+		if win == nil || !now.Before(win.start.Add(t.opts.RateWindow)) {
+			win = &window{start: now}
+			t.rate[claims.ClientID] = win
+		}
+		if win.count >= t.opts.RateLimit {
+			wait := win.start.Add(t.opts.RateWindow).Sub(now)
+			t.mu.Unlock()
+			tooMany(w, wait)
+			return claims, false
+		}
+		win.count++
+	}
+	// Injected status faults.
+	for _, code := range t.faults.codes() {
+		if t.rollLocked(t.faults.status[code]) {
+			t.mu.Unlock()
+			t.injectFault(w, code)
+			return claims, false
+		}
+	}
+	t.mu.Unlock()
+	return claims, true
 }
 
 func tooMany(w http.ResponseWriter, wait time.Duration) {
@@ -484,6 +499,9 @@ func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
 
 // serveAdmin is the admin API (DESIGN section 8); it needs no token.
 func (t *Tenant) serveAdmin(w http.ResponseWriter, r *http.Request, what string) {
+	if t.serveHubAdmin(w, r, what) {
+		return
+	}
 	q := r.URL.Query()
 	switch {
 	case what == "objects" && r.Method == http.MethodGet:

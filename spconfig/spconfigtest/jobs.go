@@ -70,6 +70,9 @@ func (t *Tenant) advanceLocked() {
 		t.runLocked(j, now)
 		changed = true
 	}
+	if t.advanceHubLocked(now) {
+		changed = true
+	}
 	if changed {
 		if err := t.saveLocked(); err != nil {
 			t.log.Error("save state", "err", err)
@@ -178,7 +181,10 @@ func mustJSON(v any) []byte {
 
 // CancelJob cancels a job that is not done yet, as someone cancelling it in
 // the tenant would: it ends CANCELLED with no results, and a cancelled import
-// imports nothing. It returns the job as the admin API lists it.
+// imports nothing. It returns the job as the admin API lists it. Configuration
+// Hub uploads, drafts and deploys cancel the same way (a cancelled deploy
+// deploys nothing) and come back with their type BACKUP, CREATE_DRAFT or
+// CONFIG_DEPLOY_DRAFT.
 func (t *Tenant) CancelJob(id string) (JobInfo, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -195,6 +201,9 @@ func (t *Tenant) CancelJob(id string) (JobInfo, error) {
 		j.Data, j.Hang = nil, false
 		t.saveOrLog()
 		return JobInfo{JobID: j.ID, Type: j.Type, Preview: j.Preview, Status: j.Status, Created: j.Created}, nil
+	}
+	if info, ok, err := t.cancelHubLocked(id); ok {
+		return info, err
 	}
 	return JobInfo{}, fmt.Errorf("cancel job %s: %w", id, errNotFound)
 }

@@ -136,6 +136,7 @@ type Tenant struct {
 	identities []Identity
 	external   map[extKey]string
 	jobs       []*job
+	hub        hubState
 	counter    uint64
 	sourceNum  int
 	rate       map[string]*window
@@ -529,6 +530,7 @@ type state struct {
 	Identities []Identity        `json:"identities"`
 	External   []externalName    `json:"external"`
 	Jobs       []*job            `json:"jobs"`
+	Hub        *hubState         `json:"configurationHub,omitempty"`
 }
 
 type externalName struct {
@@ -565,6 +567,9 @@ func (t *Tenant) loadState() (bool, error) {
 		t.external[extKey{x.Type, x.Name}] = x.ID
 	}
 	t.jobs = s.Jobs
+	if s.Hub != nil {
+		t.hub = *s.Hub
+	}
 	return true, nil
 }
 
@@ -573,7 +578,7 @@ func (t *Tenant) saveLocked() error {
 	if t.opts.StatePath == "" {
 		return nil
 	}
-	s := state{Tenant: t.name, Counter: t.counter, SourceNum: t.sourceNum, Identities: t.identities, Jobs: t.jobs}
+	s := state{Tenant: t.name, Counter: t.counter, SourceNum: t.sourceNum, Identities: t.identities, Jobs: t.jobs, Hub: &t.hub}
 	for _, e := range t.entriesLocked(func(*object) bool { return true }) {
 		o, _ := newObject(e.Raw)
 		s.Objects = append(s.Objects, o.Raw)
