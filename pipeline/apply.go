@@ -97,6 +97,7 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
 		}
 	}
+	reasons = append(reasons, r.payloadReasons(pl)...)
 	if limit, ok := g.ChangeLimit(); ok && pl.ImportCount() > limit {
 		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", pl.ImportCount(), limit))
 	}

@@ -160,8 +160,47 @@ type GateConfig struct {
 	MaxChanges    int          `yaml:"maxChanges"`    // default 50; 0 means default; -1 = unlimited
 	OnDrift       string       `yaml:"onDrift"`       // block (default) | overwrite
 	DenyWindows   []DenyWindow `yaml:"denyWindows"`   // no import while a window is open
+	// LeakPatterns are regexps the environment-leak guard looks for in the
+	// import payload, besides the source tenant's host and org name and every
+	// mapping's from (leak.go).
+	LeakPatterns []string `yaml:"leakPatterns"`
+	// AllowLeaks are the places where a source-tenant fingerprint is accepted.
+	AllowLeaks []LeakAllowance `yaml:"allowLeaks"`
 
 	allow []*regexp.Regexp
+	leaks []*regexp.Regexp
+}
+
+// LeakAllowance accepts a source-tenant fingerprint at one JSON path of the
+// objects it names (type and name as in exclude; a name may be /re/).
+type LeakAllowance struct {
+	Type string `yaml:"type"`
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+
+	re *regexp.Regexp
+}
+
+// Allows reports whether the allowance covers the object and path (paths
+// compare by meaning: $.a.b equals $['a']['b']).
+func (a LeakAllowance) Allows(k spconfig.Key, path string) bool {
+	if (a.Type != "" && a.Type != k.Type) || !matchObjectName(a.Name, a.re, k.Scope, k.Name) {
+		return false
+	}
+	segs, err := ParsePath(a.Path)
+	return err == nil && FormatPath(segs) == path
+}
+
+// LeakRegexps returns the compiled gate.leakPatterns.
+func (g *GateConfig) LeakRegexps() []*regexp.Regexp {
+	if g.leaks == nil {
+		for _, s := range g.LeakPatterns {
+			if re, err := regexp.Compile(s); err == nil {
+				g.leaks = append(g.leaks, re)
+			}
+		}
+	}
+	return g.leaks
 }
 
 // Drift policies.
@@ -252,6 +291,11 @@ type Mapping struct {
 	Path string `yaml:"path"`
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
+	// Optional lets the path be absent or hold another value; otherwise a
+	// payload object the mapping matches whose path holds neither From nor
+	// To blocks the gate (the source value changed and the mapping no
+	// longer applies).
+	Optional bool `yaml:"optional"`
 }
 
 // Segments parses the mapping's path.
@@ -758,6 +802,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			return
 		}
 		v.SetInt(int64(x))
+	case reflect.Bool:
+		var x bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&x) != nil {
+			d.fail(n, path, fmt.Sprintf("must be true or false, not %q", n.Value))
+			return
+		}
+		v.SetBool(x)
 	case reflect.Float64:
 		if n.Kind != yaml.ScalarNode {
 			d.fail(n, path, fmt.Sprintf("must be a number, not %s", kindNames[n.Kind]))
@@ -991,6 +1042,24 @@ type validator struct {
 
 func (v *validator) add(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Line: v.c.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// where names a key of the file for messages: "pipelines[0].mappings[1]
+// (line 18)"; sub is the path inside pipeline p. The line is left out for a
+// Config built in code.
+func (c *Config) where(p *PipelineConfig, sub string) string {
+	path := sub
+	if c != nil {
+		for i, q := range c.Pipelines {
+			if q == p {
+				path = fmt.Sprintf("pipelines[%d].%s", i, sub)
+			}
+		}
+		if l := c.line(path); l > 0 {
+			return fmt.Sprintf("%s (line %d)", path, l)
+		}
+	}
+	return path
 }
 
 // line returns the line of path's key, or of its nearest present parent.
@@ -1460,6 +1529,44 @@ func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
 	if !slices.Contains([]string{DriftBlock, DriftOverwrite}, g.OnDrift) {
 		v.add(path+".onDrift", "unknown drift policy %q; use block or overwrite", g.OnDrift)
 	}
+	g.leaks = nil
+	for i, s := range g.LeakPatterns {
+		re, err := regexp.Compile(s)
+		switch {
+		case err != nil:
+			v.add(fmt.Sprintf("%s.leakPatterns[%d]", path, i), "bad regular expression %q: %v", s, regexpErr(err))
+			continue
+		case re.MatchString(""):
+			v.add(fmt.Sprintf("%s.leakPatterns[%d]", path, i), "%q matches the empty string, so every value would be a leak; make it match the fingerprint itself, e.g. \\.dev\\.acme\\.local$", s)
+			continue
+		}
+		g.leaks = append(g.leaks, re)
+	}
+	for i := range g.AllowLeaks {
+		a := &g.AllowLeaks[i]
+		ap := fmt.Sprintf("%s.allowLeaks[%d]", path, i)
+		if a.Type == "" {
+			v.add(ap+".type", "required: the type of the object whose value may hold the fingerprint, e.g. SOURCE")
+		} else if !spconfig.Exportable(a.Type) {
+			v.add(ap+".type", "unknown object type %q%s", a.Type, typeHint(a.Type))
+		}
+		if a.Name == "" {
+			v.add(ap+".name", "required: the object's name (or /regexp/); the plan's leak reason names it")
+		}
+		a.re = nil
+		if isRegexpName(a.Name) {
+			re, err := regexp.Compile(a.Name[1 : len(a.Name)-1])
+			if err != nil {
+				v.add(ap+".name", "bad regular expression %s: %v", a.Name, regexpErr(err))
+			}
+			a.re = re
+		}
+		if a.Path == "" {
+			v.add(ap+".path", "required: the JSON path the leak reason names, e.g. $.connectorAttributes.host")
+		} else if _, err := ParsePath(a.Path); err != nil {
+			v.add(ap+".path", "%v", err)
+		}
+	}
 	for i := range g.DenyWindows {
 		w := &g.DenyWindows[i]
 		wp := fmt.Sprintf("%s.denyWindows[%d]", path, i)
@@ -1754,4 +1861,24 @@ func ParsePath(p string) ([]PathSegment, error) {
 		return nil, fmt.Errorf("JSON path %q names the whole object; name a field inside it, e.g. $.description", p)
 	}
 	return segs, nil
+}
+
+// FormatPath writes segments in the syntax ParsePath reads: $.key for plain
+// keys, $['key'] for keys that need quoting, [0] for indexes.
+func FormatPath(segs []PathSegment) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, s := range segs {
+		switch {
+		case s.IsIndex:
+			fmt.Fprintf(&b, "[%d]", s.Index)
+		case s.Key != "" && !strings.ContainsAny(s.Key, ".[] \t'\"*"):
+			b.WriteString("." + s.Key)
+		case !strings.Contains(s.Key, "'"):
+			b.WriteString("['" + s.Key + "']")
+		default:
+			b.WriteString(`["` + s.Key + `"]`)
+		}
+	}
+	return b.String()
 }

@@ -95,6 +95,7 @@ func (r *Runner) exportEntries(ctx context.Context, res *Result) (exported, erro
 			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
 		}
 		ex.job, ex.header = job, h
+		r.sourceOrgSeen = h.Tenant
 		return "ok", fmt.Sprintf("job %s: %d objects", job.JobID, len(ex.entries)), nil
 	})
 	return ex, err
@@ -198,6 +199,7 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, ss snapshotSto
 			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
 		}
 		job, header = j, h
+		r.sourceOrgSeen = h.Tenant
 		return "ok", fmt.Sprintf("job %s: %d objects", j.JobID, n), nil
 	})
 	if err != nil {

@@ -310,8 +310,10 @@ func TestGuardRefusesLargeDrop(t *testing.T) {
 }
 
 func TestMappingAppliedOnPromotionAndRefusedOnSigned(t *testing.T) {
-	h := newHarness(t, `    mappings:
-      - { type: SOURCE, name: Active Directory, path: $.connectorAttributes.healthCheckTimeout, from: "30", to: "60" }
+	// "mail" (a mapping's from) is also an AD search attribute: allowed there.
+	h := newHarness(t, `      allowLeaks: [{type: SOURCE, name: Active Directory, path: "$.connectorAttributes.authSearchAttributes[2]"}]
+    mappings:
+      - { type: SOURCE, name: Active Directory, path: $.connectorAttributes.healthCheckTimeout, from: "30", to: "60", optional: true }
       - { type: TRANSFORM, name: Lowercase Email, path: "$.attributes.input.attributes.attributeName", from: mail, to: userPrincipalName }
 `)
 	h.prod.AddIdentity("Imogene Mendez")

@@ -85,6 +85,10 @@ type Plan struct {
 	Preview  *PreviewReport `json:"preview,omitempty"`
 	Verdict  string         `json:"verdict"`
 	Blocked  []string       `json:"blockedReasons,omitempty"`
+	// Leaks and MappingMisses are what the environment-leak guard and the
+	// mapping check found in the payload (leak.go); each blocks the gate.
+	Leaks         []Leak        `json:"leaks"`
+	MappingMisses []MappingMiss `json:"mappingMisses"`
 	// PayloadSHA256 identifies the import document; the real import sends the
 	// same bytes as the preview.
 	PayloadSHA256 string `json:"payloadSha256,omitempty"`
@@ -259,6 +263,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 				pl.importedTypes = append(pl.importedTypes, e.Type())
 			}
 		}
+	}
+	if err := r.checkPayload(pl, v, obs.org, payload); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }

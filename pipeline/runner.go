@@ -69,7 +69,8 @@ type Runner struct {
 	// the branch.
 	PullRequests PullRequester
 
-	showPlan func(*Plan) // set during Rollback to print the plan before import
+	showPlan      func(*Plan) // set during Rollback to print the plan before import
+	sourceOrgSeen string      // the source's org name, as this process's export of it said
 }
 
 // Hooks let callers observe a run without the pipeline knowing about them.
