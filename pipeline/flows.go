@@ -442,7 +442,6 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 	if st.prop != nil {
 		conflicts = st.prop.conflicts
 	}
-	rev := st.v.rev
 	err := r.step(ctx, res, "plan", func() (string, string, error) {
 		var err error
 		pl, err = r.plan(st.v, st.obs, st.ref)
@@ -471,7 +470,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		}
 	}
 	// An edited signed object is refused before anything reaches the tenant.
-	signed := r.signedUnmodified(pl, rev)
+	signed := r.signedUnmodified(pl, st.v)
 	err = r.step(ctx, res, "preview", func() (string, string, error) {
 		if len(pl.Payload) == 0 {
 			return "skipped", "nothing to import", nil
