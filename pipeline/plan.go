@@ -87,7 +87,9 @@ type Plan struct {
 	Blocked  []string       `json:"blockedReasons,omitempty"`
 	// Leaks and MappingMisses are what the environment-leak guard and the
 	// mapping check found in the payload (leak.go); each blocks the gate.
-	Leaks         []Leak        `json:"leaks"`
+	Leaks []Leak `json:"leaks"`
+	// Mapped lists the desired values a mapping wrote (mapped.go).
+	Mapped        []MappedValue `json:"mappedValues"`
 	MappingMisses []MappingMiss `json:"mappingMisses"`
 	// PayloadSHA256 identifies the import document; the real import sends the
 	// same bytes as the preview.
@@ -246,6 +248,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			c.Note = note
 		}
 	}
+	pl.Mapped = r.markMapped(&d, desired)
 	pl.Diff = d
 
 	spconfig.SortEntries(payload)

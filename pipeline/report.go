@@ -75,6 +75,9 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 	for _, line := range proposalLines(pl) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
+	for _, m := range pl.Mapped {
+		fmt.Fprintf(w, "  Mapped value: %s\n", m)
+	}
 	fmt.Fprintln(w)
 	if err := diff.RenderText(w, pl.Diff, diff.TextOptions{Title: "Changes (live " + pl.Target + " -> desired)", Color: color}); err != nil {
 		return err
@@ -107,6 +110,12 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 	}
 	for _, line := range proposalLines(pl) {
 		fmt.Fprintf(&head, "%s\n\n", mdEscape(line))
+	}
+	for _, m := range pl.Mapped {
+		fmt.Fprintf(&head, "- Mapped value: %s\n", mdEscape(m.String()))
+	}
+	if len(pl.Mapped) > 0 {
+		head.WriteString("\n")
 	}
 	head.WriteString("| class | objects |\n|---|---:|\n")
 	for _, c := range classOrder {
