@@ -89,8 +89,10 @@ type Plan struct {
 	// mapping check found in the payload (leak.go); each blocks the gate.
 	Leaks []Leak `json:"leaks"`
 	// Mapped lists the desired values a mapping wrote (mapped.go).
-	Mapped        []MappedValue `json:"mappedValues"`
-	MappingMisses []MappingMiss `json:"mappingMisses"`
+	Mapped []MappedValue `json:"mappedValues"`
+	// Unmatched lists excludes and mappings that match no object (unmatched.go).
+	Unmatched     []UnmatchedRule `json:"unmatchedRules"`
+	MappingMisses []MappingMiss   `json:"mappingMisses"`
 	// PayloadSHA256 identifies the import document; the real import sends the
 	// same bytes as the preview.
 	PayloadSHA256 string `json:"payloadSha256,omitempty"`
@@ -134,6 +136,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
 	keys := map[spconfig.Key]bool{}
 	for k := range desired {

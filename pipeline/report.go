@@ -78,6 +78,9 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 	for _, m := range pl.Mapped {
 		fmt.Fprintf(w, "  Mapped value: %s\n", m)
 	}
+	for _, u := range pl.Unmatched {
+		fmt.Fprintf(w, "  Warning: %s\n", u)
+	}
 	fmt.Fprintln(w)
 	if err := diff.RenderText(w, pl.Diff, diff.TextOptions{Title: "Changes (live " + pl.Target + " -> desired)", Color: color}); err != nil {
 		return err
@@ -114,7 +117,10 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 	for _, m := range pl.Mapped {
 		fmt.Fprintf(&head, "- Mapped value: %s\n", mdEscape(m.String()))
 	}
-	if len(pl.Mapped) > 0 {
+	for _, u := range pl.Unmatched {
+		fmt.Fprintf(&head, "- :warning: %s\n", mdEscape(u.String()))
+	}
+	if len(pl.Mapped)+len(pl.Unmatched) > 0 {
 		head.WriteString("\n")
 	}
 	head.WriteString("| class | objects |\n|---|---:|\n")

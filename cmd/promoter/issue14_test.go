@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -60,5 +61,47 @@ func TestChangedSourceValueNeverLeaksThroughAMapping(t *testing.T) {
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	if got := string(liveObject(t, w.prod, "SOURCE", "Active Directory").Object()); !strings.Contains(got, `"ad.acme.local"`) || strings.Contains(got, "dev.acme.local") {
 		t.Errorf("prod's host after the corrected mapping: %s", got)
+	}
+}
+
+// TestPlanReportsRulesThatMatchNothing: issue 14 item 5. An exclude or a
+// mapping whose name matches no object of the export is reported by plan
+// (text and JSON) with its line and the likely name; rules that match are not.
+func TestPlanReportsRulesThatMatchNothing(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, `    mappings:
+      - { type: TRANSFORM, name: Lowercase Emial, path: $.attributes.value, from: a, to: b }
+`)
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "      - type: AUTH_ORG\n", "      - type: AUTH_ORG\n      - { type: TRANSFORM, name: Get Worker Typ }\n", 1)
+	if err := os.WriteFile(w.cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := w.promoter("plan", "--config", w.cfg)
+	for _, want := range []string{
+		`Warning: pipelines[0].exclude[1] (line 18) {type: TRANSFORM, name: "Get Worker Typ"} matches no object of the dev export or of prod; did you mean "Get Worker Type"?`,
+		`Warning: pipelines[0].mappings[0] (line 22) {type: TRANSFORM, name: "Lowercase Emial"} matches no object of the dev export; did you mean "Lowercase Email"?`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan does not report %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "exclude[0]") {
+		t.Errorf("plan reports the AUTH_ORG exclude, which matches:\n%s", out)
+	}
+	jsonOut, _, _ := w.promoter("plan", "--config", w.cfg, "--format", "json")
+	var doc struct {
+		Plan struct {
+			UnmatchedRules []struct{ Rule, Type, Name, Message string } `json:"unmatchedRules"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
+		t.Fatalf("plan --format json: %v\n%s", err, jsonOut)
+	}
+	if n := len(doc.Plan.UnmatchedRules); n != 2 || doc.Plan.UnmatchedRules[0].Name != "Get Worker Typ" {
+		t.Errorf("JSON unmatchedRules = %+v, want the exclude and the mapping", doc.Plan.UnmatchedRules)
 	}
 }
