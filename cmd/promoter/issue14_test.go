@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -103,5 +105,87 @@ func TestPlanReportsRulesThatMatchNothing(t *testing.T) {
 	}
 	if n := len(doc.Plan.UnmatchedRules); n != 2 || doc.Plan.UnmatchedRules[0].Name != "Get Worker Typ" {
 		t.Errorf("JSON unmatchedRules = %+v, want the exclude and the mapping", doc.Plan.UnmatchedRules)
+	}
+}
+
+// TestFailedAndBlockedFlowsSayWhatHappened: issue 14 item 7. A failed
+// export job, a secret-scan refusal and a bad --rev/--to print the real
+// outcome, never nothing-to-do; a bad --rev or --to is exit 2 for plan,
+// apply and rollback.
+func TestFailedAndBlockedFlowsSayWhatHappened(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	noNothing := func(label, out string, want string) {
+		t.Helper()
+		if strings.Contains(out, "nothing-to-do") || !strings.Contains(out, "dev-to-prod: "+want) {
+			t.Errorf("%s: stdout does not say %q (or says nothing-to-do):\n%s", label, "dev-to-prod: "+want, out)
+		}
+	}
+	w.dev.SetFaults("fail-export=1")
+	out, _, code := w.promoter("run", "--config", w.cfg)
+	if code != exitRuntime {
+		t.Errorf("failed export job: exit %d, want 1", code)
+	}
+	noNothing("failed export job", out, "failed")
+	w.dev.SetFaults("")
+
+	w.editObject(w.dev, "SOURCE", "Active Directory", `"healthCheckTimeout"`, `"password": "hunter2-XYZZY", "healthCheckTimeout"`)
+	out, _, code = w.promoter("run", "--config", w.cfg)
+	if code == exitOK {
+		t.Errorf("secret-scan refusal: exit 0")
+	}
+	noNothing("secret-scan refusal", out, "failed")
+	w.editObject(w.dev, "SOURCE", "Active Directory", `"hunter2-XYZZY"`, `null`) // a password field holding no string is no secret
+
+	out, _, code = w.promoter("run", "--config", w.cfg) // blocked: Imogene Mendez is missing in prod
+	if code != exitBlocked {
+		t.Fatalf("run: exit %d, want 3\n%s", code, out)
+	}
+	noNothing("gate block", out, "blocked")
+	for _, args := range [][]string{
+		{"plan", "--config", w.cfg, "--rev", "no-such-rev"},
+		{"apply", "--config", w.cfg, "--rev", "no-such-rev"},
+		{"rollback", "--config", w.cfg, "--pipeline", "dev-to-prod", "--to", "no-such-rev"},
+	} {
+		out, errOut, code := w.promoter(args...)
+		if code != exitUsage || !strings.Contains(errOut, `"no-such-rev"`) {
+			t.Errorf("%s: exit %d, want 2 naming the revision\n%s", args[0], code, errOut)
+		}
+		if args[0] != "plan" {
+			noNothing(args[0]+" with a bad revision", out, "failed")
+		}
+	}
+}
+
+// TestPushFailureKeepsTheGateBlock: issue 14 item 7. When the push after a
+// blocked run fails, the exit code stays 3 and the block's reasons are
+// printed, with the push failure.
+func TestPushFailureKeepsTheGateBlock(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	remote := filepath.Join(w.dir, "remote.git")
+	if out, err := exec.Command("git", "init", "-q", "--bare", remote).CombinedOutput(); err != nil {
+		t.Fatalf("git init --bare: %v\n%s", err, out)
+	}
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, []byte(strings.Replace(string(cfg), "  path: ./repo\n", "  path: ./repo\n  remote: "+remote+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := filepath.Join(remote, "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho refused by the test hook >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := w.promoter("run", "--config", w.cfg) // blocked: Imogene Mendez is missing in prod
+	if code != exitBlocked {
+		t.Fatalf("blocked run with a failing push: exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "Imogene Mendez") || !strings.Contains(errOut, "push") {
+		t.Errorf("stderr does not give both the block's reasons and the push failure:\n%s", errOut)
+	}
+	if !strings.Contains(out, "dev-to-prod: blocked") {
+		t.Errorf("stdout does not say blocked:\n%s", out)
 	}
 }
