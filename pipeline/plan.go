@@ -71,31 +71,31 @@ type Plan struct {
 	Source    string     `json:"source"`
 	Target    string     `json:"target"`
 	Revision  string     `json:"revision"`
-	Applied   string     `json:"applied,omitempty"`
-	LiveJob   string     `json:"liveExportJob,omitempty"`
+	Applied   string     `json:"applied"`       // "" before the first import
+	LiveJob   string     `json:"liveExportJob"` // the export of the live target the plan compared with
 	Items     []PlanItem `json:"items"`
-	Conflicts []Conflict `json:"conflicts,omitempty"`
+	Conflicts []Conflict `json:"conflicts"`
 	// Baseline and Proposed list the target files the run took as baseline
 	// and the ones it copied from the source (for a dry run: would).
-	Baseline []string       `json:"baseline,omitempty"`
-	Proposed []string       `json:"proposed,omitempty"`
-	DryRun   bool           `json:"dryRun,omitempty"`
-	Counts   map[Class]int  `json:"counts"`
+	Baseline []string       `json:"baseline"`
+	Proposed []string       `json:"proposed"`
+	DryRun   bool           `json:"dryRun"`
+	Counts   map[Class]int  `json:"counts"` // every class, zeros included
 	Diff     diff.Result    `json:"-"`
-	Preview  *PreviewReport `json:"preview,omitempty"`
+	Preview  *PreviewReport `json:"preview"` // null when no preview ran
 	Verdict  string         `json:"verdict"`
-	Blocked  []string       `json:"blockedReasons,omitempty"`
+	Blocked  []string       `json:"blockedReasons"`
 	// Leaks and MappingMisses are what the environment-leak guard and the
 	// mapping check found in the payload (leak.go); each blocks the gate.
-	Leaks []Leak `json:"leaks"`
+	Leaks         []Leak        `json:"leaks"`
+	MappingMisses []MappingMiss `json:"mappingMisses"`
 	// Mapped lists the desired values a mapping wrote (mapped.go).
 	Mapped []MappedValue `json:"mappedValues"`
 	// Unmatched lists excludes and mappings that match no object (unmatched.go).
-	Unmatched     []UnmatchedRule `json:"unmatchedRules"`
-	MappingMisses []MappingMiss   `json:"mappingMisses"`
+	Unmatched []UnmatchedRule `json:"unmatchedRules"`
 	// PayloadSHA256 identifies the import document; the real import sends the
-	// same bytes as the preview.
-	PayloadSHA256 string `json:"payloadSha256,omitempty"`
+	// same bytes as the preview ("" when nothing is imported).
+	PayloadSHA256 string `json:"payloadSha256"`
 	Payload       []byte `json:"-"`
 	payloadKeys   []spconfig.Key
 	importedTypes []string

@@ -49,7 +49,7 @@ func (r *Runner) unmatchedRules(src []spconfig.Entry, liveExcluded []spconfig.Ke
 				}
 			}
 			if s := suggest(name, names); s != "" {
-				msg += fmt.Sprintf("; did you mean %s?", strconv.Quote(s))
+				msg += fmt.Sprintf(" (did you mean %s?)", strconv.Quote(s))
 			}
 		}
 		out = append(out, UnmatchedRule{Rule: rule, Type: typ, Name: name, Message: msg + "; check its type and name, or remove it"})

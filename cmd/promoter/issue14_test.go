@@ -84,8 +84,8 @@ func TestPlanReportsRulesThatMatchNothing(t *testing.T) {
 	}
 	out, _, _ := w.promoter("plan", "--config", w.cfg)
 	for _, want := range []string{
-		`Warning: pipelines[0].exclude[1] (line 18) {type: TRANSFORM, name: "Get Worker Typ"} matches no object of the dev export or of prod; did you mean "Get Worker Type"?`,
-		`Warning: pipelines[0].mappings[0] (line 22) {type: TRANSFORM, name: "Lowercase Emial"} matches no object of the dev export; did you mean "Lowercase Email"?`,
+		`Warning: pipelines[0].exclude[1] (line 18) {type: TRANSFORM, name: "Get Worker Typ"} matches no object of the dev export or of prod (did you mean "Get Worker Type"?)`,
+		`Warning: pipelines[0].mappings[0] (line 22) {type: TRANSFORM, name: "Lowercase Emial"} matches no object of the dev export (did you mean "Lowercase Email"?)`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan does not report %q:\n%s", want, out)
