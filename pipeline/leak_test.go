@@ -132,3 +132,31 @@ func TestLiteralIndexAtWordBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestNotImportableReasonsTellTheTruth: issue 14 item 9. The reason of an
+// object SP-Config cannot import never says it will be created or updated.
+func TestNotImportableReasonsTellTheTruth(t *testing.T) {
+	h := newHarness(t, "")
+	res, _ := h.runner().Plan(context.Background(), "")
+	if res.Plan == nil {
+		t.Fatal("no plan")
+	}
+	var missing, differs int
+	for _, it := range res.Plan.Items {
+		if it.Class != ClassNotImportable {
+			continue
+		}
+		if strings.Contains(it.Reason, "will be") || strings.Contains(it.Reason, "outside") || !strings.Contains(it.Reason, "SP-Config cannot import "+it.Type+", so promoter will not") {
+			t.Errorf("%s: reason %q", it.Object, it.Reason)
+		}
+		switch {
+		case strings.HasPrefix(it.Reason, "missing in the target;"):
+			missing++
+		case strings.HasPrefix(it.Reason, "differs from the target;"):
+			differs++
+		}
+	}
+	if missing == 0 || differs == 0 {
+		t.Errorf("want not-importable objects both missing (%d) and differing (%d): the test proves little", missing, differs)
+	}
+}

@@ -415,11 +415,14 @@ func TestGateReasons(t *testing.T) {
 		{"no preview", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview = nil }), "no preview was run"},
 		{"preview failed", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview.Status = spconfig.StatusFailed }), "preview job ended FAILED"},
 		{"drift blocks", GateConfig{MaxChanges: 50, OnDrift: "block"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassDrift}}
+			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), "drift: TRANSFORM a"},
 		{"drift overwritten", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassDrift}}
+			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), ""},
+		{"drift of a type SP-Config cannot import", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
+			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift, Reason: "changed in the target; take the live version into git with promoter adopt"}}
+		}), "drift: WORKFLOW a changed in the target; take the live version into git with promoter adopt"},
 		{"conflict", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassConflict}}
 		}), "conflict: TRANSFORM a"},

@@ -221,8 +221,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			it.Class = ClassOnlyInTarget
 		}
 		if it.Class == ClassApply && !spconfig.Importable(k.Type) {
-			it.Reason = strings.TrimSpace(it.Reason + "; SP-Config cannot import " + k.Type)
-			it.Class = ClassNotImportable
+			it.Class, it.Reason = ClassNotImportable, notImportableReason(k.Type, inLive)
 		}
 		if it.Class == ClassDrift && !spconfig.Importable(k.Type) {
 			it.Reason += "; SP-Config cannot import " + k.Type + ": take the live version into git with promoter adopt, or restore it in the tenant"
@@ -274,6 +273,17 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	return pl, nil
+}
+
+// notImportableReason says what happens to a desired object of a type
+// SP-Config cannot import that is missing in the target or differs from it:
+// nothing, until it is deployed another way.
+func notImportableReason(typ string, inLive bool) string {
+	what, verb := "differs from the target", "update"
+	if !inLive {
+		what, verb = "missing in the target", "create"
+	}
+	return fmt.Sprintf("%s; SP-Config cannot import %s, so promoter will not %s it: deploy it with Configuration Hub or by hand", what, typ, verb)
 }
 
 // caughtUp lists the live objects the plan found equal to the desired state

@@ -54,7 +54,7 @@ func goldenPlan(t *testing.T) *Plan {
 		Revision: "0123456789abcdef0123456789abcdef01234567", LiveJob: "job-live",
 		Items: []PlanItem{
 			{Object: "TRANSFORM Get Worker Type", Type: "TRANSFORM", Class: ClassApply, Path: "tenants/prod/TRANSFORM/Get Worker Type.json", Reason: "differs from the target: will be updated"},
-			{Object: "WORKFLOW Send Email", Type: "WORKFLOW", Class: ClassNotImportable, Path: "tenants/prod/WORKFLOW/Send Email.json", Reason: "differs from the target; SP-Config cannot import WORKFLOW: deploy it with Configuration Hub or by hand"},
+			{Object: "WORKFLOW Send Email", Type: "WORKFLOW", Class: ClassNotImportable, Path: "tenants/prod/WORKFLOW/Send Email.json", Reason: notImportableReason("WORKFLOW", true)},
 		},
 		Proposed: []string{"tenants/prod/TRANSFORM/Get Worker Type.json"},
 		Counts:   map[Class]int{ClassApply: 1, ClassNotImportable: 1},
