@@ -189,3 +189,32 @@ func TestPushFailureKeepsTheGateBlock(t *testing.T) {
 		t.Errorf("stdout does not say blocked:\n%s", out)
 	}
 }
+
+// TestDiffOfOneFileAndAssembleOfAFolderWithoutObjects: issue 14 item 10.
+// diff REV1 REV2 FILE shows that object's diff; a path in neither revision
+// is exit 2; assemble of a folder without object files is an error naming
+// the expected layout.
+func TestDiffOfOneFileAndAssembleOfAFolderWithoutObjects(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	w.mustPromoter(exitOK, "export", "--config", w.cfg)
+	first := w.git("rev-parse", "HEAD")
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+	w.mustPromoter(exitOK, "export", "--config", w.cfg)
+	second := w.git("rev-parse", "HEAD")
+	out := w.mustPromoter(exitOK, "diff", "--repo", w.repo, first, second, "tenants/dev/TRANSFORM/Get Worker Type.json")
+	if !strings.Contains(out, "TRANSFORM Get Worker Type") || !strings.Contains(out, "$.attributes.value") || strings.Contains(out, "No objects") {
+		t.Errorf("diff of one file does not show its change:\n%s", out)
+	}
+	_, errOut, code := w.promoter("diff", "--repo", w.repo, first, second, "tenants/dev/TRANSFORM/Get Worker Typ.json")
+	if code != exitUsage || !strings.Contains(errOut, "holds no object file") {
+		t.Errorf("diff of a path in neither revision: exit %d, want 2\n%s", code, errOut)
+	}
+	_, errOut, code = w.promoter("assemble", "--in", w.repo, "--out", filepath.Join(w.dir, "out.json"))
+	if code != exitUsage || !strings.Contains(errOut, "<TYPE>/<name>.json") || !strings.Contains(errOut, "tenants/<tenant>") {
+		t.Errorf("assemble of a repository root: exit %d, want 2 naming the layout\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "out.json")); err == nil {
+		t.Error("assemble wrote an empty export document")
+	}
+}
