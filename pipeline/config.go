@@ -587,6 +587,11 @@ func yamlProblem(err error, data []byte) Problem {
 		n, _ := strconv.Atoi(m[1])
 		if isParserProblem(m[2]) {
 			n++
+			// yaml.v3 reports a parser problem at the start of the enclosing
+			// block (its context mark); name the problem's own line too.
+			if p := problemLine(data, n, m[2]); p > n {
+				return Problem{Line: p, Msg: fmt.Sprintf("YAML syntax: %s (in the block that starts at line %d)%s", m[2], n, hint)}
+			}
 		}
 		return Problem{Line: n, Msg: "YAML syntax: " + m[2] + hint}
 	}
@@ -606,6 +611,30 @@ func yamlProblem(err error, data []byte) Problem {
 		line = lineOf(data, invalidUTF8(data))
 	}
 	return Problem{Line: line, Msg: "YAML syntax: " + msg + hint}
+}
+
+// problemLine finds the line of a parser problem reported at line from (the
+// start of its block): the first line from there whose addition makes a
+// parsable prefix of the document fail with the same message. 0 when there
+// is none (the problem spans lines, as an unclosed bracket does).
+func problemLine(data []byte, from int, msg string) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	parses := func(n int) (bool, string) {
+		var node yaml.Node
+		if err := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &node); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	}
+	prevOK, _ := parses(max(from-1, 0))
+	for n := max(from, 1); n <= len(lines) && n < from+2000; n++ {
+		ok, errMsg := parses(n)
+		if prevOK && !ok && strings.HasSuffix(errMsg, msg) {
+			return n
+		}
+		prevOK = ok
+	}
+	return 0
 }
 
 func isParserProblem(msg string) bool {

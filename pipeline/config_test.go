@@ -266,6 +266,7 @@ func TestYAMLSyntaxErrors(t *testing.T) {
 		{"unclosed quote", "repo:\n  path: \"x\n", 2, "YAML syntax"},
 		{"bad indentation", "repo:\n  path: x\n   branch: y\n", 3, "YAML syntax"},
 		{"missing key", "repo:\n  path: x\n - a\n", 3, "did not find expected key"},
+		{"mis-indented key under a list item", "repo:\n  path: x\npipelines:\n  - name: a\n    source: dev\n   target: prod\n", 6, "did not find expected '-' indicator (in the block that starts at line 4)"},
 		{"mapping value on line 1", "a: b: c\n", 1, "mapping values are not allowed"},
 		{"control character", "repo:\n  path: \x01\n", 2, "control characters"},
 		{"invalid UTF-8", "repo:\n\n  path: \xff\n", 3, "UTF-8"},
