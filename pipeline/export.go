@@ -234,8 +234,9 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, ss snapshotSto
 }
 
 // guard refuses an export that drops more than the configured share of any
-// type's objects compared with the last snapshot: a half-empty export from a
-// tenant hiccup must never become the desired state.
+// type's objects compared with the last snapshot, or that holds fewer
+// objects in total than guard.minObjects: a half-empty export from a tenant
+// hiccup must never become the desired state.
 func (r *Runner) guard(head gitstore.Hash, types []string, entries []spconfig.Entry) (string, string, error) {
 	after := map[string]int{}
 	for _, e := range entries {
@@ -259,9 +260,12 @@ func (r *Runner) guardCounts(head gitstore.Hash, types []string, after map[strin
 	}
 	g := r.Pipeline.Guard
 	var reasons []string
+	if g.MinObjects > 0 && total < g.MinObjects {
+		reasons = append(reasons, fmt.Sprintf("the export holds %d objects in total, fewer than guard.minObjects (%d): a partial export? if %s really holds so few, lower guard.minObjects", total, g.MinObjects, r.Pipeline.Source))
+	}
 	for _, t := range types {
 		b, a := before[t], after[t]
-		if b == 0 || b < g.MinObjects || a >= b {
+		if b == 0 || a >= b {
 			continue
 		}
 		drop := float64(b-a) * 100 / float64(b)

@@ -553,3 +553,45 @@ func TestDryRunPlansButWritesAndImportsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardMinObjectsRefusesSmallExports: issue 14 item 13. guard.minObjects
+// refuses an export with fewer objects in total, and never turns the drop
+// check off for types with fewer objects than it.
+func TestGuardMinObjectsRefusesSmallExports(t *testing.T) {
+	for _, tc := range []struct {
+		name, guard string
+		drop        int    // TRANSFORMs deleted before the second export
+		want        string // substring of the block; "" = the second export passes
+	}{
+		{"total below the minimum", "{minObjects: 100}", 0, "the export holds 58 objects in total, fewer than guard.minObjects (100)"},
+		{"drop of a type smaller than the minimum", "{minObjects: 10}", 5, "TRANSFORM: 9 objects in the last snapshot, 4 in this export"},
+		{"total at the minimum", "{minObjects: 53}", 5, "TRANSFORM: 9 objects"},
+		{"total at the minimum, small drop allowed", "{minObjects: 58, maxDropPercent: 60}", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "    guard: "+tc.guard+"\n")
+			_, err := h.runner().Export(context.Background())
+			if tc.drop == 0 {
+				switch {
+				case tc.want == "" && err != nil:
+					t.Fatalf("export: %v", err)
+				case tc.want != "" && (!IsBlocked(err) || !strings.Contains(err.Error(), tc.want)):
+					t.Fatalf("want a guard block with %q, got %v", tc.want, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range h.dev.Objects("TRANSFORM")[:tc.drop] {
+				if err := h.dev.DeleteObject("TRANSFORM", e.Key().Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = h.runner().Export(context.Background())
+			if !IsBlocked(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want a guard block with %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
