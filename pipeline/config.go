@@ -54,6 +54,10 @@ type RepoConfig struct {
 	Branch string        `yaml:"branch"` // default "main"
 	Auth   GitAuthConfig `yaml:"auth"`
 	Author AuthorConfig  `yaml:"author"` // commit author; default promoter <promoter@localhost>
+	// Init lets promoter make a git repository of an existing folder that is
+	// not empty and not one already (otherwise refused: it is most likely
+	// the wrong folder).
+	Init bool `yaml:"init"`
 }
 
 // GitAuthConfig names where the git credential lives. TokenEnv and TokenFile
@@ -497,7 +501,36 @@ func Load(path string) (*Config, error) {
 		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot resolve the configuration's folder: %v", err)}}}
 	}
 	c.resolvePaths(dir)
+	if ps := c.checkRepoPath(); len(ps) > 0 {
+		return nil, &ConfigError{File: path, Problems: ps}
+	}
 	return c, nil
+}
+
+// checkRepoPath checks repo.path on disk (after resolvePaths): a file is no
+// working copy, and a folder that is neither empty nor a git repository is
+// taken only with repo.init: true, since promoter would commit into it.
+func (c *Config) checkRepoPath() []Problem {
+	p := c.Repo.Path
+	problem := func(format string, args ...any) []Problem {
+		return []Problem{{Line: c.line("repo.path"), Path: "repo.path", Msg: fmt.Sprintf(format, args...)}}
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // created on the first run
+	case err != nil:
+		return problem("cannot use %s: %v", p, err)
+	case !st.IsDir():
+		return problem("%s is a file; repo.path must be the folder of the git working copy (created if missing)", p)
+	}
+	if _, err := os.Stat(filepath.Join(p, ".git")); err == nil || c.Repo.Init || c.Repo.Remote != "" {
+		return nil // a remote is cloned only into an empty folder: gitstore says so
+	}
+	if ents, err := os.ReadDir(p); err == nil && len(ents) > 0 {
+		return problem("%s is a folder that is not empty and not a git repository; point repo.path to a new or empty folder or to a clone of the repository, or set repo.init: true to make a repository of this folder", p)
+	}
+	return nil
 }
 
 // resolvePaths makes relative file paths relative to dir.
@@ -1286,6 +1319,8 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 		v.add(path+".baseURL", "%s", msg)
 	} else if u, _ := url.Parse(t.BaseURL); (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		v.add(path+".baseURL", "%q must be the host only, without a path, query or version (e.g. https://acme.api.identitynow.com, not .../v2025)", t.BaseURL)
+	} else if api := apiHostOf(u.Hostname()); api != "" {
+		v.add(path+".baseURL", "%s is the tenant's UI host; the API host is %s: set baseURL to https://%s", u.Hostname(), api, api)
 	}
 	if t.TokenURL != "" && (t.TokenURL != t.BaseURL+"/oauth/token" || checkURL(t.BaseURL) == "") {
 		if msg := checkURL(t.TokenURL); msg != "" {
@@ -1300,6 +1335,18 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 	if t.RateLimit < 0 {
 		v.add(path+".rateLimit", "must be 0 (no client-side limit) or a positive number of requests per 10 s")
 	}
+}
+
+// apiHostOf returns the API host of an ISC UI host (acme.identitynow.com ->
+// acme.api.identitynow.com), or "" when host is not a UI host.
+func apiHostOf(host string) string {
+	for _, domain := range []string{".identitynow.com", ".identitynow-demo.com"} {
+		org, ok := strings.CutSuffix(strings.ToLower(host), domain)
+		if ok && org != "" && !strings.Contains(org, ".") {
+			return org + ".api" + domain
+		}
+	}
+	return ""
 }
 
 // checkPair checks that exactly one of <what>Env and <what>File is set.

@@ -92,6 +92,7 @@ func TestValidationRules(t *testing.T) {
 		{"author email", with(t, "  path: /tmp/repo\n", "  path: /tmp/repo\n  author: {email: nobody}\n"), 3, "repo.author.email", "not an email"},
 		{"base URL http", with(t, "https://acme-sb.api", "http://acme-sb.api"), 5, "tenants.dev.baseURL", "only accepted for loopback"},
 		{"base URL with version path", with(t, "https://acme-sb.api.identitynow.com", "https://acme-sb.api.identitynow.com/v2025"), 5, "tenants.dev.baseURL", "without a path"},
+		{"base URL is the UI host", with(t, "https://acme-sb.api.identitynow.com", "https://acme-sb.identitynow.com"), 5, "tenants.dev.baseURL", "UI host; the API host is acme-sb.api.identitynow.com"},
 		{"base URL not absolute", with(t, "https://acme-sb.api.identitynow.com", "acme-sb.api.identitynow.com"), 5, "tenants.dev.baseURL", "not an absolute"},
 		{"base URL missing", with(t, "    baseURL: https://acme-sb.api.identitynow.com\n", ""), 4, "tenants.dev.baseURL", "required"},
 		{"token URL http", with(t, "    clientIDEnv: DEV_ID\n", "    tokenURL: http://example.com/oauth/token\n    clientIDEnv: DEV_ID\n"), 6, "tenants.dev.tokenURL", "loopback"},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,5 +218,47 @@ func TestDiffOfOneFileAndAssembleOfAFolderWithoutObjects(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(w.dir, "out.json")); err == nil {
 		t.Error("assemble wrote an empty export document")
+	}
+}
+
+// TestUntrustedCertificateSaysSoAndSSLCertFileTrustsIt: issue 14 item 11.
+// A tenant whose certificate is not trusted fails with that message and the
+// way to trust a private CA; SSL_CERT_FILE naming the CA makes the run work.
+func TestUntrustedCertificateSaysSoAndSSLCertFileTrustsIt(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	srv := httptest.NewTLSServer(w.dev.Tenant)
+	defer srv.Close()
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, []byte(strings.Replace(string(cfg), w.dev.URL, srv.URL, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := w.exec(nil, "export", "--config", w.cfg)
+	if msg := lastError(r.stderr); r.code != exitRuntime || !strings.Contains(msg, "the tenant's certificate is not trusted") || !strings.Contains(msg, "SSL_CERT_FILE") || strings.Contains(msg, "no answer from the tenant") {
+		t.Fatalf("want exit 1 saying the certificate is not trusted and how to trust it, got %s", r)
+	}
+	ca := filepath.Join(w.dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.exec([]string{"SSL_CERT_FILE=" + ca}, "export", "--config", w.cfg); r.code != exitOK {
+		t.Fatalf("export with SSL_CERT_FILE naming the CA: %s", r)
+	}
+}
+
+// TestValidateRefusesARepoPathThatIsAFile: issue 14 item 11, through the
+// binary: exit 2 with the line of repo.path.
+func TestValidateRefusesARepoPathThatIsAFile(t *testing.T) {
+	t.Parallel()
+	w := newE2E(t, "")
+	if err := os.WriteFile(w.repo, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := w.promoter("validate", "--config", w.cfg)
+	if code != exitUsage || !strings.Contains(errOut, "promotion.yaml:2: repo.path:") || !strings.Contains(errOut, "is a file") {
+		t.Errorf("validate with repo.path a file: exit %d, want 2 naming line 2\n%s", code, errOut)
 	}
 }
