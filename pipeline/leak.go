@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"promoter/spconfig"
 )
@@ -304,7 +305,32 @@ func (r *Runner) payloadReasons(pl *Plan) []string {
 			fix = fmt.Sprintf("%s is signed and cannot be mapped: fix the value in tenant %s and export again, or allow it with %s", l.Object, r.Pipeline.Source, allow)
 		}
 		out = append(out, fmt.Sprintf("environment leak: %s %s holds %s, which contains %s (%s); %s",
-			l.Object, l.Path, strconv.Quote(l.Value), strconv.Quote(l.Found), l.What, fix))
+			l.Object, l.Path, excerpt(l.Value, l.Found), strconv.Quote(l.Found), l.What, fix))
+	}
+	return out
+}
+
+// excerpt quotes value, or for a long one (a rule's script) the part around
+// found, so a reason stays readable.
+func excerpt(value, found string) string {
+	const context = 40
+	i := strings.Index(value, found)
+	if len(value) <= 2*context+len(found)+20 || i < 0 {
+		return strconv.Quote(value)
+	}
+	start, end := max(i-context, 0), min(i+len(found)+context, len(value))
+	for start > 0 && !utf8.RuneStart(value[start]) {
+		start--
+	}
+	for end < len(value) && !utf8.RuneStart(value[end]) {
+		end++
+	}
+	out := strconv.Quote(value[start:end])
+	if start > 0 {
+		out = "..." + out
+	}
+	if end < len(value) {
+		out += "..."
 	}
 	return out
 }

@@ -79,6 +79,9 @@ func TestLeakGuardBlocksSourceFingerprints(t *testing.T) {
 				t.Errorf("%s: no reason with %q in:\n%s", label, want, strings.Join(reasons, "\n"))
 			}
 		}
+		if r := reasonWith(reasons, "RULE Email Correlation $.sourceCode.script"); !strings.Contains(r, `holds ..."`) || strings.Contains(r, "return returnMap") {
+			t.Errorf("%s: the long script is not shown as an excerpt around the hit: %s", label, r)
+		}
 		if r := reasonWith(reasons, "TRANSFORM Lowercase Email"); r != "" {
 			t.Errorf("%s: the mapped value is reported as a leak: %s", label, r)
 		}
