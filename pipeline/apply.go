@@ -94,8 +94,8 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 		case it.Class == ClassConflict:
 			reasons = append(reasons, fmt.Sprintf("conflict: %s %s; resolve in git (match the target) or fix the tenant", it.Object, it.Reason))
 		case it.Class == ClassDrift && !spconfig.Importable(it.Type):
-			// overwrite cannot import it: the reason says what can be done
-			reasons = append(reasons, fmt.Sprintf("drift: %s %s", it.Object, it.Reason))
+			// gate.onDrift: overwrite cannot import it
+			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; SP-Config cannot import %s: take the live version into git with promoter adopt, or restore it in the tenant", it.Object, pl.Target, it.Type))
 		case it.Class == ClassDrift && g.OnDrift != "overwrite":
 			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
 		}

@@ -421,8 +421,8 @@ func TestGateReasons(t *testing.T) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), ""},
 		{"drift of a type SP-Config cannot import", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift, Reason: "changed in the target; take the live version into git with promoter adopt"}}
-		}), "drift: WORKFLOW a changed in the target; take the live version into git with promoter adopt"},
+			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift}}
+		}), "drift: WORKFLOW a changed in prod outside git; SP-Config cannot import WORKFLOW: take the live version into git with promoter adopt"},
 		{"conflict", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassConflict}}
 		}), "conflict: TRANSFORM a"},
