@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -123,8 +124,24 @@ func TestFailedAndBlockedFlowsSayWhatHappened(t *testing.T) {
 			t.Errorf("%s: stdout does not say %q (or says nothing-to-do):\n%s", label, "dev-to-prod: "+want, out)
 		}
 	}
-	w.dev.SetFaults("fail-export=1")
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, append(slices.Clip(cfg), "    guard: {minObjects: 1000}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, _, code := w.promoter("run", "--config", w.cfg)
+	if code != exitBlocked {
+		t.Errorf("guard block: exit %d, want 3", code)
+	}
+	noNothing("guard block", out, "blocked")
+	if err := os.WriteFile(w.cfg, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w.dev.SetFaults("fail-export=1")
+	out, _, code = w.promoter("run", "--config", w.cfg)
 	if code != exitRuntime {
 		t.Errorf("failed export job: exit %d, want 1", code)
 	}
