@@ -102,10 +102,14 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 		switch {
 		case it.Class == ClassConflict:
 			reasons = append(reasons, fmt.Sprintf("conflict: %s %s; resolve in git (match the target) or fix the tenant", it.Object, it.Reason))
+		case it.Class == ClassDrift && !spconfig.Importable(it.Type):
+			// gate.onDrift: overwrite cannot import it
+			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; SP-Config cannot import %s: take the live version into git with promoter adopt, or restore it in the tenant", it.Object, pl.Target, it.Type))
 		case it.Class == ClassDrift && g.OnDrift != "overwrite":
 			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
 		}
 	}
+	reasons = append(reasons, r.payloadReasons(pl)...)
 	if limit, ok := g.ChangeLimit(); ok && pl.ImportCount() > limit {
 		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", pl.ImportCount(), limit))
 	}
@@ -139,7 +143,7 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 // signedUnmodified checks that every signed object in the payload still
 // carries its signature and is byte-identical to a version the source tenant
 // exported (found in the source folder's history).
-func (r *Runner) signedUnmodified(pl *Plan, rev gitstore.Hash) []string {
+func (r *Runner) signedUnmodified(pl *Plan, v view) []string {
 	var reasons []string
 	for _, it := range pl.Items {
 		if it.desired == nil || !spconfig.SignedType(it.Type) || !slices.Contains(pl.payloadKeys, it.key) {
@@ -149,7 +153,7 @@ func (r *Runner) signedUnmodified(pl *Plan, rev gitstore.Hash) []string {
 			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) has no jwsHeader/jwsSignature; restore it from the source export", it.Object, it.Path))
 			continue
 		}
-		if !r.exportedBefore(rev, it) {
+		if !r.exportedBefore(v, it) {
 			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) differs from every version %s exported; signed objects must not be edited: restore the file", it.Object, it.Path, r.Pipeline.Source))
 		}
 	}
@@ -157,11 +161,18 @@ func (r *Runner) signedUnmodified(pl *Plan, rev gitstore.Hash) []string {
 }
 
 // exportedBefore looks for the item's exact bytes in the source folder's
-// history (first-parent, bounded) and in the target's observations (a
-// baseline or a rollback restores the target's own signed version).
-func (r *Runner) exportedBefore(rev gitstore.Hash, it PlanItem) bool {
+// history (first-parent, bounded; a dry run also looks at its uncommitted
+// export) and in the target's observations (a baseline or a rollback
+// restores the target's own signed version).
+func (r *Runner) exportedBefore(v view, it PlanItem) bool {
 	rel := it.Path[len(tenantDir(r.Pipeline.Target)):]
-	if r.foundIn(rev, tenantDir(r.Pipeline.Source)+rel, it) {
+	if data := v.over[tenantDir(r.Pipeline.Source)+rel]; data != nil {
+		// a dry run's export, not committed
+		if e, err := gitstore.DecodeFile(it.Path, data); err == nil && string(e.Raw) == string(it.desired.Raw) {
+			return true
+		}
+	}
+	if r.foundIn(v.rev, tenantDir(r.Pipeline.Source)+rel, it) {
 		return true
 	}
 	obs, err := r.Store.Ref(observedRef(r.Pipeline.Target))

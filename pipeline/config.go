@@ -54,6 +54,10 @@ type RepoConfig struct {
 	Branch string        `yaml:"branch"` // default "main"
 	Auth   GitAuthConfig `yaml:"auth"`
 	Author AuthorConfig  `yaml:"author"` // commit author; default promoter <promoter@localhost>
+	// Init lets promoter make a git repository of an existing folder that is
+	// not empty and not one already (otherwise refused: it is most likely
+	// the wrong folder).
+	Init bool `yaml:"init"`
 }
 
 // GitAuthConfig names where the git credential lives. TokenEnv and TokenFile
@@ -170,8 +174,47 @@ type GateConfig struct {
 	MaxChanges    int          `yaml:"maxChanges"`    // default 50; 0 means default; -1 = unlimited
 	OnDrift       string       `yaml:"onDrift"`       // block (default) | overwrite
 	DenyWindows   []DenyWindow `yaml:"denyWindows"`   // no import while a window is open
+	// LeakPatterns are regexps the environment-leak guard looks for in the
+	// import payload, besides the source tenant's host and org name and every
+	// mapping's from (leak.go).
+	LeakPatterns []string `yaml:"leakPatterns"`
+	// AllowLeaks are the places where a source-tenant fingerprint is accepted.
+	AllowLeaks []LeakAllowance `yaml:"allowLeaks"`
 
 	allow []*regexp.Regexp
+	leaks []*regexp.Regexp
+}
+
+// LeakAllowance accepts a source-tenant fingerprint at one JSON path of the
+// objects it names (type and name as in exclude; a name may be /re/).
+type LeakAllowance struct {
+	Type string `yaml:"type"`
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+
+	re *regexp.Regexp
+}
+
+// Allows reports whether the allowance covers the object and path (paths
+// compare by meaning: $.a.b equals $['a']['b']).
+func (a LeakAllowance) Allows(k spconfig.Key, path string) bool {
+	if (a.Type != "" && a.Type != k.Type) || !matchObjectName(a.Name, a.re, k.Scope, k.Name) {
+		return false
+	}
+	segs, err := ParsePath(a.Path)
+	return err == nil && FormatPath(segs) == path
+}
+
+// LeakRegexps returns the compiled gate.leakPatterns.
+func (g *GateConfig) LeakRegexps() []*regexp.Regexp {
+	if g.leaks == nil {
+		for _, s := range g.LeakPatterns {
+			if re, err := regexp.Compile(s); err == nil {
+				g.leaks = append(g.leaks, re)
+			}
+		}
+	}
+	return g.leaks
 }
 
 // Drift policies.
@@ -262,6 +305,11 @@ type Mapping struct {
 	Path string `yaml:"path"`
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
+	// Optional lets the path be absent or hold another value; otherwise a
+	// payload object the mapping matches whose path holds neither From nor
+	// To blocks the gate (the source value changed and the mapping no
+	// longer applies).
+	Optional bool `yaml:"optional"`
 }
 
 // Segments parses the mapping's path.
@@ -463,7 +511,36 @@ func Load(path string) (*Config, error) {
 		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot resolve the configuration's folder: %v", err)}}}
 	}
 	c.resolvePaths(dir)
+	if ps := c.checkRepoPath(); len(ps) > 0 {
+		return nil, &ConfigError{File: path, Problems: ps}
+	}
 	return c, nil
+}
+
+// checkRepoPath checks repo.path on disk (after resolvePaths): a file is no
+// working copy, and a folder that is neither empty nor a git repository is
+// taken only with repo.init: true, since promoter would commit into it.
+func (c *Config) checkRepoPath() []Problem {
+	p := c.Repo.Path
+	problem := func(format string, args ...any) []Problem {
+		return []Problem{{Line: c.line("repo.path"), Path: "repo.path", Msg: fmt.Sprintf(format, args...)}}
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // created on the first run
+	case err != nil:
+		return problem("cannot use %s: %v", p, err)
+	case !st.IsDir():
+		return problem("%s is a file; repo.path must be the folder of the git working copy (created if missing)", p)
+	}
+	if _, err := os.Stat(filepath.Join(p, ".git")); err == nil || c.Repo.Init || c.Repo.Remote != "" {
+		return nil // a remote is cloned only into an empty folder: gitstore says so
+	}
+	if ents, err := os.ReadDir(p); err == nil && len(ents) > 0 {
+		return problem("%s is a folder that is not empty and not a git repository; point repo.path to a new or empty folder or to a clone of the repository, or set repo.init: true to make a repository of this folder", p)
+	}
+	return nil
 }
 
 // resolvePaths makes relative file paths relative to dir.
@@ -553,6 +630,11 @@ func yamlProblem(err error, data []byte) Problem {
 		n, _ := strconv.Atoi(m[1])
 		if isParserProblem(m[2]) {
 			n++
+			// yaml.v3 reports a parser problem at the start of the enclosing
+			// block (its context mark); name the problem's own line too.
+			if p := problemLine(data, n, m[2]); p > n {
+				return Problem{Line: p, Msg: fmt.Sprintf("YAML syntax: %s (in the block that starts at line %d)%s", m[2], n, hint)}
+			}
 		}
 		return Problem{Line: n, Msg: "YAML syntax: " + m[2] + hint}
 	}
@@ -572,6 +654,30 @@ func yamlProblem(err error, data []byte) Problem {
 		line = lineOf(data, invalidUTF8(data))
 	}
 	return Problem{Line: line, Msg: "YAML syntax: " + msg + hint}
+}
+
+// problemLine finds the line of a parser problem reported at line from (the
+// start of its block): the first line from there whose addition makes a
+// parsable prefix of the document fail with the same message. 0 when there
+// is none (the problem spans lines, as an unclosed bracket does).
+func problemLine(data []byte, from int, msg string) int {
+	lines := strings.SplitAfter(string(data), "\n")
+	parses := func(n int) (bool, string) {
+		var node yaml.Node
+		if err := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &node); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	}
+	prevOK, _ := parses(max(from-1, 0))
+	for n := max(from, 1); n <= len(lines) && n < from+2000; n++ {
+		ok, errMsg := parses(n)
+		if prevOK && !ok && strings.HasSuffix(errMsg, msg) {
+			return n
+		}
+		prevOK = ok
+	}
+	return 0
 }
 
 func isParserProblem(msg string) bool {
@@ -757,12 +863,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			return
 		}
 		v.SetString(n.Value)
-	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
-			d.fail(n, path, fmt.Sprintf("must be true or false, not %q", n.Value))
-			return
-		}
-		v.SetBool(n.Value == "true")
 	case reflect.Int:
 		if n.Kind != yaml.ScalarNode {
 			d.fail(n, path, fmt.Sprintf("must be a whole number, not %s", kindNames[n.Kind]))
@@ -774,6 +874,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			return
 		}
 		v.SetInt(int64(x))
+	case reflect.Bool:
+		var x bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&x) != nil {
+			d.fail(n, path, fmt.Sprintf("must be true or false, not %q", n.Value))
+			return
+		}
+		v.SetBool(x)
 	case reflect.Float64:
 		if n.Kind != yaml.ScalarNode {
 			d.fail(n, path, fmt.Sprintf("must be a number, not %s", kindNames[n.Kind]))
@@ -1009,6 +1116,24 @@ func (v *validator) add(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Line: v.c.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// where names a key of the file for messages: "pipelines[0].mappings[1]
+// (line 18)"; sub is the path inside pipeline p. The line is left out for a
+// Config built in code.
+func (c *Config) where(p *PipelineConfig, sub string) string {
+	path := sub
+	if c != nil {
+		for i, q := range c.Pipelines {
+			if q == p {
+				path = fmt.Sprintf("pipelines[%d].%s", i, sub)
+			}
+		}
+		if l := c.line(path); l > 0 {
+			return fmt.Sprintf("%s (line %d)", path, l)
+		}
+	}
+	return path
+}
+
 // line returns the line of path's key, or of its nearest present parent.
 func (c *Config) line(path string) int {
 	for path != "" {
@@ -1204,6 +1329,8 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 		v.add(path+".baseURL", "%s", msg)
 	} else if u, _ := url.Parse(t.BaseURL); (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		v.add(path+".baseURL", "%q must be the host only, without a path, query or version (e.g. https://acme.api.identitynow.com, not .../v2025)", t.BaseURL)
+	} else if api := apiHostOf(u.Hostname()); api != "" {
+		v.add(path+".baseURL", "%s is the tenant's UI host; the API host is %s: set baseURL to https://%s", u.Hostname(), api, api)
 	}
 	if t.TokenURL != "" && (t.TokenURL != t.BaseURL+"/oauth/token" || checkURL(t.BaseURL) == "") {
 		if msg := checkURL(t.TokenURL); msg != "" {
@@ -1218,6 +1345,18 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 	if t.RateLimit < 0 {
 		v.add(path+".rateLimit", "must be 0 (no client-side limit) or a positive number of requests per 10 s")
 	}
+}
+
+// apiHostOf returns the API host of an ISC UI host (acme.identitynow.com ->
+// acme.api.identitynow.com), or "" when host is not a UI host.
+func apiHostOf(host string) string {
+	for _, domain := range []string{".identitynow.com", ".identitynow-demo.com"} {
+		org, ok := strings.CutSuffix(strings.ToLower(host), domain)
+		if ok && org != "" && !strings.Contains(org, ".") {
+			return org + ".api" + domain
+		}
+	}
+	return ""
 }
 
 // checkPair checks that exactly one of <what>Env and <what>File is set.
@@ -1475,6 +1614,44 @@ func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
 	}
 	if !slices.Contains([]string{DriftBlock, DriftOverwrite}, g.OnDrift) {
 		v.add(path+".onDrift", "unknown drift policy %q; use block or overwrite", g.OnDrift)
+	}
+	g.leaks = nil
+	for i, s := range g.LeakPatterns {
+		re, err := regexp.Compile(s)
+		switch {
+		case err != nil:
+			v.add(fmt.Sprintf("%s.leakPatterns[%d]", path, i), "bad regular expression %q: %v", s, regexpErr(err))
+			continue
+		case re.MatchString(""):
+			v.add(fmt.Sprintf("%s.leakPatterns[%d]", path, i), "%q matches the empty string, so every value would be a leak; make it match the fingerprint itself, e.g. \\.dev\\.acme\\.local$", s)
+			continue
+		}
+		g.leaks = append(g.leaks, re)
+	}
+	for i := range g.AllowLeaks {
+		a := &g.AllowLeaks[i]
+		ap := fmt.Sprintf("%s.allowLeaks[%d]", path, i)
+		if a.Type == "" {
+			v.add(ap+".type", "required: the type of the object whose value may hold the fingerprint, e.g. SOURCE")
+		} else if !spconfig.Exportable(a.Type) {
+			v.add(ap+".type", "unknown object type %q%s", a.Type, typeHint(a.Type))
+		}
+		if a.Name == "" {
+			v.add(ap+".name", "required: the object's name (or /regexp/); the plan's leak reason names it")
+		}
+		a.re = nil
+		if isRegexpName(a.Name) {
+			re, err := regexp.Compile(a.Name[1 : len(a.Name)-1])
+			if err != nil {
+				v.add(ap+".name", "bad regular expression %s: %v", a.Name, regexpErr(err))
+			}
+			a.re = re
+		}
+		if a.Path == "" {
+			v.add(ap+".path", "required: the JSON path the leak reason names, e.g. $.connectorAttributes.host")
+		} else if _, err := ParsePath(a.Path); err != nil {
+			v.add(ap+".path", "%v", err)
+		}
 	}
 	for i := range g.DenyWindows {
 		w := &g.DenyWindows[i]
@@ -1770,4 +1947,24 @@ func ParsePath(p string) ([]PathSegment, error) {
 		return nil, fmt.Errorf("JSON path %q names the whole object; name a field inside it, e.g. $.description", p)
 	}
 	return segs, nil
+}
+
+// FormatPath writes segments in the syntax ParsePath reads: $.key for plain
+// keys, $['key'] for keys that need quoting, [0] for indexes.
+func FormatPath(segs []PathSegment) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, s := range segs {
+		switch {
+		case s.IsIndex:
+			fmt.Fprintf(&b, "[%d]", s.Index)
+		case s.Key != "" && !strings.ContainsAny(s.Key, ".[] \t'\"*"):
+			b.WriteString("." + s.Key)
+		case !strings.Contains(s.Key, "'"):
+			b.WriteString("['" + s.Key + "']")
+		default:
+			b.WriteString(`["` + s.Key + `"]`)
+		}
+	}
+	return b.String()
 }

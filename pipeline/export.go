@@ -112,6 +112,7 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, types []string
 			return "", "", fmt.Errorf("export %s: %w", p.Source, err)
 		}
 		job, header = j, h
+		r.sourceOrgSeen = h.Tenant
 		return "ok", fmt.Sprintf("job %s: %d objects", j.JobID, n), nil
 	})
 	if err != nil {
@@ -168,9 +169,12 @@ func (r *Runner) guardCounts(head gitstore.Hash, types []string, after map[strin
 	}
 	g := r.Pipeline.Guard
 	var reasons []string
+	if g.MinObjects > 0 && total < g.MinObjects {
+		reasons = append(reasons, fmt.Sprintf("the export holds %d objects in total, fewer than guard.minObjects (%d): a partial export? if %s really holds so few, lower guard.minObjects", total, g.MinObjects, r.Pipeline.Source))
+	}
 	for _, t := range types {
 		b, a := before[t], after[t]
-		if b == 0 || b < g.MinObjects || a >= b {
+		if b == 0 || a >= b {
 			continue
 		}
 		drop := float64(b-a) * 100 / float64(b)

@@ -416,7 +416,7 @@ func (r *Runner) revertSince(ctx context.Context, base gitstore.Hash) (int, erro
 			return 0, err
 		}
 		if len(ci.Parents) == 0 {
-			return 0, fmt.Errorf("%s is not an ancestor of %s on the first-parent line; pass a commit of this branch to --to", short(base), short(head))
+			return 0, &UsageError{fmt.Errorf("%s is not an ancestor of %s on the first-parent line; pass a commit of this branch to --to", short(base), short(head))}
 		}
 		changed, err := r.Store.ChangedPaths(ci.Parents[0], h, dir)
 		if err != nil {
@@ -450,7 +450,7 @@ func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
 	h, err := r.Store.Resolve(rev)
 	if err != nil {
 		if head, herr := r.Store.Head(); herr == nil && head.IsZero() {
-			return h, fmt.Errorf("revision %q: the repository has no commit yet; promoter plan without --rev (or run --dry-run) shows what the first run would do", rev)
+			return h, &UsageError{fmt.Errorf("revision %q: the repository has no commit yet; promoter plan without --rev (or run --dry-run) shows what the first run would do", rev)}
 		}
 		var amb *gitstore.AmbiguousError
 		if errors.As(err, &amb) {
@@ -469,7 +469,6 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 	if st.prop != nil {
 		conflicts = st.prop.conflicts
 	}
-	rev := st.v.rev
 	err := r.step(ctx, res, "plan", func() (string, string, error) {
 		var err error
 		pl, err = r.plan(st.v, st.obs, st.ref)
@@ -499,7 +498,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		}
 	}
 	// An edited signed object is refused before anything reaches the tenant.
-	signed := r.signedUnmodified(pl, rev)
+	signed := r.signedUnmodified(pl, st.v)
 	err = r.step(ctx, res, "preview", func() (string, string, error) {
 		if len(pl.Payload) == 0 {
 			return "skipped", "nothing to import", nil
@@ -556,10 +555,17 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 }
 
 // push publishes the branch, refs and notes after a flow that wrote them. A
-// flow's own error wins over a push error.
+// flow's own error wins over a push error; a gate block is kept with the
+// push error joined to it, so its exit code and reasons stay.
 func (r *Runner) push(ctx context.Context, err error) error {
-	if perr := r.Store.Push(ctx); perr != nil && (err == nil || IsBlocked(err)) {
+	perr := r.Store.Push(ctx)
+	switch {
+	case perr == nil:
+		return err
+	case err == nil:
 		return fmt.Errorf("push: %w", perr)
+	case IsBlocked(err):
+		return errors.Join(err, fmt.Errorf("push: %w", perr))
 	}
 	return err
 }

@@ -310,8 +310,10 @@ func TestGuardRefusesLargeDrop(t *testing.T) {
 }
 
 func TestMappingAppliedOnPromotionAndRefusedOnSigned(t *testing.T) {
-	h := newHarness(t, `    mappings:
-      - { type: SOURCE, name: Active Directory, path: $.connectorAttributes.healthCheckTimeout, from: "30", to: "60" }
+	// "mail" (a mapping's from) is also an AD search attribute: allowed there.
+	h := newHarness(t, `      allowLeaks: [{type: SOURCE, name: Active Directory, path: "$.connectorAttributes.authSearchAttributes[2]"}]
+    mappings:
+      - { type: SOURCE, name: Active Directory, path: $.connectorAttributes.healthCheckTimeout, from: "30", to: "60", optional: true }
       - { type: TRANSFORM, name: Lowercase Email, path: "$.attributes.input.attributes.attributeName", from: mail, to: userPrincipalName }
 `)
 	h.prod.AddIdentity("Imogene Mendez")
@@ -413,11 +415,14 @@ func TestGateReasons(t *testing.T) {
 		{"no preview", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview = nil }), "no preview was run"},
 		{"preview failed", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview.Status = spconfig.StatusFailed }), "preview job ended FAILED"},
 		{"drift blocks", GateConfig{MaxChanges: 50, OnDrift: "block"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassDrift}}
+			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), "drift: TRANSFORM a"},
 		{"drift overwritten", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassDrift}}
+			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), ""},
+		{"drift of a type SP-Config cannot import", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
+			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift}}
+		}), "drift: WORKFLOW a changed in prod outside git; SP-Config cannot import WORKFLOW: take the live version into git with promoter adopt"},
 		{"conflict", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassConflict}}
 		}), "conflict: TRANSFORM a"},
@@ -546,5 +551,47 @@ func TestDryRunPlansButWritesAndImportsNothing(t *testing.T) {
 		if s.Name == "import" {
 			t.Errorf("a dry run ran step %s", s.Name)
 		}
+	}
+}
+
+// TestGuardMinObjectsRefusesSmallExports: issue 14 item 13. guard.minObjects
+// refuses an export with fewer objects in total, and never turns the drop
+// check off for types with fewer objects than it.
+func TestGuardMinObjectsRefusesSmallExports(t *testing.T) {
+	for _, tc := range []struct {
+		name, guard string
+		drop        int    // TRANSFORMs deleted before the second export
+		want        string // substring of the block; "" = the second export passes
+	}{
+		{"total below the minimum", "{minObjects: 100}", 0, "the export holds 58 objects in total, fewer than guard.minObjects (100)"},
+		{"drop of a type smaller than the minimum", "{minObjects: 10}", 5, "TRANSFORM: 9 objects in the last snapshot, 4 in this export"},
+		{"total at the minimum", "{minObjects: 53}", 5, "TRANSFORM: 9 objects"},
+		{"total at the minimum, small drop allowed", "{minObjects: 58, maxDropPercent: 60}", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "    guard: "+tc.guard+"\n")
+			_, err := h.runner().Export(context.Background())
+			if tc.drop == 0 {
+				switch {
+				case tc.want == "" && err != nil:
+					t.Fatalf("export: %v", err)
+				case tc.want != "" && (!IsBlocked(err) || !strings.Contains(err.Error(), tc.want)):
+					t.Fatalf("want a guard block with %q, got %v", tc.want, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range h.dev.Objects("TRANSFORM")[:tc.drop] {
+				if err := h.dev.DeleteObject("TRANSFORM", e.Key().Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = h.runner().Export(context.Background())
+			if !IsBlocked(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want a guard block with %q, got %v", tc.want, err)
+			}
+		})
 	}
 }

@@ -74,26 +74,34 @@ type Plan struct {
 	Source    string     `json:"source"`
 	Target    string     `json:"target"`
 	Revision  string     `json:"revision"`
-	Applied   string     `json:"applied,omitempty"`
-	LiveJob   string     `json:"liveExportJob,omitempty"`
+	Applied   string     `json:"applied"`       // "" before the first import
+	LiveJob   string     `json:"liveExportJob"` // the export of the live target the plan compared with
 	Items     []PlanItem `json:"items"`
-	Conflicts []Conflict `json:"conflicts,omitempty"`
+	Conflicts []Conflict `json:"conflicts"`
 	// Baseline and Proposed list the target files the run took as baseline
 	// and the ones it copied from the source (for a dry run: would).
-	Baseline []string `json:"baseline,omitempty"`
-	Proposed []string `json:"proposed,omitempty"`
+	Baseline []string `json:"baseline"`
+	Proposed []string `json:"proposed"`
 	// Declined lists the files of a pull request closed without merging:
 	// not proposed again until the source changes those objects again.
-	Declined []string       `json:"declined,omitempty"`
-	DryRun   bool           `json:"dryRun,omitempty"`
-	Counts   map[Class]int  `json:"counts"`
+	Declined []string       `json:"declined"`
+	DryRun   bool           `json:"dryRun"`
+	Counts   map[Class]int  `json:"counts"` // every class, zeros included
 	Diff     diff.Result    `json:"-"`
-	Preview  *PreviewReport `json:"preview,omitempty"`
+	Preview  *PreviewReport `json:"preview"` // null when no preview ran
 	Verdict  string         `json:"verdict"`
-	Blocked  []string       `json:"blockedReasons,omitempty"`
+	Blocked  []string       `json:"blockedReasons"`
+	// Leaks and MappingMisses are what the environment-leak guard and the
+	// mapping check found in the payload (leak.go); each blocks the gate.
+	Leaks         []Leak        `json:"leaks"`
+	MappingMisses []MappingMiss `json:"mappingMisses"`
+	// Mapped lists the desired values a mapping wrote (mapped.go).
+	Mapped []MappedValue `json:"mappedValues"`
+	// Unmatched lists excludes and mappings that match no object (unmatched.go).
+	Unmatched []UnmatchedRule `json:"unmatchedRules"`
 	// PayloadSHA256 identifies the import document; the real import sends the
-	// same bytes as the preview.
-	PayloadSHA256 string `json:"payloadSha256,omitempty"`
+	// same bytes as the preview ("" when nothing is imported).
+	PayloadSHA256 string `json:"payloadSha256"`
 	Payload       []byte `json:"-"`
 	// HubPayload is the Configuration Hub upload document of the objects of
 	// the 18 types SP-Config cannot import (deploy.configurationHub), with
@@ -171,6 +179,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
 	keys := map[spconfig.Key]bool{}
 	for k := range desired {
@@ -259,8 +268,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		case it.Class == ClassApply && hub:
 			it.Reason += "; through Configuration Hub (SP-Config cannot import " + k.Type + ")"
 		case it.Class == ClassApply && !spconfig.Importable(k.Type):
-			it.Reason = strings.TrimSpace(it.Reason + "; SP-Config cannot import " + k.Type)
-			it.Class = ClassNotImportable
+			it.Class, it.Reason = ClassNotImportable, notImportableReason(k.Type, inLive)
 			handoff = append(handoff, *it.desired)
 		case it.Class == ClassDrift && !spconfig.Importable(k.Type) && !hub:
 			it.Reason += "; SP-Config cannot import " + k.Type + ": take the live version into git with promoter adopt, or restore it in the tenant"
@@ -297,6 +305,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			c.Note = note
 		}
 	}
+	pl.Mapped = r.markMapped(&d, desired)
 	pl.Diff = d
 
 	spconfig.SortEntries(payload)
@@ -315,7 +324,21 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			}
 		}
 	}
+	if err := r.checkPayload(pl, v, obs.org, payload); err != nil {
+		return nil, err
+	}
 	return pl, nil
+}
+
+// notImportableReason says what happens to a desired object of a type
+// SP-Config cannot import that is missing in the target or differs from it:
+// nothing, until it is deployed another way.
+func notImportableReason(typ string, inLive bool) string {
+	what, verb := "differs from the target", "update"
+	if !inLive {
+		what, verb = "missing in the target", "create"
+	}
+	return fmt.Sprintf("%s; SP-Config cannot import %s, so promoter will not %s it: deploy it with Configuration Hub or by hand", what, typ, verb)
 }
 
 // caughtUp lists the live objects the plan found equal to the desired state

@@ -38,7 +38,7 @@ func RenderPlan(w io.Writer, pl *Plan, format string, color bool) error {
 			SchemaVersion int             `json:"schemaVersion"`
 			Plan          *Plan           `json:"plan"`
 			Diff          json.RawMessage `json:"diff"`
-		}{1, pl, d.Bytes()}
+		}{1, pl.stable(), d.Bytes()}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(doc)
@@ -75,6 +75,12 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 	for _, line := range proposalLines(pl) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
+	for _, m := range pl.Mapped {
+		fmt.Fprintf(w, "  Mapped value: %s\n", m)
+	}
+	for _, u := range pl.Unmatched {
+		fmt.Fprintf(w, "  Warning: %s\n", u)
+	}
 	fmt.Fprintln(w)
 	if err := diff.RenderText(w, pl.Diff, diff.TextOptions{Title: "Changes (live " + pl.Target + " -> desired)", Color: color}); err != nil {
 		return err
@@ -107,6 +113,15 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 	}
 	for _, line := range proposalLines(pl) {
 		fmt.Fprintf(&head, "%s\n\n", mdEscape(line))
+	}
+	for _, m := range pl.Mapped {
+		fmt.Fprintf(&head, "- Mapped value: %s\n", mdEscape(m.String()))
+	}
+	for _, u := range pl.Unmatched {
+		fmt.Fprintf(&head, "- :warning: %s\n", mdEscape(u.String()))
+	}
+	if len(pl.Mapped)+len(pl.Unmatched) > 0 {
+		head.WriteString("\n")
 	}
 	head.WriteString("| class | objects |\n|---|---:|\n")
 	for _, c := range classOrder {
@@ -173,4 +188,35 @@ func shortStr(h string) string {
 		return "none"
 	}
 	return h
+}
+
+// stable returns the plan as its JSON document shows it: every class in
+// counts (zeros included) and every list present, empty rather than null,
+// so programs reading it need no special cases.
+func (pl *Plan) stable() *Plan {
+	c := *pl
+	c.Counts = make(map[Class]int, len(classOrder))
+	for _, k := range classOrder {
+		c.Counts[k] = 0
+	}
+	for k, n := range pl.Counts {
+		c.Counts[k] = n
+	}
+	c.Items, c.Conflicts = orEmpty(c.Items), orEmpty(c.Conflicts)
+	c.Baseline, c.Proposed, c.Declined, c.Blocked = orEmpty(c.Baseline), orEmpty(c.Proposed), orEmpty(c.Declined), orEmpty(c.Blocked)
+	c.Leaks, c.MappingMisses = orEmpty(c.Leaks), orEmpty(c.MappingMisses)
+	c.Mapped, c.Unmatched = orEmpty(c.Mapped), orEmpty(c.Unmatched)
+	if c.Preview != nil {
+		pv := *c.Preview
+		pv.Errors, pv.Warnings = orEmpty(pv.Errors), orEmpty(pv.Warnings)
+		c.Preview = &pv
+	}
+	return &c
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -116,7 +116,8 @@ type Runner struct {
 	// the branch.
 	PullRequests PullRequester
 
-	showPlan func(*Plan) // set during Rollback to print the plan before import
+	showPlan      func(*Plan) // set during Rollback to print the plan before import
+	sourceOrgSeen string      // the source's org name, as this process's export of it said
 }
 
 // Hooks let callers observe a run without the pipeline knowing about them.
@@ -230,10 +231,19 @@ func IsBlocked(err error) bool {
 	return errors.As(err, &b)
 }
 
-// done stamps the flow's name on its result and calls the Done hook.
+// done stamps the flow's name on its result, settles the outcome of a flow
+// that ended with an error (a gate block is blocked, anything else failed:
+// never the nothing-to-do it started with) and calls the Done hook.
 func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
 	if res != nil {
 		res.Flow = flow
+		switch {
+		case err == nil:
+		case IsBlocked(err):
+			res.Outcome = OutcomeBlocked
+		default:
+			res.Outcome = OutcomeFailed
+		}
 	}
 	if r.Hooks.Done != nil {
 		r.Hooks.Done(res, err)

@@ -178,6 +178,10 @@ func (e *transportError) Error() string {
 	if e.redirect {
 		return "spconfig " + e.op + " " + e.target + ": " + e.msg
 	}
+	if e.untrusted {
+		return "spconfig " + e.op + " " + e.target + ": the tenant's certificate is not trusted: " + e.msg +
+			"; if the tenant or a proxy uses a private certificate authority, point SSL_CERT_FILE at a PEM file holding its certificate (or SSL_CERT_DIR at a folder of them)"
+	}
 	return "spconfig " + e.op + " " + e.target + ": no answer from the tenant: " + e.msg
 }
 

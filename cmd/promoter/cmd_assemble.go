@@ -32,6 +32,13 @@ func runAssemble(_ context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(doc.Objects) == 0 {
+		hint := ""
+		if st, err := os.Stat(filepath.Join(*in, "tenants")); err == nil && st.IsDir() {
+			hint = fmt.Sprintf("; %s looks like a repository: pass a tenant folder, e.g. --in %s", *in, filepath.Join(*in, "tenants", "<tenant>"))
+		}
+		return usageError("assemble %s: no object files found; --in must hold <TYPE>/<name>.json files (the layout promoter split writes and a tenant folder such as tenants/dev has)%s", *in, hint)
+	}
 	if *out == "-" {
 		return doc.Encode(env.stdout)
 	}

@@ -54,6 +54,7 @@ func runDiff(ctx context.Context, env *environment, args []string) error {
 		return usageError("no tenant folder under %q in %s or %s", prefix, rest[0], rest[1])
 	}
 	var all diff.Result
+	found := prefix == "tenants"
 	for _, t := range tenants {
 		var sides [2][]spconfig.Entry
 		for i, h := range revs {
@@ -62,8 +63,9 @@ func runDiff(ctx context.Context, env *environment, args []string) error {
 				return err
 			}
 			for _, f := range files {
-				if prefix == "tenants" || strings.HasPrefix(f.Path, prefix+"/") {
+				if prefix == "tenants" || f.Path == prefix || strings.HasPrefix(f.Path, prefix+"/") {
 					sides[i] = append(sides[i], f.Entry)
+					found = true
 				}
 			}
 		}
@@ -79,6 +81,9 @@ func runDiff(ctx context.Context, env *environment, args []string) error {
 			}
 		}
 		all.Changes = append(all.Changes, res.Changes...)
+	}
+	if !found {
+		return usageError("path %q holds no object file in %s or %s; name a tenant folder (tenants/prod), a type folder (tenants/prod/TRANSFORM) or an object file (tenants/prod/TRANSFORM/Get Worker Type.json)", prefix, rest[0], rest[1])
 	}
 	title := fmt.Sprintf("%s..%s %s", rest[0], rest[1], prefix)
 	switch *format {

@@ -59,7 +59,8 @@ func openRunner(ctx context.Context, env *environment, configPath, name string) 
 // eachRunner loads the configuration once and calls fn with the runner of
 // the named pipeline or, when name is "" and all is set, of every pipeline in
 // the order of the file. A pipeline's failure does not stop the others; the
-// result is exit 1 when any failed, else exit 3 when any was blocked.
+// result is exit 1 when any failed, else exit 2 when any was refused as a
+// usage error (a bad --rev), else exit 3 when any was blocked.
 func eachRunner(ctx context.Context, env *environment, configPath, name string, all bool, fn func(*pipeline.Runner) error) error {
 	cfg, sec, err := loadConfig(env, configPath)
 	if err != nil {
@@ -82,7 +83,7 @@ func eachRunner(ctx context.Context, env *environment, configPath, name string, 
 	if err != nil {
 		return err
 	}
-	var failed, blocked []error
+	var failed, usage, blocked []error
 	for _, n := range names {
 		if ctx.Err() != nil {
 			failed = append(failed, fmt.Errorf("pipeline %s not run: %w", n, context.Cause(ctx)))
@@ -98,15 +99,21 @@ func eachRunner(ctx context.Context, env *environment, configPath, name string, 
 			blocked = append(blocked, err)
 		default:
 			var ee *exitError
-			if errors.As(err, &ee) && len(names) == 1 {
+			switch {
+			case errors.As(err, &ee) && len(names) == 1:
 				return err
+			case errors.As(err, &ee) && ee.code == exitUsage:
+				usage = append(usage, err) // the same bad --rev for every pipeline
+			default:
+				failed = append(failed, err)
 			}
-			failed = append(failed, err)
 		}
 	}
 	switch {
 	case len(failed) > 0:
-		return &exitError{code: exitRuntime, err: errors.Join(append(failed, blocked...)...)}
+		return &exitError{code: exitRuntime, err: errors.Join(append(append(failed, usage...), blocked...)...)}
+	case len(usage) > 0:
+		return &exitError{code: exitUsage, err: errors.Join(append(usage, blocked...)...)}
 	case len(blocked) > 0:
 		return &exitError{code: exitBlocked, err: errors.Join(blocked...)}
 	}

@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"promoter/spconfig"
+)
+
+// UnmatchedRule is an exclude or mapping of the pipeline that matches no
+// object of the source export (nor, for an exclude, of the live target):
+// most often a typo in its name, which would otherwise match nothing in
+// silence.
+type UnmatchedRule struct {
+	Rule    string `json:"rule"` // pipelines[0].exclude[1] (line 18)
+	Type    string `json:"type,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Message string `json:"message"`
+}
+
+// unmatchedRules lists the pipeline's excludes and mappings that match none
+// of the source objects (src) or, for excludes, of the excluded live target
+// objects (liveExcluded). With no source object at all nothing is reported:
+// there is no export to compare with yet.
+func (r *Runner) unmatchedRules(src []spconfig.Entry, liveExcluded []spconfig.Key) []UnmatchedRule {
+	p := r.Pipeline
+	out := []UnmatchedRule{}
+	if len(src) == 0 {
+		return out
+	}
+	srcKeys := make([]spconfig.Key, 0, len(src))
+	for _, e := range src {
+		srcKeys = append(srcKeys, e.Key())
+	}
+	report := func(rule, typ, name, where string, keys []spconfig.Key, matches func(spconfig.Key) bool) {
+		if slices.ContainsFunc(keys, matches) {
+			return
+		}
+		msg := fmt.Sprintf("matches no object of %s", where)
+		if typ != "" && !slices.Contains(p.Types(), typ) {
+			msg += fmt.Sprintf("; %s is not among the pipeline's types", typ)
+		} else if name != "" && !isRegexpName(name) {
+			var names []string
+			for _, k := range keys {
+				if typ == "" || k.Type == typ {
+					names = append(names, k.Name)
+				}
+			}
+			if s := suggest(name, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", strconv.Quote(s))
+			}
+		}
+		out = append(out, UnmatchedRule{Rule: rule, Type: typ, Name: name, Message: msg + "; check its type and name, or remove it"})
+	}
+	for i, x := range p.Exclude {
+		report(r.Config.where(p, fmt.Sprintf("exclude[%d]", i)), x.Type, x.Name, fmt.Sprintf("the %s export or of %s", p.Source, p.Target),
+			append(slices.Clone(srcKeys), liveExcluded...), func(k spconfig.Key) bool { return x.Matches(k.Type, k.Scope, k.Name) })
+	}
+	for i, m := range p.Mappings {
+		report(r.Config.where(p, fmt.Sprintf("mappings[%d]", i)), m.Type, m.Name, fmt.Sprintf("the %s export", p.Source), srcKeys,
+			func(k spconfig.Key) bool { return m.Matches(k.Type, k.Scope, k.Name) })
+	}
+	return out
+}
+
+func (u UnmatchedRule) String() string {
+	var parts []string
+	if u.Type != "" {
+		parts = append(parts, "type: "+u.Type)
+	}
+	if u.Name != "" {
+		parts = append(parts, "name: "+strconv.Quote(u.Name))
+	}
+	return fmt.Sprintf("%s {%s} %s", u.Rule, strings.Join(parts, ", "), u.Message)
+}
