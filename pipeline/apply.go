@@ -29,6 +29,13 @@ type Record struct {
 	ImportJob       string `json:"importJob,omitempty"`
 	BackupJob       string `json:"backupJob,omitempty"`
 	VerifyJob       string `json:"verifyJob,omitempty"`
+	// HubObjects went through Configuration Hub: upload HubUpload, draft
+	// HubDraft, deploy HubDeploy (status HubStatus).
+	HubObjects []string `json:"hubObjects,omitempty"`
+	HubUpload  string   `json:"hubUpload,omitempty"`
+	HubDraft   string   `json:"hubDraft,omitempty"`
+	HubDeploy  string   `json:"hubDeploy,omitempty"`
+	HubStatus  string   `json:"hubStatus,omitempty"`
 	// Observed is the observation commit (refs/promoter/observed/<target>)
 	// taken by verify: the target after the import, the drift reference.
 	Observed      string   `json:"observed,omitempty"`
@@ -110,8 +117,8 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 		}
 	}
 	reasons = append(reasons, r.payloadReasons(pl)...)
-	if limit, ok := g.ChangeLimit(); ok && pl.ImportCount() > limit {
-		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import, gate.maxChanges is %d; split the change or raise the budget", pl.ImportCount(), limit))
+	if limit, ok := g.ChangeLimit(); ok && pl.ImportCount()+pl.HubCount() > limit {
+		reasons = append(reasons, fmt.Sprintf("change budget: %d objects to import or deploy, gate.maxChanges is %d; split the change or raise the budget", pl.ImportCount()+pl.HubCount(), limit))
 	}
 	if len(pl.Payload) > 0 {
 		switch {
@@ -215,8 +222,34 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 	if pl.Preview != nil {
 		rec.PreviewJob, rec.PreviewResults = pl.Preview.JobID, pl.Preview.Results
 	}
+	for _, k := range pl.hubKeys {
+		rec.HubObjects = append(rec.HubObjects, k.String())
+	}
 	res.Record = rec
-	err := r.step(ctx, res, "import", func() (string, string, error) {
+	if err := r.importStep(ctx, res, rec, pl); err != nil {
+		if len(rec.HubObjects) > 0 {
+			return fmt.Errorf("%w; the Configuration Hub deploy of %d object(s) was not attempted", err, len(rec.HubObjects))
+		}
+		return err
+	}
+	if len(rec.HubObjects) > 0 && r.Hub == nil {
+		return fmt.Errorf("%d object(s) need Configuration Hub but the pipeline has no Configuration Hub client", len(rec.HubObjects))
+	}
+	if len(rec.HubObjects) > 0 {
+		if err := r.hubSteps(ctx, res, rec, pl); err != nil {
+			return err
+		}
+	}
+	return r.verifyAndRecord(ctx, res, rec)
+}
+
+// importStep runs the SP-Config import of the plan's payload (none when only
+// Configuration Hub objects changed).
+func (r *Runner) importStep(ctx context.Context, res *Result, rec *Record, pl *Plan) error {
+	if len(pl.Payload) == 0 {
+		return nil
+	}
+	return r.step(ctx, res, "import", func() (string, string, error) {
 		// A pending marker goes to disk before the import is requested: if it
 		// cannot be written, nothing is imported; if the process dies between
 		// the request and the answer, the next run stops instead of importing
@@ -261,10 +294,6 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and deleted %s", pl.Target, err, inflightPath(r.Store.Path(), rec.Target))
 		}
 	})
-	if err != nil {
-		return err
-	}
-	return r.verifyAndRecord(ctx, res, rec)
 }
 
 // failedImport records an import job that ended FAILED or CANCELLED. The
@@ -405,7 +434,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		}
 		rec.Observed = hashOrEmpty(c)
 		imported := map[string]bool{}
-		for _, o := range rec.Objects {
+		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
 		srcIndex, err := r.sourceIndex(commitView(rev))
@@ -420,7 +449,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		differs := changedKeys(d)
 		var bad []string
 		for k, f := range desired {
-			if !slices.Contains(rec.Objects, k.String()) {
+			if !imported[k.String()] {
 				continue
 			}
 			if _, ok := liveByKey[k]; !ok {

@@ -521,12 +521,16 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		case len(reasons) > 0:
 			pl.Verdict = string(OutcomeBlocked)
 			return "", "", &BlockedError{Pipeline: r.Pipeline.Name, Reasons: reasons}
-		case len(pl.Payload) == 0:
+		case len(pl.Payload) == 0 && len(pl.HubPayload) == 0:
 			pl.Verdict = string(OutcomeNothing)
 			return "clean", "nothing to import", nil
 		default:
 			pl.Verdict = string(OutcomeClean)
-			return "clean", fmt.Sprintf("%d object(s) may be imported", pl.ImportCount()), nil
+			detail := fmt.Sprintf("%d object(s) may be imported", pl.ImportCount())
+			if n := pl.HubCount(); n > 0 {
+				detail += fmt.Sprintf(", %d deployed through Configuration Hub", n)
+			}
+			return "clean", detail, nil
 		}
 	})
 	if r.showPlan != nil {
@@ -536,7 +540,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		res.Outcome = OutcomeBlocked
 		return res, err
 	}
-	if len(pl.Payload) == 0 {
+	if len(pl.Payload) == 0 && len(pl.HubPayload) == 0 {
 		res.Outcome = OutcomeNothing
 		return res, nil
 	}
@@ -548,6 +552,9 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		return res, nil
 	}
 	if err := r.importPlan(ctx, res, pl); err != nil {
+		if IsBlocked(err) {
+			res.Outcome = OutcomeBlocked
+		}
 		return res, err
 	}
 	res.Outcome = OutcomeImported

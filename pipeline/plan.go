@@ -89,8 +89,11 @@ type Plan struct {
 	Counts   map[Class]int  `json:"counts"` // every class, zeros included
 	Diff     diff.Result    `json:"-"`
 	Preview  *PreviewReport `json:"preview"` // null when no preview ran
-	Verdict  string         `json:"verdict"`
-	Blocked  []string       `json:"blockedReasons"`
+	// Hub is the Configuration Hub upload and draft (the hub's preview);
+	// null when none was made.
+	Hub     *HubReport `json:"hub"`
+	Verdict string     `json:"verdict"`
+	Blocked []string   `json:"blockedReasons"`
 	// Leaks and MappingMisses are what the environment-leak guard and the
 	// mapping check found in the payload (leak.go); each blocks the gate.
 	Leaks         []Leak        `json:"leaks"`
@@ -111,6 +114,7 @@ type Plan struct {
 	HubPayloadSHA256 string `json:"hubPayloadSha256,omitempty"`
 	Handoff          []byte `json:"-"`
 	hubKeys          []spconfig.Key
+	hubEntries       []spconfig.Entry
 	payloadKeys      []spconfig.Key
 	importedTypes    []string
 	// caughtUp are live objects the desired state matches although they
@@ -285,6 +289,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Counts[it.Class]++
 		pl.Items = append(pl.Items, it)
 	}
+	pl.hubEntries = hubObjects
 	pl.HubPayload, pl.HubPayloadSHA256, pl.hubKeys = document(p.Name+" Configuration Hub", v.rev, hubObjects)
 	pl.Handoff, _, _ = document(p.Name+" for Configuration Hub", v.rev, handoff)
 	if pl.caughtUp, err = caughtUp(ref, live, pl.Items); err != nil {

@@ -94,6 +94,9 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 			fmt.Fprintf(w, "  warning %-22s %s\n", diff.EscapeControl(m.Type), diff.EscapeControl(m.Text))
 		}
 	}
+	if line := hubLine(pl); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	fmt.Fprintf(w, "\nVerdict: %s\n", verdictText(pl))
 	for _, b := range pl.Blocked {
 		fmt.Fprintf(w, "  - %s\n", diff.EscapeControl(b)) // reasons name objects
@@ -138,6 +141,9 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 		}
 		head.WriteString("\n")
 	}
+	if line := hubLine(pl); line != "" {
+		fmt.Fprintf(&head, "%s\n\n", mdEscape(line))
+	}
 	if _, err := w.Write(head.Bytes()); err != nil {
 		return err
 	}
@@ -146,6 +152,20 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 		budget = 2000
 	}
 	return diff.RenderMarkdown(w, pl.Diff, diff.MarkdownOptions{Title: "Changes", MaxBytes: budget})
+}
+
+// hubLine describes the Configuration Hub side of a plan: the draft made,
+// or what would go through Configuration Hub.
+func hubLine(pl *Plan) string {
+	switch h := pl.Hub; {
+	case h != nil && h.Problem != "":
+		return "Configuration Hub: " + h.Problem
+	case h != nil:
+		return fmt.Sprintf("Configuration Hub: upload %s, draft %s %s (approval %s), %d object(s) to deploy", h.UploadID, h.DraftID, h.DraftStatus, firstNonEmpty(h.ApprovalStatus, "none"), pl.HubCount())
+	case pl.HubCount() > 0:
+		return fmt.Sprintf("Configuration Hub: %d object(s) would be deployed (no draft yet: plan never uploads; the run or apply that imports makes the draft after the SP-Config import and deploys only when it is COMPLETE and approved)", pl.HubCount())
+	}
+	return ""
 }
 
 // proposalLines says what the flow took as baseline and copied from the

@@ -106,8 +106,11 @@ type Runner struct {
 	Store    Store
 	Source   Tenant
 	Target   Tenant
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Hub deploys the objects SP-Config cannot import through the target's
+	// Configuration Hub (deploy.configurationHub); nil when off.
+	Hub    ConfigHub
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Wait tunes job polling; zero values take the client's defaults.
 	Wait spconfig.WaitOptions
 	// Hooks observe the run (metrics, notifications); all optional.

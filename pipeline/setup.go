@@ -87,12 +87,16 @@ func NewRunner(cfg *Config, sec *Secrets, name string, store Store, env Env) (*R
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{
+	r := &Runner{
 		Config:   cfg,
 		Pipeline: p,
 		Store:    store,
 		Source:   src,
 		Target:   dst,
 		Logger:   logger,
-	}, nil
+	}
+	if p.Deploy.ConfigurationHub {
+		r.Hub = dst
+	}
+	return r, nil
 }

@@ -51,5 +51,11 @@ func runValidate(_ context.Context, env *environment, args []string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("validate %s: %d %s; fix them and run promoter validate again", *configPath, n, word)}
 	}
 	fmt.Fprintf(env.stdout, "%s: ok (%d tenants, %d pipelines)\n", *configPath, len(cfg.Tenants), len(cfg.Pipelines))
+	for _, p := range cfg.Pipelines {
+		if p.Deploy.ConfigurationHub {
+			fmt.Fprintf(env.stdout, "%s: deploy.configurationHub: the changed objects of the 18 types SP-Config cannot import go to %s through Configuration Hub (upload, draft, deploy) after the SP-Config import, behind the same gate; tenant %s's client needs sp:config-backup:manage, sp:config-scheduled-action:manage, sp:config-draft:manage and sp:config-deploy:manage (an ORG_ADMIN personal access token has them)\n",
+				p.Name, p.Target, p.Target)
+		}
+	}
 	return nil
 }

@@ -120,7 +120,9 @@
 //     has no GET /drafts/{id}: that is a 405 (Allow: DELETE); listDrafts
 //     filters status eq and approvalStatus eq and answers any other field
 //     (sourceBackupId too) with a 400.
-//   - Approval: only the admin API changes it, PUT /_fake/drafts/{id}
+//   - Approval: a new draft is DEFAULT, or PENDING_APPROVAL with
+//     Options.DraftApproval (a tenant whose drafts need an approver); only
+//     the admin API changes it, PUT /_fake/drafts/{id}
 //     {"approvalStatus", "comment"} (SetDraftApproval); each change but to
 //     DEFAULT adds an approvalComment by the token's identity, DENIED being
 //     recorded as changedToStatus REJECTED (the comment schema's word).

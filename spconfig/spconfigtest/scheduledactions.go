@@ -45,7 +45,7 @@ func (t *Tenant) fireActionLocked(a *hubAction, at time.Time) {
 	case hubTypeDraft:
 		d := &hubDraft{
 			ID: t.newJobIDLocked(), Name: c.Name, Status: spconfig.StatusNotStarted, Requester: a.Requester,
-			SourceTenant: c.SourceTenant, SourceBackupID: c.SourceBackupID, Approval: approvalDefault,
+			SourceTenant: c.SourceTenant, SourceBackupID: c.SourceBackupID, Approval: t.draftApproval(),
 			Comments: []approvalComment{}, Created: at, Modified: at, Due: at.Add(t.opts.JobDelay),
 		}
 		if u := t.findUploadLocked(c.SourceBackupID); u != nil {
@@ -245,4 +245,12 @@ func (t *Tenant) serveDeleteAction(w http.ResponseWriter, id string) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// draftApproval is the approvalStatus a new draft starts with.
+func (t *Tenant) draftApproval() string {
+	if t.opts.DraftApproval == approvalPending {
+		return approvalPending
+	}
+	return approvalDefault
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// from the seed, the tenant name and a counter, so the same requests
 	// give the same ids in every run (`promoter fake-tenant --seed-ids`).
 	IDSeed string
+	// DraftApproval is the approvalStatus of new Configuration Hub drafts:
+	// "" or DEFAULT (no approval needed), or PENDING_APPROVAL, as a tenant
+	// whose drafts need an approver does (the admin API approves them).
+	DraftApproval string
 	// Rand drives fault injection; default a generator seeded with RandSeed.
 	Rand     *rand.Rand
 	RandSeed uint64
