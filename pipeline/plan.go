@@ -300,14 +300,18 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Counts[ClassExcluded]++
 	}
 
-	classOf := map[spconfig.Key]Class{}
+	classOf, hubbed := map[spconfig.Key]Class{}, map[spconfig.Key]bool{}
 	for _, it := range pl.Items {
 		classOf[it.key] = it.Class
+		hubbed[it.key] = it.Channel == ChannelConfigHub
 	}
 	for i := range d.Changes {
 		c := &d.Changes[i]
 		if note, ok := classNotes[classOf[c.Key]]; ok && c.Kind != diff.Unchanged {
 			c.Note = note
+			if hubbed[c.Key] {
+				c.Note = "will be deployed through Configuration Hub"
+			}
 		}
 	}
 	pl.Mapped = r.markMapped(&d, desired)

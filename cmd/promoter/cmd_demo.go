@@ -20,7 +20,7 @@ import (
 
 func init() {
 	register(command{name: "demo", summary: "end-to-end demo on two embedded fake tenants",
-		usage: "demo [--dir DIR] [--verbose]", run: runDemo})
+		usage: "demo [--dir DIR] [--verbose] [--configuration-hub]", run: runDemo})
 }
 
 // demoConfig is the promotion.yaml the demo writes; %s are the tenant URLs.
@@ -52,6 +52,18 @@ pipelines:
       onDrift: block
 `
 
+// demoHubConfig turns the Configuration Hub channel on (demo
+// --configuration-hub). The new ServiceNow ITIL access profile needs the
+// entitlements an aggregation of the new source brings, and the password
+// sync group the source's id: they wait for a later promotion.
+const demoHubConfig = `    deploy:
+      configurationHub: true    # ROLE, ACCESS_PROFILE, WORKFLOW, ... through Configuration Hub
+    excludeTypes: [PASSWORD_SYNC_GROUP]
+`
+
+const demoHubExclude = `      - { type: ACCESS_PROFILE, name: ServiceNow ITIL }   # needs an aggregation of the new source first
+`
+
 // demo holds the demo's moving parts.
 type demo struct {
 	out     io.Writer
@@ -62,17 +74,19 @@ type demo struct {
 	dev     *spconfigtest.Server
 	prod    *spconfigtest.Server
 	step    int
+	hub     bool // deploy through Configuration Hub too
 }
 
 func runDemo(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "demo")
 	dir := fs.String("dir", "", "folder for the demo's configuration and repository (default: a new temporary folder)")
 	verbose := fs.Bool("verbose", false, "log every pipeline step on stderr")
+	hub := fs.Bool("configuration-hub", false, "also deploy the types SP-Config cannot import (ROLE, ACCESS_PROFILE, ...) through Configuration Hub")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	start := time.Now()
-	d := &demo{out: env.stdout}
+	d := &demo{out: env.stdout, hub: *hub}
 	if *dir == "" {
 		tmp, err := os.MkdirTemp("", "promoter-demo-")
 		if err != nil {
@@ -133,7 +147,11 @@ func (d *demo) startTenants() error {
 	}
 	d.getenv = func(k string) string { return secrets[k] }
 	d.cfgPath = filepath.Join(d.dir, "promotion.yaml")
-	return os.WriteFile(d.cfgPath, fmt.Appendf(nil, demoConfig, d.dev.URL, d.prod.URL), 0o644)
+	cfg := fmt.Sprintf(demoConfig, d.dev.URL, d.prod.URL)
+	if d.hub {
+		cfg = strings.Replace(cfg, "      - type: AUTH_ORG", demoHubExclude+"      - type: AUTH_ORG", 1) + demoHubConfig
+	}
+	return os.WriteFile(d.cfgPath, []byte(cfg), 0o644)
 }
 
 func (d *demo) say(title string, lines ...string) {
@@ -233,6 +251,11 @@ func (d *demo) story(ctx context.Context) error {
 	d.say("Second run: the preview is clean, so promoter imports, verifies and records",
 		fmt.Sprintf("outcome %s; real imports on prod: %d", res.Outcome, d.countImports()))
 	d.printSteps(res)
+	if d.hub && res.Record != nil {
+		d.say("Configuration Hub: what SP-Config cannot import went through an upload, a draft and a deploy after the import",
+			fmt.Sprintf("deploy %s of draft %s: %s", res.Record.HubDeploy, res.Record.HubDraft, strings.Join(res.Record.HubObjects, ", ")),
+			"prod's ROLE \"2 entitlement role\" is now owned by "+d.roleOwner("2 entitlement role"))
+	}
 	if res.Record != nil {
 		d.say("The import record is a git note on the promoted commit (it outlives the tenant's 7-day job expiry)",
 			"import job "+res.Record.ImportJob+", backup export "+res.Record.BackupJob,
@@ -259,9 +282,12 @@ func (d *demo) story(ctx context.Context) error {
 		return fmt.Errorf("rollback of the first promotion: %w", err)
 	}
 	d.printSteps(res)
-	d.say("prod has its own values back; what the promotion created is reported not-deleted (SP-Config cannot delete)",
-		"prod's Get Worker Type now: "+d.prodValue("Get Worker Type"),
-		fmt.Sprintf("real imports on prod: %d", d.countImports()))
+	lines := []string{"prod's Get Worker Type now: " + d.prodValue("Get Worker Type"),
+		fmt.Sprintf("real imports on prod: %d", d.countImports())}
+	if d.hub {
+		lines = append(lines, "prod's ROLE \"2 entitlement role\" is owned by "+d.roleOwner("2 entitlement role")+" again (deployed back through Configuration Hub)")
+	}
+	d.say("prod has its own values back; what the promotion created is reported not-deleted (SP-Config cannot delete)", lines...)
 	before, err := store.Head()
 	if err != nil {
 		return err
@@ -326,6 +352,24 @@ func (d *demo) prodValue(name string) string {
 		}
 		if json.Unmarshal(e.Object(), &o) == nil {
 			return o.Attributes.Value
+		}
+	}
+	return "(missing)"
+}
+
+// roleOwner is the owner of a prod ROLE, for the story.
+func (d *demo) roleOwner(name string) string {
+	for _, e := range d.prod.Objects("ROLE") {
+		if e.Key().Name != name {
+			continue
+		}
+		var o struct {
+			Owner struct {
+				Name string `json:"name"`
+			} `json:"owner"`
+		}
+		if json.Unmarshal(e.Object(), &o) == nil {
+			return o.Owner.Name
 		}
 	}
 	return "(missing)"
