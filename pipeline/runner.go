@@ -244,6 +244,8 @@ func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
 		case err == nil:
 		case IsBlocked(err):
 			res.Outcome = OutcomeBlocked
+		case res.Outcome == OutcomePartial:
+			// a failed flow that imported some objects says so
 		default:
 			res.Outcome = OutcomeFailed
 		}
