@@ -319,3 +319,28 @@ func TestPullRequestClosedOnGitHubDeclinesItsChanges(t *testing.T) {
 		t.Errorf("want a third, open pull request without the declined change")
 	}
 }
+
+// TestPullRequestRebaseMergeIsRecognised: a rebase merge (the branch's
+// commit replayed on main, as GitHub's "Rebase and merge") counts as
+// merged: apply imports it and the next proposal holds only newer changes.
+func TestPullRequestRebaseMergeIsRecognised(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	// Something else lands on main first, so the replay makes a new commit.
+	w.review("commit", "-q", "--allow-empty", "-m", "docs: unrelated change")
+	w.review("push", "-q", "origin", "main")
+	w.review("fetch", "-q", "origin")
+	w.review("checkout", "-q", "-b", "replay", "origin/promoter/dev-to-prod")
+	w.review("rebase", "-q", "origin/main")
+	w.review("push", "-q", "origin", "replay:main", ":promoter/dev-to-prod")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	if w.realImports() != 1 {
+		t.Fatalf("real imports after the rebase merge = %d, want 1", w.realImports())
+	}
+	w.editObject(w.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Lowercase Email.json" {
+		t.Errorf("the proposal after a rebase merge changes:\n%s\nwant only Lowercase Email", got)
+	}
+}
