@@ -476,6 +476,9 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 			return "", "", err
 		}
 		pl.Conflicts = conflicts
+		if pl.ConflictDiff, err = conflictDiff(conflicts); err != nil {
+			return "", "", err
+		}
 		if st.prop != nil {
 			pl.Baseline, pl.Proposed = st.prop.baselined, st.prop.changed
 		}

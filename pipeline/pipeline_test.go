@@ -237,9 +237,19 @@ func TestConflictWhenTargetFileEditedAndSourceChanged(t *testing.T) {
 	}
 	editObject(t, h.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	offered, _ := h.store.Ref(offeredRef("dev-to-prod"))
-	_, err = r.Run(context.Background(), RunOptions{})
+	res, err := r.Run(context.Background(), RunOptions{})
 	if !IsBlocked(err) || !strings.Contains(err.Error(), "Get Worker Type") || !strings.Contains(err.Error(), "conflict") {
 		t.Fatalf("want a conflict block naming the object, got %v", err)
+	}
+	// The plan shows both sides: the person's target file and the mapped
+	// source version.
+	var text strings.Builder
+	if err := RenderPlan(&text, res.Plan, FormatText, false); err != nil {
+		t.Fatal(err)
+	}
+	if out := text.String(); !strings.Contains(out, "Conflicts (target file -> mapped source version)") ||
+		!strings.Contains(out, "Salaried") || !strings.Contains(out, "Contractor") {
+		t.Errorf("the plan does not show both sides of the conflict:\n%s", out)
 	}
 	head, _ = h.store.Head()
 	got, _, _ := h.store.ReadFile(head, path)

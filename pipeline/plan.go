@@ -84,11 +84,14 @@ type Plan struct {
 	Proposed []string `json:"proposed"`
 	// Declined lists the files of a pull request closed without merging:
 	// not proposed again until the source changes those objects again.
-	Declined []string       `json:"declined"`
-	DryRun   bool           `json:"dryRun"`
-	Counts   map[Class]int  `json:"counts"` // every class, zeros included
-	Diff     diff.Result    `json:"-"`
-	Preview  *PreviewReport `json:"preview"` // null when no preview ran
+	Declined []string      `json:"declined"`
+	DryRun   bool          `json:"dryRun"`
+	Counts   map[Class]int `json:"counts"` // every class, zeros included
+	Diff     diff.Result   `json:"-"`
+	// ConflictDiff shows each promotion conflict: target file -> mapped
+	// source version.
+	ConflictDiff diff.Result    `json:"-"`
+	Preview      *PreviewReport `json:"preview"` // null when no preview ran
 	// Hub is the Configuration Hub upload and draft (the hub's preview);
 	// null when none was made.
 	Hub     *HubReport `json:"hub"`

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
+	"promoter/diff"
 	"promoter/gitstore"
 	"promoter/spconfig"
 )
@@ -17,6 +19,38 @@ type Conflict struct {
 	Path   string `json:"path"`
 	Object string `json:"object"`
 	Reason string `json:"reason"`
+	// Target is the target file as it is (the person's edit), Source the
+	// mapped source version promoter would write; the plan shows their diff.
+	Target json.RawMessage `json:"target,omitempty"`
+	Source json.RawMessage `json:"source,omitempty"`
+}
+
+// conflictDiff is the field diff of each conflict: target file -> mapped
+// source version.
+func conflictDiff(cs []Conflict) (diff.Result, error) {
+	var out diff.Result
+	for _, c := range cs {
+		if c.Target == nil || c.Source == nil {
+			continue
+		}
+		a, err := gitstore.DecodeFile(c.Path, c.Target)
+		if err != nil {
+			return out, err
+		}
+		b, err := gitstore.DecodeFile(c.Path, c.Source)
+		if err != nil {
+			return out, err
+		}
+		d, err := diff.Compare([]spconfig.Entry{a}, []spconfig.Entry{b}, diff.Options{CrossTenant: true})
+		if err != nil {
+			return out, err
+		}
+		for _, ch := range d.Changes {
+			ch.Note = "conflict: the target file (old side) was edited by a person; the new side is the mapped source version"
+			out.Changes = append(out.Changes, ch)
+		}
+	}
+	return out, nil
 }
 
 // proposal is the outcome of the propose step: a baseline of live objects
@@ -125,8 +159,9 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 				Path:   c.dst,
 				Object: c.key.String(),
 				Reason: fmt.Sprintf("%s was edited in the target folder since promoter last wrote it and %s changed the object too; "+
-					"make the target file equal to the mapped source version (see the plan), delete it (git rm) to accept it, "+
+					"make the target file equal to the mapped source version (the plan's Conflicts section shows both), delete it (git rm) to accept it, "+
 					"or exclude the object in the pipeline", c.dst, p.Source),
+				Target: cur, Source: c.want,
 			})
 			continue
 		}

@@ -94,6 +94,12 @@ func renderPlanText(w io.Writer, pl *Plan, color bool) error {
 			fmt.Fprintf(w, "  warning %-22s %s\n", diff.EscapeControl(m.Type), diff.EscapeControl(m.Text))
 		}
 	}
+	if len(pl.ConflictDiff.Changes) > 0 {
+		fmt.Fprintln(w)
+		if err := diff.RenderText(w, pl.ConflictDiff, diff.TextOptions{Title: "Conflicts (target file -> mapped source version)", Color: color}); err != nil {
+			return err
+		}
+	}
 	if line := hubLine(pl); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
@@ -150,6 +156,16 @@ func renderPlanMarkdown(w io.Writer, pl *Plan) error {
 	budget := 60000 - head.Len()
 	if budget < 2000 {
 		budget = 2000
+	}
+	if len(pl.ConflictDiff.Changes) > 0 {
+		var c bytes.Buffer
+		if err := diff.RenderMarkdown(&c, pl.ConflictDiff, diff.MarkdownOptions{Title: "Conflicts (target file → mapped source version)", MaxBytes: budget / 4}); err != nil {
+			return err
+		}
+		if _, err := w.Write(c.Bytes()); err != nil {
+			return err
+		}
+		budget -= c.Len()
 	}
 	return diff.RenderMarkdown(w, pl.Diff, diff.MarkdownOptions{Title: "Changes", MaxBytes: budget})
 }
