@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
@@ -90,4 +94,126 @@ func TestReliabilityTransientExportFaultsAreRetried(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReliabilityResumedImportIsReportedImported (item 6): after a kill
+// once the real import was accepted, the next run resumes and records it and
+// says so: "imported (resumed)" on stdout; in the daemon the run's report in
+// /api/pipelines says the same, and promoter_last_success_timestamp_seconds
+// is set.
+func TestReliabilityResumedImportIsReportedImported(t *testing.T) {
+	t.Parallel()
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, worldOptions{})
+		if r := w.exec([]string{crashEnv + "=import-started"}, "run", "--config", w.cfg); r.signal != syscall.SIGKILL {
+			t.Fatalf("crash point not reached: %s", r)
+		}
+		r := w.exec(nil, "run", "--config", w.cfg)
+		if r.code != exitOK || !strings.Contains(r.stdout, "dev-to-prod: imported (resumed)") {
+			t.Fatalf("want the resumed import reported as imported (resumed), got %s", r)
+		}
+		if n := w.importedRecords(); n != 1 {
+			t.Errorf("import records = %d, want 1", n)
+		}
+		// The run after that has nothing to do, and says so.
+		r = w.exec(nil, "run", "--config", w.cfg)
+		if r.code != exitOK || !strings.Contains(r.stdout, "dev-to-prod: nothing-to-do") {
+			t.Errorf("want the next run to have nothing to do, got %s", r)
+		}
+	})
+	t.Run("serve", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, worldOptions{pipeline: "serve:\n  triggerTokenEnv: E2E_TRIGGER_TOKEN\n"})
+		w.env = append(w.env, "E2E_TRIGGER_TOKEN=tok")
+		if r := w.exec([]string{crashEnv + "=import-started"}, "run", "--config", w.cfg); r.signal != syscall.SIGKILL {
+			t.Fatalf("crash point not reached: %s", r)
+		}
+		d := w.startServe()
+		waitReady(t, d.url+"/readyz")
+		if code, body := d.trigger("dev-to-prod", "tok"); code != http.StatusAccepted {
+			t.Fatalf("trigger = %d %s", code, body)
+		}
+		if got := d.waitRuns("dev-to-prod", 1); got != "imported" {
+			t.Fatalf("outcome of the resuming run = %q, want imported\n%s", got, d.log())
+		}
+		_, api := d.get("/api/pipelines")
+		var doc struct {
+			Pipelines []struct {
+				Runs []struct{ Outcome, Report, ResumedJob string } `json:"runs"`
+			} `json:"pipelines"`
+		}
+		if err := json.Unmarshal([]byte(api), &doc); err != nil || len(doc.Pipelines) != 1 || len(doc.Pipelines[0].Runs) != 1 {
+			t.Fatalf("/api/pipelines: %v\n%s", err, api)
+		}
+		if run := doc.Pipelines[0].Runs[0]; run.Report != "imported (resumed)" || run.ResumedJob == "" {
+			t.Errorf("/api/pipelines does not report the resumed import:\n%s", api)
+		}
+		_, m := d.get("/metrics")
+		if !strings.Contains(m, `promoter_last_success_timestamp_seconds{pipeline="dev-to-prod"}`) {
+			t.Errorf("promoter_last_success_timestamp_seconds not set after the resumed import:\n%s", grepLines(m, "promoter_last_success"))
+		}
+		if !strings.Contains(m, `promoter_runs_total{outcome="imported",pipeline="dev-to-prod"} 1`) {
+			t.Errorf("runs_total does not count an imported run:\n%s", grepLines(m, "promoter_runs_total"))
+		}
+		if code := d.stop(); code != 0 {
+			t.Errorf("serve exit %d", code)
+		}
+	})
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			out = append(out, strings.TrimRight(l, "\n"))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// hangRealImport makes prod's real import hang (the preview finishes).
+func hangRealImport(o *spconfigtest.Options) {
+	o.Faults, o.Rand = "hang-import=0.5", scriptedRand(false, true)
+}
+
+// TestReliabilityHungImportDoesNotWedgeThePipeline (item 8): a real import
+// that never finishes costs the first run its jobTimeout; every later run
+// looks once (seconds, not another jobTimeout) and fails saying how to get
+// out: check the job in the tenant, promoter resume, or the marker file;
+// never a Go function name.
+func TestReliabilityHungImportDoesNotWedgeThePipeline(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{pipeline: "    jobTimeout: 12s\n", prod: tenantSetup{opts: hangRealImport}})
+	r := w.exec(nil, "run", "--config", w.cfg)
+	if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "resumes it") {
+		t.Fatalf("want exit 1 saying the next run resumes the import, got %s", r)
+	}
+	if strings.Contains(r.stderr, "ResumeImport") {
+		t.Errorf("the message names a Go function:\n%s", lastError(r.stderr))
+	}
+	for range 2 {
+		start := time.Now()
+		r = w.exec(nil, "run", "--config", w.cfg)
+		took := time.Since(start)
+		msg := lastError(r.stderr)
+		if r.code != exitRuntime {
+			t.Fatalf("want exit 1 while the import hangs, got %s", r)
+		}
+		if took > 8*time.Second {
+			t.Errorf("a run after the hung import took %s: it waited for the job again (jobTimeout 12s)", took.Round(time.Millisecond))
+		}
+		for _, want := range []string{"still IN_PROGRESS", "check the job in the tenant", "promoter resume --config " + w.cfg + " --pipeline dev-to-prod --job ", filepath.Join(".git", "promoter", "inflight-prod.json")} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the message does not say %q:\n%s", want, msg)
+			}
+		}
+		if strings.Contains(r.stderr, "ResumeImport") {
+			t.Errorf("the message names a Go function:\n%s", msg)
+		}
+	}
+	if n := w.realImports(); n != 1 {
+		t.Errorf("real imports = %d, want 1 (the hung one)", n)
+	}
+	w.intact()
 }
