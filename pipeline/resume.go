@@ -79,6 +79,9 @@ func (r *Runner) resumeJob(ctx context.Context, res *Result, rec *Record, o spco
 			rec.ImportJob, rec.Target, rec.Started.Format(time.RFC3339), r.now().Sub(rec.Started).Round(time.Second), orUnknownStatus(te.Last.Status),
 			rec.Target, r.resumeCommand(rec.ImportJob), marker)
 	case errors.As(err, &apiErr) && apiErr.NotFound():
+		if _, ok, _ := readInflight(r.Store.Path(), rec.Target); !ok {
+			return "", "", fmt.Errorf("import job %s is unknown to %s; check the id in the tenant's import jobs", rec.ImportJob, rec.Target)
+		}
 		return "", "", fmt.Errorf("import job %s (started %s) is unknown to %s; check the tenant's import jobs, then delete %s to continue",
 			rec.ImportJob, rec.Started.Format(time.RFC3339), rec.Target, marker)
 	case err != nil:
@@ -194,10 +197,9 @@ func (r *Runner) resumeFlow(ctx context.Context, id, rev string) (*Result, error
 		return res, &UsageError{Err: fmt.Errorf("resume: the in-flight marker %s names import job %s, not %s: promoter run resumes %s; if %s is the import to record, check %s in the tenant and delete the marker first",
 			inflightPath(r.Store.Path(), rec.Target), rec.ImportJob, id, rec.ImportJob, id, rec.ImportJob)}
 	case ok:
+		// The marker keeps no job id until the job is recorded: a job
+		// the tenant does not know leaves it as it was.
 		rec.ImportJob = id
-		if err := writeInflight(r.Store.Path(), rec); err != nil {
-			return res, err
-		}
 	default:
 		if rec, err = r.handRecord(id, rev); err != nil || rec == nil {
 			return res, err

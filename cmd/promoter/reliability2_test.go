@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -216,4 +217,103 @@ func TestReliabilityHungImportDoesNotWedgeThePipeline(t *testing.T) {
 		t.Errorf("real imports = %d, want 1 (the hung one)", n)
 	}
 	w.intact()
+}
+
+// loseImportAnswer lets prod start the real import but cuts the connection
+// before its answer: promoter cannot know the job's id.
+func loseImportAnswer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPost("/sp-config/import")(r) && r.URL.Query().Get("preview") == "false" {
+			h.ServeHTTP(&captureWriter{header: http.Header{}}, r)
+			panic(http.ErrAbortHandler)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// realImportJob returns the id of prod's one real import job.
+func (w *e2e) realImportJob() string {
+	w.t.Helper()
+	var ids []string
+	for _, j := range w.prod.Jobs() {
+		if j.Type == spconfig.JobImport && !j.Preview {
+			ids = append(ids, j.JobID)
+		}
+	}
+	if len(ids) != 1 {
+		w.t.Fatalf("prod ran %d real imports, want 1", len(ids))
+	}
+	return ids[0]
+}
+
+// TestReliabilityResumeCommandRecordsAnImportFoundInTheTenant (item 9): the
+// answer to the real import request is lost, so the run leaves a marker
+// without a job id and the next run stops naming promoter resume. The
+// operator finds the job in the tenant and runs promoter resume --job: it
+// checks the job, verifies the target, writes the record and moves applied;
+// the next run has nothing to do and imports nothing. Without the marker
+// (deleted, as the old procedure said) the command records the job against
+// the branch tip; a second resume of the same job records nothing more; an
+// unknown job is refused.
+func TestReliabilityResumeCommandRecordsAnImportFoundInTheTenant(t *testing.T) {
+	t.Parallel()
+	for _, deleteMarker := range []bool{false, true} {
+		name := "with the marker"
+		if deleteMarker {
+			name = "marker deleted"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, worldOptions{prod: tenantSetup{wrap: loseImportAnswer}})
+			marker := filepath.Join(w.repo, ".git", "promoter", "inflight-prod.json")
+			r := w.exec(nil, "run", "--config", w.cfg)
+			if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "outcome is unknown") {
+				t.Fatalf("want exit 1 with the import's outcome unknown, got %s", r)
+			}
+			r = w.exec(nil, "run", "--config", w.cfg)
+			if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "promoter resume --config "+w.cfg+" --pipeline dev-to-prod --job ") {
+				t.Fatalf("want the next run to stop naming promoter resume, got %s", r)
+			}
+			job := w.realImportJob()
+			if deleteMarker {
+				if err := os.Remove(marker); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r = w.exec(nil, "resume", "--config", w.cfg, "--pipeline", "dev-to-prod", "--job", "no-such-job")
+			if r.code == exitOK || !strings.Contains(lastError(r.stderr), "no-such-job") {
+				t.Errorf("want resume of an unknown job refused naming it, got %s", r)
+			}
+			r = w.exec(nil, "resume", "--config", w.cfg, "--pipeline", "dev-to-prod", "--job", job)
+			if r.code != exitOK || !strings.Contains(r.stdout, "dev-to-prod: imported (resumed)") {
+				t.Fatalf("want promoter resume to record the job, got %s", r)
+			}
+			if n := w.importedRecords(); n != 1 {
+				t.Errorf("import records = %d, want 1", n)
+			}
+			notes := w.git("log", "--all", "--notes=promoter", "--format=%N")
+			if !strings.Contains(notes, `"importJob": "`+job+`"`) {
+				t.Errorf("the record does not name job %s:\n%s", job, notes)
+			}
+			if applied, head := strings.TrimSpace(w.git("rev-parse", "refs/promoter/applied/prod")), w.head(); applied != head {
+				t.Errorf("applied = %s, want the branch tip %s", applied, head)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("the marker is still there after the import was recorded")
+			}
+			r = w.exec(nil, "resume", "--config", w.cfg, "--pipeline", "dev-to-prod", "--job", job)
+			if r.code != exitOK || w.importedRecords() != 1 {
+				t.Errorf("a second resume of the same job: want exit 0 and still 1 record, got %d records, %s", w.importedRecords(), r)
+			}
+			r = w.exec(nil, "run", "--config", w.cfg)
+			if r.code != exitOK || !strings.Contains(r.stdout, "dev-to-prod: nothing-to-do") {
+				t.Errorf("want the run after resume to have nothing to do, got %s", r)
+			}
+			if n := w.realImports(); n != 1 {
+				t.Errorf("real imports = %d, want 1", n)
+			}
+			w.intact()
+			w.prodMatchesDev()
+		})
+	}
 }
