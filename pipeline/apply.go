@@ -291,7 +291,7 @@ func (r *Runner) importStep(ctx context.Context, res *Result, rec *Record, pl *P
 			}
 			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
 		default:
-			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and deleted %s", pl.Target, err, inflightPath(r.Store.Path(), rec.Target))
+			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and recorded the one it started with %s, or deleted %s if there is none", pl.Target, err, r.resumeCommand("JOB_ID"), inflightPath(r.Store.Path(), rec.Target))
 		}
 	})
 }
