@@ -317,3 +317,59 @@ func TestReliabilityResumeCommandRecordsAnImportFoundInTheTenant(t *testing.T) {
 		})
 	}
 }
+
+// TestReliabilityConfigAndHangingEndpoints (item 13): promoter run does not
+// need the daemon's trigger token variable set; validate refuses a git://
+// remote; an endpoint that accepts and never answers costs at most about
+// jobTimeout, not minutes per attempt.
+func TestReliabilityConfigAndHangingEndpoints(t *testing.T) {
+	t.Parallel()
+	t.Run("run without the trigger token variable", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, worldOptions{pipeline: "serve:\n  triggerTokenEnv: E2E_UNSET_TRIGGER_TOKEN\n"})
+		r := w.exec(nil, "run", "--config", w.cfg)
+		if r.code != exitOK {
+			t.Fatalf("want run to import without serve.triggerTokenEnv set, got %s", r)
+		}
+		if n := w.realImports(); n != 1 {
+			t.Errorf("real imports = %d, want 1", n)
+		}
+		r = w.exec(nil, "serve", "--config", w.cfg, "--listen", "127.0.0.1:0")
+		if r.code != exitUsage || !strings.Contains(r.stderr, "E2E_UNSET_TRIGGER_TOKEN") {
+			t.Errorf("want serve to refuse the unset trigger token variable, got %s", r)
+		}
+	})
+	t.Run("git:// remote", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, worldOptions{repo: "repo:\n  path: ./repo\n  remote: git://git.example.com/config.git\n"})
+		r := w.exec(nil, "validate", "--config", w.cfg)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "repo.remote") || !strings.Contains(r.stderr, "git://") {
+			t.Errorf("want validate to refuse the git:// remote naming repo.remote, got %s", r)
+		}
+	})
+	t.Run("status endpoint that never answers", func(t *testing.T) {
+		t.Parallel()
+		hang := func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/sp-config/export/") && !strings.HasSuffix(r.URL.Path, "/download") {
+					<-r.Context().Done()
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+		w := newWorld(t, worldOptions{pipeline: "    jobTimeout: 3s\n", dev: tenantSetup{wrap: hang}})
+		start := time.Now()
+		r := w.exec(nil, "run", "--config", w.cfg)
+		took := time.Since(start)
+		if msg := lastError(r.stderr); r.code != exitRuntime || !strings.Contains(msg, "after 3s") && !strings.Contains(msg, "no answer from the tenant") {
+			t.Fatalf("want exit 1 naming the timeout, got %s", r)
+		}
+		if took > 20*time.Second {
+			t.Errorf("the run took %s against a jobTimeout of 3s", took.Round(time.Millisecond))
+		}
+		if h := w.head(); h != "" {
+			t.Errorf("a timed-out export committed %s", h)
+		}
+	})
+}
