@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -372,4 +373,123 @@ func TestReliabilityConfigAndHangingEndpoints(t *testing.T) {
 			t.Errorf("a timed-out export committed %s", h)
 		}
 	})
+}
+
+// gitIn runs git in dir and fails the test on error.
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Other", "GIT_AUTHOR_EMAIL=other@example.com",
+		"GIT_COMMITTER_NAME=Other", "GIT_COMMITTER_EMAIL=other@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestReliabilityRebaseOnPushMovesTheRecord (item 12): while a run imports,
+// someone pushes a commit to the remote. When it touches other files, the
+// run's push is rejected, its commits are rebased and pushed, and the import
+// record (the note) moves with the rebased promotion commit: one record, on
+// the commit applied names, none on a commit the branch no longer holds.
+// When it touches a file the run committed too, the run fails giving the
+// exact git command, which works without an upstream branch.
+func TestReliabilityRebaseOnPushMovesTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, conflict := range []bool{false, true} {
+		name := "other files"
+		if conflict {
+			name = "same file"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			remote := filepath.Join(dir, "remote.git")
+			other := filepath.Join(dir, "other")
+			if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", remote).CombinedOutput(); err != nil {
+				t.Fatalf("git init --bare: %v\n%s", err, out)
+			}
+			if out, err := exec.Command("git", "clone", "-q", remote, other).CombinedOutput(); err != nil {
+				t.Fatalf("git clone: %v\n%s", err, out)
+			}
+			gitIn(t, other, "checkout", "-q", "-b", "main")
+			if err := os.WriteFile(filepath.Join(other, "README.md"), []byte("config\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gitIn(t, other, "add", "README.md")
+			gitIn(t, other, "commit", "-q", "-m", "readme")
+			gitIn(t, other, "push", "-q", "origin", "main")
+			var w *e2e
+			var pushed atomic.Bool
+			pushMeanwhile := func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+					if isPost("/sp-config/import")(r) && r.URL.Query().Get("preview") == "false" && !pushed.Swap(true) {
+						path := "NOTES.md"
+						if conflict {
+							files := strings.Split(gitIn(t, w.repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", "tenants/dev"), "\x00")
+							path = files[0]
+						}
+						full := filepath.Join(other, filepath.FromSlash(path))
+						_ = os.MkdirAll(filepath.Dir(full), 0o755)
+						if err := os.WriteFile(full, []byte("{\"other\": true}\n"), 0o644); err != nil {
+							t.Error(err)
+						}
+						gitIn(t, other, "add", "-A")
+						gitIn(t, other, "commit", "-q", "-m", "meanwhile")
+						gitIn(t, other, "push", "-q", "origin", "main")
+					}
+					h.ServeHTTP(rw, r)
+				})
+			}
+			w = newWorld(t, worldOptions{repo: "repo:\n  path: ./repo\n  remote: " + remote + "\n", prod: tenantSetup{wrap: pushMeanwhile}})
+			r := w.exec(nil, "run", "--config", w.cfg)
+			if !pushed.Load() {
+				t.Fatalf("the concurrent push did not happen: %s", r)
+			}
+			if conflict {
+				msg := lastError(r.stderr)
+				want := "git -C " + w.repo + " pull --rebase origin main"
+				if r.code != exitRuntime || !strings.Contains(msg, want) {
+					t.Fatalf("want exit 1 giving %q, got %s", want, r)
+				}
+				if strings.Contains(msg, "(git pull --rebase)") {
+					t.Errorf("the message still suggests a bare git pull --rebase:\n%s", msg)
+				}
+				cmd := exec.Command("sh", "-c", want)
+				cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Op", "GIT_AUTHOR_EMAIL=op@example.com", "GIT_COMMITTER_NAME=Op", "GIT_COMMITTER_EMAIL=op@example.com")
+				out, _ := cmd.CombinedOutput()
+				if strings.Contains(string(out), "no tracking information") || !strings.Contains(string(out), "CONFLICT") {
+					t.Errorf("the suggested command does not get as far as the conflict:\n%s", out)
+				}
+				return
+			}
+			if r.code != exitOK || !strings.Contains(r.stderr, "rebased local commits onto the remote") {
+				t.Fatalf("want the run to rebase and push, got %s", r)
+			}
+			if n := w.importedRecords(); n != 1 {
+				t.Errorf("import records = %d, want 1 for one import", n)
+			}
+			applied := strings.TrimSpace(w.git("rev-parse", "refs/promoter/applied/prod"))
+			for line := range strings.Lines(w.git("notes", "--ref=promoter", "list")) {
+				f := strings.Fields(line)
+				if len(f) != 2 {
+					continue
+				}
+				if _, err := exec.Command("git", "-C", w.repo, "merge-base", "--is-ancestor", f[1], "main").Output(); err != nil {
+					t.Errorf("note on %s, a commit the branch no longer holds", f[1])
+				}
+				if note := w.git("notes", "--ref=promoter", "show", f[1]); strings.Contains(note, `"verdict": "imported"`) && f[1] != applied {
+					t.Errorf("the import record is on %s, applied is %s", f[1], applied)
+				}
+			}
+			if got := strings.Fields(gitIn(t, remote, "rev-parse", "main"))[0]; got != w.head() {
+				t.Errorf("remote main %s, local %s", got, w.head())
+			}
+			if n := strings.Count(gitIn(t, remote, "notes", "--ref=promoter", "show", applied), `"verdict": "imported"`); n != 1 {
+				t.Errorf("the remote's note on the applied commit holds %d imported records, want 1", n)
+			}
+			w.intact()
+		})
+	}
 }
