@@ -132,7 +132,11 @@ func (c *Client) Export(ctx context.Context, p ExportPayload, o WaitOptions, fn 
 // running), waits for it and downloads its results. A FAILED or CANCELLED
 // import returns the results it has together with the *JobError.
 func (c *Client) Import(ctx context.Context, data []byte, opts *ImportOptions, preview bool, o WaitOptions, started func(Job) error) (Job, *ImportResults, error) {
-	job, err := c.StartImport(ctx, data, opts, preview)
+	// The start and its retries (429 and 503 only) stay within the job's
+	// timeout.
+	sctx, cancel := context.WithTimeout(ctx, o.withDefaults().Timeout)
+	job, err := c.StartImport(sctx, data, opts, preview)
+	cancel()
 	if err != nil {
 		return job, nil, err
 	}
