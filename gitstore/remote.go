@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -412,7 +413,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 			return fmt.Errorf("rebase %s: %w", ref, err)
 		}
 		if len(c.ParentHashes) > 1 {
-			return fmt.Errorf("rebase %s: local commit %s is a merge: integrate %s by hand (git pull) in %s", ref, short(h), redactURL(r.o.Remote), r.path)
+			return fmt.Errorf("rebase %s: local commit %s is a merge: integrate %s by hand: %s, then run promoter again", ref, short(h), redactURL(r.o.Remote), r.pullCommand())
 		}
 		mine = append(mine, c)
 		if len(c.ParentHashes) == 0 {
@@ -446,7 +447,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 		root := &pending{}
 		for _, x := range cs {
 			if touched[x.path] {
-				return fmt.Errorf("push %s rejected and cannot be rebased: %s was changed both by local commit %s and on %s; integrate by hand (git pull --rebase) in %s", ref, x.path, short(c.Hash), redactURL(r.o.Remote), r.path)
+				return fmt.Errorf("push %s rejected and cannot be rebased: %s was changed both by local commit %s and on %s; integrate by hand: %s (resolve the conflict, git rebase --continue), then run promoter again", ref, x.path, short(c.Hash), redactURL(r.o.Remote), r.pullCommand())
 			}
 			var content []byte
 			if !x.new.IsZero() {
@@ -498,23 +499,51 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 			return err
 		}
 	}
-	for old, nh := range remap {
-		if data, ok, err := r.noteLocked(old); err == nil && ok {
-			if err := r.setNoteLocked(nh, data); err != nil {
-				return err
-			}
-		}
+	if err := r.moveNotes(remap); err != nil {
+		return err
 	}
 	_ = ctx
 	return nil
 }
 
-func (r *Repo) noteLocked(h Hash) ([]byte, bool, error) { return r.Note(h) }
+// pullCommand is the exact git command that integrates the remote's branch
+// into this working copy by hand (the branch has no upstream configured, so
+// a bare "git pull" would not know what to pull).
+func (r *Repo) pullCommand() string {
+	return "git -C " + shellQuote(r.path) + " pull --rebase origin " + shellQuote(r.o.Branch)
+}
 
-func (r *Repo) setNoteLocked(commit Hash, data []byte) error {
-	names := noteNames(commit)
-	changes := []Change{{Path: names[0], Content: data}, {Path: names[1]}, {Path: names[2]}}
-	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes added by 'promoter'\n", changes, false)
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// moveNotes moves the notes of rebased commits (old -> new in remap) to
+// their new commits in one notes commit: a record stays on the commit the
+// branch holds, and none is left on the commit it replaced.
+func (r *Repo) moveNotes(remap map[Hash]Hash) error {
+	var changes []Change
+	for _, old := range slices.SortedFunc(maps.Keys(remap), func(a, b Hash) int { return strings.Compare(a.String(), b.String()) }) {
+		data, ok, err := r.Note(old)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		nn := noteNames(remap[old])
+		changes = append(changes, Change{Path: nn[0], Content: data}, Change{Path: nn[1]}, Change{Path: nn[2]})
+		for _, n := range noteNames(old) {
+			changes = append(changes, Change{Path: n})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err := r.commitRef(context.Background(), notesRef, Hash{}, false, "Notes moved by 'promoter' to rebased commits\n", changes, false)
 	return err
 }
 

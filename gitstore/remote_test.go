@@ -103,6 +103,9 @@ func exercise(t *testing.T, remote, token string, checkRemote func()) {
 	if err := a.SetRef("refs/promoter/applied/prod", ha, Hash{}); err != nil {
 		t.Fatal(err)
 	}
+	if err := a.SetNote(ha, []byte("record a\n")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.Commit(ctx, CommitSpec{Message: "b", Changes: []Change{{Path: "tenants/prod/X/b.json", Content: []byte("b\n")}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +125,17 @@ func exercise(t *testing.T, remote, token string, checkRemote func()) {
 	if applied, _ := a.Ref("refs/promoter/applied/prod"); applied != mustHead(t, a) {
 		t.Errorf("applied ref %s was not carried to the rebased commit %s", applied, mustHead(t, a))
 	}
+	// The record moves with the rebased commit: one note, on the commit the
+	// branch holds, none left on the commit it replaced.
+	if got, ok, _ := a.Note(mustHead(t, a)); !ok || string(got) != "record a\n" {
+		t.Errorf("note on the rebased commit = %q %v, want the record", got, ok)
+	}
+	if _, ok, _ := a.Note(ha); ok {
+		t.Errorf("the note stayed on the pre-rebase commit %s", ha)
+	}
+	if out := gitCmd(t, a.Path(), "notes", "--ref=promoter", "list"); strings.Contains(out, ha.String()) || strings.Count(out, "\n") != 2 {
+		t.Errorf("refs/notes/promoter holds:\n%s\nwant the notes of h1 and the rebased commit only", out)
+	}
 
 	// both change the same file: a clear error, nothing lost
 	if err := b.Sync(ctx); err != nil {
@@ -139,6 +153,9 @@ func exercise(t *testing.T, remote, token string, checkRemote func()) {
 	err = a.Push(ctx)
 	if err == nil || !strings.Contains(err.Error(), "tenants/prod/X/a.json") {
 		t.Fatalf("conflicting push: %v, want an error naming the file", err)
+	}
+	if want := "git -C " + a.Path() + " pull --rebase origin main"; !strings.Contains(err.Error(), want) {
+		t.Errorf("conflicting push: %v, want the exact command %q", err, want)
 	}
 	if data, _, _ := a.ReadFile(mustHead(t, a), "tenants/prod/X/a.json"); string(data) != "a2\n" {
 		t.Errorf("local commit lost: %q", data)

@@ -178,16 +178,27 @@ func (m *Metrics) Run(rec pipeline.RunRecord, changeTime time.Time) {
 			}
 		}
 	}
-	if rec.Outcome != pipeline.OutcomeImported {
+	// The verified imports of the run: one it resumed (a previous run
+	// started it) and its own.
+	var records []*pipeline.Record
+	if res := rec.Result; res != nil {
+		if res.Resumed != nil && res.Resumed.Verdict == "imported" {
+			records = append(records, res.Resumed)
+		}
+		if rec.Outcome == pipeline.OutcomeImported && res.Record != nil && res.Record != res.Resumed {
+			records = append(records, res.Record)
+		}
+	}
+	if rec.Outcome != pipeline.OutcomeImported && len(records) == 0 {
 		return
 	}
 	imported := rec.Finished
-	if rec.Result != nil && rec.Result.Record != nil {
-		for _, o := range rec.Result.Record.Objects {
+	for _, r := range records {
+		for _, o := range r.Objects {
 			typ, _, _ := strings.Cut(o, " ")
 			m.imported.WithLabelValues(p, typ).Inc()
 		}
-		if f := rec.Result.Record.Finished; !f.IsZero() {
+		if f := r.Finished; !f.IsZero() {
 			imported = f
 		}
 	}
@@ -210,6 +221,9 @@ func LeadTimeCommit(rec pipeline.RunRecord) string {
 	}
 	if rec.Result.SnapshotCommit != "" {
 		return rec.Result.SnapshotCommit
+	}
+	if rec.Result.Record == nil && rec.Result.Resumed != nil {
+		return rec.Result.Resumed.Revision
 	}
 	if rec.Plan != nil {
 		return rec.Plan.Revision

@@ -114,3 +114,36 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestResumedImportIsASuccess: a run that resumed and recorded an import a
+// previous run started is a success, whether the rest of the run had nothing
+// to do (outcome imported) or stopped (blocked): the last success time and
+// the imported objects come from the resumed record.
+func TestResumedImportIsASuccess(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	for _, outcome := range []pipeline.Outcome{pipeline.OutcomeImported, pipeline.OutcomeBlocked} {
+		t.Run(string(outcome), func(t *testing.T) {
+			m := New("p")
+			resumed := &pipeline.Record{Verdict: "imported", ImportJob: "j1", Revision: "abc",
+				Objects: []string{"SOURCE AD"}, Finished: t0.Add(30 * time.Second)}
+			m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: outcome, Started: t0, Finished: t0.Add(time.Minute),
+				Result: &pipeline.Result{Outcome: outcome, Resumed: resumed}}, time.Time{})
+			out := scrape(t, m)
+			for _, want := range []string{
+				`promoter_last_success_timestamp_seconds{pipeline="p"} 1.77234483e+09`,
+				`promoter_objects_imported_total{pipeline="p",type="SOURCE"} 1`,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+		})
+	}
+	res := &pipeline.Result{Outcome: pipeline.OutcomeImported, Resumed: &pipeline.Record{Verdict: "imported"}}
+	if got := res.Report(); got != "imported (resumed)" {
+		t.Errorf("Report = %q, want imported (resumed)", got)
+	}
+	if got := LeadTimeCommit(pipeline.RunRecord{Outcome: pipeline.OutcomeImported, Result: &pipeline.Result{Resumed: &pipeline.Record{Revision: "abc"}}}); got != "abc" {
+		t.Errorf("LeadTimeCommit of a resumed import = %q, want its revision", got)
+	}
+}

@@ -291,7 +291,7 @@ func (r *Runner) importStep(ctx context.Context, res *Result, rec *Record, pl *P
 			}
 			return "", "", fmt.Errorf("import on %s: %w", pl.Target, err)
 		default:
-			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and deleted %s", pl.Target, err, inflightPath(r.Store.Path(), rec.Target))
+			return "", "", fmt.Errorf("import on %s: the request's outcome is unknown (%w); the tenant may have started an import: the next run stops until you have checked its import jobs and recorded the one it started with %s, or deleted %s if there is none", pl.Target, err, r.resumeCommand("JOB_ID"), inflightPath(r.Store.Path(), rec.Target))
 		}
 	})
 }
@@ -512,44 +512,6 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 		}
 	}
 	return clearInflight(r.Store.Path(), rec.Target)
-}
-
-// resumeInflight finishes an import a previous process started but did not
-// record (it crashed or was killed). It never starts an import.
-func (r *Runner) resumeInflight(ctx context.Context, res *Result) error {
-	rec, ok, err := readInflight(r.Store.Path(), r.Pipeline.Target)
-	if err != nil || !ok {
-		return err
-	}
-	if rec.ImportJob == "" {
-		return fmt.Errorf("a previous run was requesting an import on %s at %s (payload sha256 %s) and stopped before the tenant answered; the import may have started: check the tenant's import jobs, then delete %s to continue",
-			rec.Target, rec.Started.Format(time.RFC3339), rec.PayloadSHA256, inflightPath(r.Store.Path(), rec.Target))
-	}
-	return r.step(ctx, res, "resume", func() (string, string, error) {
-		r.log().Warn("found an import that a previous run started but did not record", "job", rec.ImportJob, "target", rec.Target, "started", rec.Started)
-		job, results, err := r.Target.ResumeImport(ctx, rec.ImportJob, r.waitOptions())
-		rec.ImportStatus, rec.ImportResults = job.Status, results
-		if results != nil {
-			rec.BackupJob = results.ExportJobID
-		}
-		var apiErr *spconfig.APIError
-		var je *spconfig.JobError
-		switch {
-		case errors.As(err, &je):
-			return "", "", r.failedImport(ctx, res, rec, je)
-		case errors.As(err, &apiErr) && apiErr.NotFound():
-			return "", "", fmt.Errorf("import job %s (started %s) is unknown to %s; check the tenant, then delete %s to continue",
-				rec.ImportJob, rec.Started.Format(time.RFC3339), rec.Target, inflightPath(r.Store.Path(), rec.Target))
-		case err != nil:
-			return "", "", fmt.Errorf("resume import job %s: %w", rec.ImportJob, err)
-		}
-		var inner Result
-		if err := r.verifyAndRecord(ctx, &inner, rec); err != nil {
-			return "", "", err
-		}
-		res.Steps = append(res.Steps, inner.Steps...)
-		return "recorded", "import job " + rec.ImportJob + " completed; recorded", nil
-	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {

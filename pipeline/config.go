@@ -1249,7 +1249,9 @@ func checkRemote(remote string) string {
 			}
 		}
 		switch u.Scheme {
-		case "https", "ssh", "git", "file":
+		case "https", "ssh", "file":
+		case "git":
+			return "git:// is neither encrypted nor authenticated (anyone on the path can read or change what promoter pulls); use https:// or ssh://"
 		case "http":
 			if !isLoopback(u.Hostname()) {
 				return "http:// is only accepted for loopback hosts; use https:// or ssh://"
@@ -1797,6 +1799,17 @@ func (TenantSecrets) LogValue() slog.Value       { return slog.StringValue("REDA
 // missing or empty one is a problem naming its owner and the variable or
 // file; no secret value ever appears in an error.
 func (c *Config) ResolveSecrets(getenv func(string) string) (*Secrets, error) {
+	return c.resolveSecrets(getenv, true)
+}
+
+// ResolveFlowSecrets is ResolveSecrets without the secrets only promoter
+// serve uses (the manual trigger token): run, apply and the other commands
+// that run one flow do not need them set.
+func (c *Config) ResolveFlowSecrets(getenv func(string) string) (*Secrets, error) {
+	return c.resolveSecrets(getenv, false)
+}
+
+func (c *Config) resolveSecrets(getenv func(string) string, serve bool) (*Secrets, error) {
 	s := &Secrets{Tenants: map[string]TenantSecrets{}, NotificationURLs: map[int]string{}, PullRequestTokens: map[string]string{}}
 	v := &validator{c: c}
 	read := func(path, owner, env, file string) string {
@@ -1843,7 +1856,9 @@ func (c *Config) ResolveSecrets(getenv func(string) string) (*Secrets, error) {
 			v.add("repo.auth.sshKeyFile", "cannot read the ssh key %s: %v", f, err)
 		}
 	}
-	s.TriggerToken = read("serve.triggerToken", "manual trigger token", c.Serve.TriggerTokenEnv, c.Serve.TriggerTokenFile)
+	if serve {
+		s.TriggerToken = read("serve.triggerToken", "manual trigger token", c.Serve.TriggerTokenEnv, c.Serve.TriggerTokenFile)
+	}
 	for i, n := range c.Notifications {
 		if n.URL != "" {
 			s.NotificationURLs[i] = n.URL

@@ -212,6 +212,20 @@ type Result struct {
 	PullRequestURL  string  `json:"pullRequestUrl,omitempty"`
 	Plan            *Plan   `json:"plan,omitempty"`
 	Record          *Record `json:"record,omitempty"`
+	// Resumed is the import a previous run started that this flow found,
+	// verified and recorded (promoter resume, or a run or apply that
+	// resumed it before its own steps).
+	Resumed *Record `json:"resumed,omitempty"`
+}
+
+// Report is the outcome as people read it: "imported (resumed)" when the
+// import the flow reports is one a previous run started and this flow
+// recorded.
+func (res *Result) Report() string {
+	if res.Outcome == OutcomeImported && res.Resumed != nil && res.Record == nil {
+		return string(res.Outcome) + " (resumed)"
+	}
+	return string(res.Outcome)
 }
 
 // BlockedError reports a flow stopped by a gate; the command exits 3.
@@ -241,6 +255,10 @@ func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
 	if res != nil {
 		res.Flow = flow
 		switch {
+		case err == nil && res.Outcome == OutcomeNothing && res.Resumed != nil && res.Resumed.Verdict == "imported":
+			// The flow itself had nothing to do: what it did was the
+			// resumed import.
+			res.Outcome = OutcomeImported
 		case err == nil:
 		case IsBlocked(err):
 			res.Outcome = OutcomeBlocked

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"promoter/gitstore"
 	"promoter/spconfig"
@@ -41,8 +42,10 @@ func OpenStore(ctx context.Context, cfg *Config, sec *Secrets, logger *slog.Logg
 	return repo, nil
 }
 
-// NewClient builds the SP-Config client of a configured tenant.
-func NewClient(cfg *Config, sec *Secrets, tenant string, env Env) (*spconfig.Client, error) {
+// NewClient builds the SP-Config client of a configured tenant. attempt,
+// when positive, bounds one HTTP attempt's wait for an answer (a pipeline
+// gives its jobTimeout when that is shorter than the client's default).
+func NewClient(cfg *Config, sec *Secrets, tenant string, env Env, attempt time.Duration) (*spconfig.Client, error) {
 	t, ok := cfg.Tenants[tenant]
 	if !ok {
 		return nil, fmt.Errorf("tenant %q is not configured", tenant)
@@ -55,6 +58,9 @@ func NewClient(cfg *Config, sec *Secrets, tenant string, env Env) (*spconfig.Cli
 		ClientID:     s.ClientID,
 		ClientSecret: s.ClientSecret,
 		Logger:       env.Logger,
+	}
+	if attempt > 0 && attempt < spconfig.DefaultAttemptTimeout {
+		ccfg.AttemptTimeout = attempt
 	}
 	if t.RateLimit > 0 {
 		ccfg.RateLimit = t.RateLimit
@@ -75,11 +81,11 @@ func NewRunner(cfg *Config, sec *Secrets, name string, store Store, env Env) (*R
 	if err != nil {
 		return nil, err
 	}
-	src, err := NewClient(cfg, sec, p.Source, env)
+	src, err := NewClient(cfg, sec, p.Source, env, p.JobTimeout.Duration)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := NewClient(cfg, sec, p.Target, env)
+	dst, err := NewClient(cfg, sec, p.Target, env, p.JobTimeout.Duration)
 	if err != nil {
 		return nil, err
 	}

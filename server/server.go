@@ -178,14 +178,19 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) {
 
 // apiRun is one run in GET /api/pipelines.
 type apiRun struct {
-	ID       int64                 `json:"id"`
-	Trigger  string                `json:"trigger"`
-	Started  time.Time             `json:"started"`
-	Finished time.Time             `json:"finished,omitzero"`
-	Outcome  string                `json:"outcome,omitempty"`
-	Error    string                `json:"error,omitempty"`
-	Blocked  []string              `json:"blockedReasons,omitempty"`
-	Steps    []pipeline.StepResult `json:"steps,omitempty"`
+	ID       int64     `json:"id"`
+	Trigger  string    `json:"trigger"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Outcome  string    `json:"outcome,omitempty"`
+	// Report is the outcome as people read it, e.g. "imported (resumed)".
+	Report string `json:"report,omitempty"`
+	// ResumedJob is the import job a previous run started that this run
+	// verified and recorded.
+	ResumedJob string                `json:"resumedJob,omitempty"`
+	Error      string                `json:"error,omitempty"`
+	Blocked    []string              `json:"blockedReasons,omitempty"`
+	Steps      []pipeline.StepResult `json:"steps,omitempty"`
 }
 
 type apiPipeline struct {
@@ -202,8 +207,15 @@ type apiPipeline struct {
 }
 
 func toAPIRun(r pipeline.RunRecord) apiRun {
-	return apiRun{ID: r.ID, Trigger: r.Trigger, Started: r.Started, Finished: r.Finished, Outcome: string(r.Outcome),
-		Error: r.Error, Blocked: r.Blocked, Steps: r.Steps}
+	a := apiRun{ID: r.ID, Trigger: r.Trigger, Started: r.Started, Finished: r.Finished, Outcome: string(r.Outcome),
+		Report: string(r.Outcome), Error: r.Error, Blocked: r.Blocked, Steps: r.Steps}
+	if res := r.Result; res != nil && res.Resumed != nil {
+		a.ResumedJob = res.Resumed.ImportJob
+		if res.Outcome == r.Outcome {
+			a.Report = res.Report()
+		}
+	}
+	return a
 }
 
 // apiStatus is GET /api/pipelines: the status page as JSON.

@@ -21,6 +21,8 @@ const (
 	DefaultRetryWaitMax = 30 * time.Second
 	DefaultRateLimit    = 95
 	DefaultRateWindow   = 10 * time.Second
+	// DefaultAttemptTimeout is Config.AttemptTimeout's default.
+	DefaultAttemptTimeout = 2 * time.Minute
 	// maxRetryAfter bounds how long one Retry-After is honoured; a server asking
 	// for more is waited on for this long and then asked again.
 	maxRetryAfter = 5 * time.Minute
@@ -52,6 +54,12 @@ type Config struct {
 	// Logger receives one debug line per HTTP attempt and a warning per retry;
 	// never a secret, token or header. Default: discard.
 	Logger *slog.Logger
+	// AttemptTimeout bounds how long one attempt waits for the answer's
+	// headers when HTTPClient is nil (default DefaultAttemptTimeout): a
+	// server that accepts the connection and never answers costs this, then
+	// the call is retried or fails. With HTTPClient set, its transport's
+	// bounds apply instead.
+	AttemptTimeout time.Duration
 	// MaxRetries is how many times one call is retried after a retryable
 	// failure (default 6; negative disables retries). A 401 answered by one
 	// token refresh does not count.
@@ -171,7 +179,11 @@ func New(cfg Config) (*Client, error) {
 		sleep:      cfg.Sleep,
 	}
 	if c.http == nil {
-		c.http = defaultHTTPClient()
+		at := cfg.AttemptTimeout
+		if at <= 0 {
+			at = DefaultAttemptTimeout
+		}
+		c.http = defaultHTTPClient(at)
 	}
 	c.http = guardRedirects(c.http)
 	if c.log == nil {
@@ -250,11 +262,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func defaultHTTPClient() *http.Client {
+func defaultHTTPClient(attempt time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 15 * time.Second
-	t.ResponseHeaderTimeout = 2 * time.Minute
+	t.ResponseHeaderTimeout = attempt
 	t.ExpectContinueTimeout = time.Second
 	t.IdleConnTimeout = 90 * time.Second
 	t.MaxIdleConnsPerHost = 8

@@ -241,7 +241,7 @@ func (e *TimeoutError) Error() string {
 	if status == "" {
 		status = "unknown"
 	}
-	return fmt.Sprintf("wait for %s job %s: still %s after %s: the job keeps running in the tenant; wait again with a longer timeout (ResumeImport for an import) or check the tenant",
+	return fmt.Sprintf("wait for %s job %s: still %s after %s: the job keeps running in the tenant",
 		strings.ToLower(e.Type), e.JobID, status, e.Timeout)
 }
 

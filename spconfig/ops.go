@@ -3,10 +3,13 @@ package spconfig
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -29,7 +32,8 @@ func (c *Client) ConfigObjects(ctx context.Context) ([]ConfigObject, error) {
 
 // StartExport starts an export job (POST /sp-config/export) and returns it as
 // accepted. Type names are checked first: one unknown type fails the whole job
-// in the tenant.
+// in the tenant. Unlike an import it is retried like a GET (429, 5xx, a
+// transport error): a second export job changes nothing in the tenant.
 func (c *Client) StartExport(ctx context.Context, p ExportPayload) (Job, error) {
 	if err := checkTypes("export payload", p.IncludeTypes, p.ExcludeTypes, p.ObjectOptions, Exportable, "exportable"); err != nil {
 		return Job{}, err
@@ -40,7 +44,7 @@ func (c *Client) StartExport(ctx context.Context, p ExportPayload) (Job, error) 
 	}
 	return c.startJob(ctx, call{
 		op: opExport, method: http.MethodPost, path: "/export",
-		contentType: "application/json", body: bytesBody(body), policy: retryRefused,
+		contentType: "application/json", body: bytesBody(body), policy: retryIdempotent,
 	}, JobExport)
 }
 
@@ -49,28 +53,90 @@ func (c *Client) ExportStatus(ctx context.Context, id string) (Job, error) {
 	return c.jobStatus(ctx, opExportStatus, "/export/", id)
 }
 
+// downloadRestarts bounds how many times DownloadExport downloads an export
+// again after the connection was cut mid-body.
+const downloadRestarts = 2
+
 // DownloadExport downloads the results of COMPLETE export job id
 // (GET /sp-config/export/{id}/download) and stream-decodes them with
 // DecodeExport, calling fn for each entry; entries keep the tenant's bytes.
-// A failure after fn was first called is not retried (fn would see entries
-// twice): start the download again.
+// A download cut mid-body (the connection reset, fewer bytes than announced)
+// is downloaded again from the start, at most downloadRestarts times: the
+// entries fn has already seen are skipped, after checking that they are the
+// same bytes, so fn sees every entry once. A document that is complete but
+// malformed, or an error from fn, is not retried.
 func (c *Client) DownloadExport(ctx context.Context, id string, fn func(i int, e Entry) error) (ExportHeader, error) {
 	if err := checkID(opExportDownload, id); err != nil {
 		return ExportHeader{}, err
 	}
+	seen := 0               // entries fn was given
+	seenSum := sha256.New() // of their bytes, to check a restart against
+	for attempt := 0; ; attempt++ {
+		h, cut, err := c.downloadExportOnce(ctx, id, &seen, seenSum, fn)
+		if err == nil || !cut || ctx.Err() != nil || attempt >= downloadRestarts {
+			if err != nil && cut {
+				err = fmt.Errorf("%w (the download was cut %d time(s); start the run again)", err, attempt+1)
+			}
+			return h, err
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "spconfig export download cut, downloading again",
+			slog.String("job", id), slog.Int("entries", seen), slog.Int("attempt", attempt+1), errAttr(err))
+	}
+}
+
+// downloadExportOnce is one download of DownloadExport. cut reports that the
+// body ended with a read error (not a clean end): a restart may succeed.
+func (c *Client) downloadExportOnce(ctx context.Context, id string, seen *int, seenSum hash.Hash, fn func(i int, e Entry) error) (h ExportHeader, cut bool, err error) {
 	resp, err := c.do(ctx, call{op: opExportDownload, method: http.MethodGet, path: "/export/" + url.PathEscape(id) + "/download"})
 	if err != nil {
-		return ExportHeader{}, err
+		return ExportHeader{}, false, err
 	}
 	defer resp.Body.Close()
-	h, err := DecodeExport(resp.Body, fn)
+	body := &readErrReader{r: resp.Body}
+	again := sha256.New() // the bytes of the first *seen entries of this download
+	var fnErr error
+	n := 0
+	h, err = DecodeExport(body, func(i int, e Entry) error {
+		n = i + 1
+		if i < *seen {
+			again.Write(e.Raw)
+			if i == *seen-1 && !bytes.Equal(again.Sum(nil), seenSum.Sum(nil)) {
+				return fmt.Errorf("the export's first %d entries differ from the previous download", *seen)
+			}
+			return nil
+		}
+		*seen = i + 1
+		seenSum.Write(e.Raw)
+		if err := fn(i, e); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return h, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, context.Cause(ctx))
+			return h, false, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, context.Cause(ctx))
 		}
-		return h, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, err)
+		return h, body.err != nil && fnErr == nil, fmt.Errorf("spconfig %s export job %s: %w", opExportDownload, id, err)
 	}
-	return h, nil
+	if n < *seen {
+		return h, false, fmt.Errorf("spconfig %s export job %s: the download has %d entries, the previous one was cut after %d", opExportDownload, id, n, *seen)
+	}
+	return h, false, nil
+}
+
+// readErrReader remembers a read error other than the end of the body.
+type readErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // StartImport starts an import job (POST /sp-config/import?preview=...) with

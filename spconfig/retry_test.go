@@ -60,9 +60,11 @@ func TestRetryPolicy(t *testing.T) {
 		{"get", []string{"404"}, 1, true, "404 Not Found"},
 		{"get", []string{"500"}, 7, true, "500 Internal Server Error"}, // 1 + MaxRetries(6)
 		{"export", []string{"429", "503", "ok"}, 3, false, ""},
-		{"export", []string{"500"}, 1, true, "500"},
-		{"export", []string{"502"}, 1, true, "502"},
-		{"export", []string{"hang"}, 1, true, "not retried"},
+		// A second export job is harmless: the start is retried like a GET.
+		{"export", []string{"500", "ok"}, 2, false, ""},
+		{"export", []string{"502", "504", "ok"}, 3, false, ""},
+		{"export", []string{"hang", "ok"}, 0, false, ""},
+		{"export", []string{"500"}, 7, true, "500"},
 		{"import", []string{"429", "503", "429", "ok"}, 4, false, ""},
 		{"import", []string{"500", "ok"}, 1, true, "500 Internal Server Error"},
 		{"import", []string{"502", "ok"}, 1, true, "502"},

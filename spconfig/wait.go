@@ -66,9 +66,17 @@ func (c *Client) wait(ctx context.Context, kind, id string, o WaitOptions, statu
 	deadline := start.Add(o.Timeout)
 	interval := o.MinInterval
 	lkind := strings.ToLower(kind)
+	// A poll that gets no answer does not outlast the wait: the timeout
+	// bounds every attempt and retry of it (in real time; c.now may be a
+	// test's clock).
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	var job Job
 	for polls := 1; ; polls++ {
-		j, err := status(ctx, id)
+		j, err := status(pctx, id)
+		if err != nil && ctx.Err() == nil && pctx.Err() != nil {
+			return job, &TimeoutError{JobID: id, Type: kind, Timeout: o.Timeout, Last: job}
+		}
 		if err != nil {
 			return job, fmt.Errorf("wait for %s job %s: %w", lkind, id, err)
 		}
@@ -102,7 +110,10 @@ func (c *Client) wait(ctx context.Context, kind, id string, o WaitOptions, statu
 // Export starts an export, waits for it and streams its download to fn. The
 // returned job is the last status seen, also on error.
 func (c *Client) Export(ctx context.Context, p ExportPayload, o WaitOptions, fn func(i int, e Entry) error) (Job, ExportHeader, error) {
-	job, err := c.StartExport(ctx, p)
+	// The start and its retries stay within the job's timeout.
+	sctx, cancel := context.WithTimeout(ctx, o.withDefaults().Timeout)
+	job, err := c.StartExport(sctx, p)
+	cancel()
 	if err != nil {
 		return job, ExportHeader{}, err
 	}
@@ -121,7 +132,11 @@ func (c *Client) Export(ctx context.Context, p ExportPayload, o WaitOptions, fn 
 // running), waits for it and downloads its results. A FAILED or CANCELLED
 // import returns the results it has together with the *JobError.
 func (c *Client) Import(ctx context.Context, data []byte, opts *ImportOptions, preview bool, o WaitOptions, started func(Job) error) (Job, *ImportResults, error) {
-	job, err := c.StartImport(ctx, data, opts, preview)
+	// The start and its retries (429 and 503 only) stay within the job's
+	// timeout.
+	sctx, cancel := context.WithTimeout(ctx, o.withDefaults().Timeout)
+	job, err := c.StartImport(sctx, data, opts, preview)
+	cancel()
 	if err != nil {
 		return job, nil, err
 	}

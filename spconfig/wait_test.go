@@ -272,3 +272,26 @@ func TestWaitLongJobPollsSparsely(t *testing.T) {
 	}
 	t.Logf("%d polls, done seen %v late, total %v", polls, late, tt.clock.Now().Sub(start))
 }
+
+// TestWaitIsBoundedWhenPollsGetNoAnswer: a status endpoint that accepts and
+// never answers costs one AttemptTimeout per attempt, and the whole wait,
+// retries included, ends at the wait's timeout with a *TimeoutError.
+func TestWaitIsBoundedWhenPollsGetNoAnswer(t *testing.T) {
+	tt := newTestTenant(t, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})
+	c := tt.client(func(cfg *Config) {
+		cfg.HTTPClient, cfg.AttemptTimeout = nil, 400*time.Millisecond
+		cfg.Now, cfg.Sleep = nil, nil
+		cfg.RetryWaitMin, cfg.RetryWaitMax = 10*time.Millisecond, 20*time.Millisecond
+	})
+	start := time.Now()
+	_, err := c.WaitExport(context.Background(), "j1", WaitOptions{Timeout: time.Second})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the wait took %s with a 1s timeout", d)
+	}
+	var te *TimeoutError
+	if !errors.As(err, &te) && (err == nil || !strings.Contains(err.Error(), "no answer from the tenant")) {
+		t.Errorf("err = %v, want a timeout or no answer", err)
+	}
+}

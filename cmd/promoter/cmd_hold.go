@@ -100,7 +100,7 @@ func openHoldStore(ctx context.Context, env *environment, path string) (*gitstor
 	if err != nil {
 		return nil, nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	sec, err := cfg.ResolveSecrets(env.getenv)
+	sec, err := cfg.ResolveFlowSecrets(env.getenv)
 	if err != nil {
 		sec = &pipeline.Secrets{}
 		switch a := cfg.Repo.Auth; {

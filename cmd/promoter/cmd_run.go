@@ -36,7 +36,10 @@ func printResult(env *environment, res *pipeline.Result) {
 	if res.Plan != nil {
 		_ = pipeline.RenderPlan(env.stdout, res.Plan, pipeline.FormatText, env.colorEnabled(env.stdout))
 	}
-	outcome := string(res.Outcome)
+	outcome := res.Report()
+	if res.Resumed != nil && res.Record != nil {
+		outcome += " (after recording import job " + res.Resumed.ImportJob + " of a previous run)"
+	}
 	if res.DryRun {
 		outcome += " (dry run: nothing was committed, pushed or imported)"
 	}

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if *logFormat != "" && !validLogFormat(*logFormat) {
 		return usageError("--log-format %q: use text, json or auto", *logFormat)
 	}
-	cfg, sec, err := loadConfig(env, *config)
+	cfg, sec, err := loadConfigFor(env, *config, true)
 	if err != nil {
 		return err
 	}

@@ -429,7 +429,7 @@ func TestJobsThatFailOrNeverFinishStopTheRunCleanly(t *testing.T) {
 		// start another import.
 		for range 1 {
 			r = w.exec(nil, "run", "--config", w.cfg)
-			if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "resume import job") {
+			if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "is still IN_PROGRESS") {
 				t.Fatalf("want the next run to resume the hung import and fail, got %s", r)
 			}
 		}

@@ -31,6 +31,12 @@ func newLogger(env *environment, cfg ...*pipeline.Config) *slog.Logger {
 // loadConfig loads and validates the configuration and resolves its secrets;
 // every problem is a usage error (exit 2).
 func loadConfig(env *environment, path string) (*pipeline.Config, *pipeline.Secrets, error) {
+	return loadConfigFor(env, path, false)
+}
+
+// loadConfigFor is loadConfig; serve also resolves the daemon's own secrets
+// (the manual trigger token), which the other commands do not need set.
+func loadConfigFor(env *environment, path string, serve bool) (*pipeline.Config, *pipeline.Secrets, error) {
 	if path == "" {
 		return nil, nil, usageError("--config FILE is required")
 	}
@@ -38,7 +44,11 @@ func loadConfig(env *environment, path string) (*pipeline.Config, *pipeline.Secr
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	sec, err := cfg.ResolveSecrets(env.getenv)
+	resolve := cfg.ResolveFlowSecrets
+	if serve {
+		resolve = cfg.ResolveSecrets
+	}
+	sec, err := resolve(env.getenv)
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
