@@ -9,19 +9,20 @@ import (
 	"testing"
 )
 
-// TestPackageLayering keeps DESIGN section 2 true: the leaves (spconfig,
-// gitstore, diff) import no other project package except spconfig's model
-// types; pipeline imports only the leaves; the operations packages sit on
+// TestPackageLayering keeps DESIGN section 2 true: retry (the HTTP retry
+// policy) imports no project package; the leaves (spconfig, gitstore, diff)
+// import no other project package except spconfig's model types and retry; pipeline imports only the leaves; the operations packages sit on
 // pipeline; only cmd/promoter imports everything. Test files are exempt.
 func TestPackageLayering(t *testing.T) {
 	allowed := map[string][]string{
-		"spconfig":              {},
+		"retry":                 {},
+		"spconfig":              {"retry"},
 		"spconfig/spconfigtest": {"spconfig"},
 		"gitstore":              {"spconfig"},
 		"diff":                  {"spconfig"},
 		"pipeline":              {"spconfig", "gitstore", "diff"},
-		"forge":                 {"pipeline"},
-		"notify":                {"pipeline", "spconfig", "diff"},
+		"forge":                 {"pipeline", "retry"},
+		"notify":                {"pipeline", "spconfig", "diff", "retry"},
 		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},
 		"server":                {"pipeline", "spconfig", "gitstore", "diff", "metrics"},
 	}
