@@ -23,6 +23,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -1881,11 +1882,7 @@ func (c *Config) ResolveSecrets(getenv func(string) string) (*Secrets, error) {
 }
 
 // PathSegment is one step of a JSON path: an object key or an array index.
-type PathSegment struct {
-	Key     string
-	Index   int
-	IsIndex bool
-}
+type PathSegment = jsonspan.Segment
 
 // ParsePath parses the JSON path subset used by mappings and strip rules:
 // $.a.b, $.a[0].b, $['key with space'], $["key"]. The path is relative to

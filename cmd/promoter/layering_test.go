@@ -10,17 +10,19 @@ import (
 )
 
 // TestPackageLayering keeps DESIGN section 2 true: retry (the HTTP retry
-// policy) imports no project package; the leaves (spconfig, gitstore, diff)
-// import no other project package except spconfig's model types and retry; pipeline imports only the leaves; the operations packages sit on
+// policy) and jsonspan (the JSON path walker) import no project package; the
+// leaves (spconfig, gitstore, diff) import no other project package except
+// spconfig's model types and retry; pipeline imports only the leaves; the operations packages sit on
 // pipeline; only cmd/promoter imports everything. Test files are exempt.
 func TestPackageLayering(t *testing.T) {
 	allowed := map[string][]string{
 		"retry":                 {},
+		"jsonspan":              {},
 		"spconfig":              {"retry"},
-		"spconfig/spconfigtest": {"spconfig"},
+		"spconfig/spconfigtest": {"spconfig", "jsonspan"},
 		"gitstore":              {"spconfig"},
 		"diff":                  {"spconfig"},
-		"pipeline":              {"spconfig", "gitstore", "diff"},
+		"pipeline":              {"spconfig", "gitstore", "diff", "jsonspan"},
 		"forge":                 {"pipeline", "retry"},
 		"notify":                {"pipeline", "spconfig", "diff", "retry"},
 		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},

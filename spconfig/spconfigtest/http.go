@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -467,11 +468,11 @@ func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
 	t.mu.Lock()
 	paths := map[string]map[string]bool{}
 	for _, o := range t.objects {
-		root, err := parseTree(o.Raw)
+		root, err := jsonspan.Parse(o.Raw)
 		if err != nil {
 			continue
 		}
-		for _, rf := range findRefs(o.Raw, root.get("object"), isRefType) {
+		for _, rf := range findRefs(o.Raw, root.Get("object"), isRefType) {
 			if paths[o.Type] == nil {
 				paths[o.Type] = map[string]bool{}
 			}

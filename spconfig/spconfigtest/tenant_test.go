@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -691,12 +692,12 @@ func FuzzParseTree(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := parseTree(b)
+		n, err := jsonspan.Parse(b)
 		if (err == nil) != json.Valid(b) {
 			t.Fatalf("parseTree err %v, json.Valid %v for %q", err, json.Valid(b), b)
 		}
 		if err == nil {
-			if got := applyEdits(b, nil); !bytes.Equal(got, b) {
+			if got := jsonspan.Apply(b, nil); !bytes.Equal(got, b) {
 				t.Fatal("applyEdits without edits changed bytes")
 			}
 			_ = findRefs(b, n, isRefType)
