@@ -85,3 +85,26 @@ func TestPackageLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestCrashHookOnlyUnderTag: the PROMOTER_TEST_CRASH hook is compiled only
+// with the build tag crashtest (which TestMain sets for the binary the tests
+// run), never into a release build.
+func TestCrashHookOnlyUnderTag(t *testing.T) {
+	for _, tc := range []struct {
+		tags      []string
+		want, not string
+	}{
+		{nil, "crash_off.go", "crash.go"},
+		{[]string{"crashtest"}, "crash.go", "crash_off.go"},
+	} {
+		ctx := build.Default
+		ctx.BuildTags = tc.tags
+		pkg, err := ctx.ImportDir(".", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(pkg.GoFiles, tc.want) || slices.Contains(pkg.GoFiles, tc.not) {
+			t.Errorf("tags %v build %v; want %s and not %s", tc.tags, pkg.GoFiles, tc.want, tc.not)
+		}
+	}
+}
