@@ -481,7 +481,7 @@ func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
 	}
 	t.mu.Unlock()
 	var out []spconfig.ConfigObject
-	for _, typ := range spconfig.ExportableTypes {
+	for _, typ := range spconfig.ExportableTypes() {
 		ex := []string{}
 		for p := range paths[typ] {
 			ex = append(ex, p)

@@ -74,7 +74,7 @@ func parseImportOptions(b []byte) (spconfig.ImportOptions, []defaultRef, error) 
 	}
 	if len(bad) > 0 {
 		return spconfig.ImportOptions{}, nil, fmt.Errorf("Request part 'options' names types that cannot be imported (%s); importable types: %s",
-			strings.Join(bad, ", "), strings.Join(spconfig.ImportableTypes, ", "))
+			strings.Join(bad, ", "), strings.Join(spconfig.ImportableTypes(), ", "))
 	}
 	return opts, defaults, nil
 }

@@ -398,7 +398,7 @@ func (t *Tenant) PutObject(e spconfig.Entry) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !spconfig.Exportable(e.Type()) {
-		return fmt.Errorf("put object %s: unknown type %q (want one of the %d exportable types)", e.Key(), e.Type(), len(spconfig.ExportableTypes))
+		return fmt.Errorf("put object %s: unknown type %q (want one of the %d exportable types)", e.Key(), e.Type(), len(spconfig.ExportableTypes()))
 	}
 	o, err := newObject(e.Raw)
 	if err != nil {

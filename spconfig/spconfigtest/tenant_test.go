@@ -449,7 +449,7 @@ func TestConfigObjects(t *testing.T) {
 	for _, o := range objs {
 		byType[o.ObjectType] = o
 	}
-	for _, typ := range spconfig.ExportableTypes {
+	for _, typ := range spconfig.ExportableTypes() {
 		o, ok := byType[typ]
 		if !ok || !o.Exportable || o.SignatureRequired != spconfig.SignedType(typ) || o.OnePerTenant != spconfig.Singleton(typ) {
 			t.Errorf("%s: %+v", typ, o)
