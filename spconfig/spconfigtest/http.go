@@ -346,7 +346,7 @@ func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if ok && len(strings.TrimSpace(string(ob))) > 0 {
 		if opts, defaults, err = parseImportOptions(ob); err != nil {
-			t.badRequest(w, err.Error())
+			t.badRequest(w, "Request part 'options' "+err.Error())
 			return
 		}
 	}
