@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"promoter/pipeline"
+	"promoter/retry"
 )
 
 // Default API roots.
@@ -29,8 +29,9 @@ type Options struct {
 	Logger   *slog.Logger
 	TokenEnv string // named in authentication errors
 	// Attempts bounds the tries of one request on 429, 5xx and transport
-	// errors (default 3); delays grow from 500 ms, capped at 5 s, and
-	// honour Retry-After up to 30 s.
+	// errors (default 3); delays double from 500 ms, capped at 5 s, with
+	// jitter (each between half and all of its step), and honour
+	// Retry-After (seconds or an HTTP date) up to 30 s.
 	Attempts int
 	// Sleep waits between attempts; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -92,6 +93,9 @@ func (e *Error) Temporary() bool {
 	return e.StatusCode == 0 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
+// backoff spaces the attempts of one request.
+var backoff = retry.Backoff{Min: 500 * time.Millisecond, Max: 5 * time.Second, MaxRetryAfter: 30 * time.Second}
+
 // client is the request path both forges share.
 type client struct {
 	forge, repo, base string
@@ -124,20 +128,9 @@ func newClient(forge, base, def, repo, token string, auth func(http.Header, stri
 		o.Attempts = 3
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = retry.Sleep
 	}
 	return &client{forge: forge, repo: repo, base: base, token: token, auth: auth, o: o}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // redact removes the token from a text that came from elsewhere.
@@ -170,10 +163,7 @@ func (c *client) do(ctx context.Context, op, method, path string, in, out any) e
 		if !err.Temporary() || attempt >= c.o.Attempts || ctx.Err() != nil {
 			break
 		}
-		d := min(500*time.Millisecond<<(attempt-1), 5*time.Second)
-		if retryAfter > 0 {
-			d = min(retryAfter, 30*time.Second)
-		}
+		d := backoff.Delay(attempt-1, retryAfter)
 		c.o.Logger.Info("forge request failed, retrying", "forge", c.forge, "repo", c.repo, "op", op, "status", err.StatusCode, "attempt", attempt, "delay", d)
 		if err := c.o.Sleep(ctx, d); err != nil {
 			break
@@ -215,11 +205,7 @@ func (c *client) once(ctx context.Context, op, method, path string, body []byte,
 	if resp.StatusCode/100 != 2 {
 		e := &Error{Forge: c.forge, Repo: c.repo, Op: op, StatusCode: resp.StatusCode, Status: resp.Status,
 			Message: c.redact(errorMessage(data)), Hint: c.hint(resp.StatusCode)}
-		var ra time.Duration
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			ra = time.Duration(s) * time.Second
-		}
-		return ra, e
+		return retry.After(resp.Header.Get("Retry-After"), time.Now()), e
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

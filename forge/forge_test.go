@@ -119,7 +119,7 @@ func TestErrors(t *testing.T) {
 		fail     func(f *forgetest.Server)
 		want     []string // substrings of the error
 		requests int
-		slept    []time.Duration
+		slept    []time.Duration // each delay's step: it waited between half and all of it
 	}{
 		{name: "github bad token", c: forgeCases[0], token: "ghp_WRONGtoken999",
 			want: []string{"github acme/isc-config: find pull request of promoter/x: HTTP 401 Unauthorized: Bad credentials", "$FORGE_TOKEN"}, requests: 1},
@@ -164,8 +164,13 @@ func TestErrors(t *testing.T) {
 			if n := len(f.Requests()); n != tt.requests {
 				t.Errorf("%d requests, want %d", n, tt.requests)
 			}
-			if d := cmp.Diff(tt.slept, sl.d); d != "" {
-				t.Errorf("backoff delays (-want +got):\n%s", d)
+			if len(sl.d) != len(tt.slept) {
+				t.Fatalf("backoff delays %v, want %d within steps %v", sl.d, len(tt.slept), tt.slept)
+			}
+			for i, step := range tt.slept {
+				if d := sl.d[i]; d < step/2 || d > step {
+					t.Errorf("backoff delay %d = %v, want jittered within [%v, %v]", i, d, step/2, step)
+				}
 			}
 		})
 	}
@@ -185,6 +190,21 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	}
 	if d := cmp.Diff([]time.Duration{7 * time.Second, 7 * time.Second}, sl.d); d != "" {
 		t.Errorf("delays honour Retry-After (-want +got):\n%s", d)
+	}
+}
+
+// TestRetryAfterHTTPDate: a Retry-After given as an HTTP date is honoured
+// as the time until then.
+func TestRetryAfterHTTPDate(t *testing.T) {
+	f := startFake(t, nil)
+	f.FailNext(1, http.StatusServiceUnavailable, time.Now().Add(20*time.Second).UTC().Format(http.TimeFormat))
+	sl := &sleeps{}
+	pr := newPR(t, forgeCases[0], f, testToken, sl)
+	if _, err := pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sl.d) != 1 || sl.d[0] < 15*time.Second || sl.d[0] > 20*time.Second {
+		t.Errorf("delays %v, want one of about 20s (the HTTP date's distance)", sl.d)
 	}
 }
 

@@ -31,9 +31,13 @@ const trackPrefix = "refs/remotes/origin/"
 // promoter/<pipeline> must never meet refs/promoter/<x> there.
 const syncPrefix = "refs/promoter-sync/"
 
-// BookkeepingKinds are the kinds of refs/promoter/<kind>/... promoter
+// bookkeepingKinds are the kinds of refs/promoter/<kind>/... promoter
 // writes; any other ref under refs/promoter/ is removed on sync.
-var BookkeepingKinds = []string{"offered", "applied", "observed", "hold"}
+var bookkeepingKinds = []string{"offered", "applied", "observed", "hold"}
+
+// BookkeepingKinds returns the kinds of refs/promoter/<kind>/... promoter
+// writes; the slice is the caller's.
+func BookkeepingKinds() []string { return slices.Clone(bookkeepingKinds) }
 
 // auth returns the credentials for the remote's protocol.
 func (r *Repo) auth() (transport.AuthMethod, error) {
@@ -195,7 +199,7 @@ func bookkeeping(name string) bool {
 		return false
 	}
 	kind, _, ok := strings.Cut(rest, "/")
-	return ok && slices.Contains(BookkeepingKinds, kind)
+	return ok && slices.Contains(bookkeepingKinds, kind)
 }
 
 // cleanBookkeeping removes refs under refs/promoter/ that are none of the

@@ -28,6 +28,10 @@ import (
 // Hash is a git object id.
 type Hash = plumbing.Hash
 
+// NewHash returns the hash written as hex in s (as recorded in notes and
+// journals); text that is not a full hash gives a hash that is not a commit.
+func NewHash(s string) Hash { return plumbing.NewHash(s) }
+
 // emptyTree is the id of the tree with no entries.
 var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 

@@ -104,7 +104,7 @@ func TestWriteTenantReadByGitCLI(t *testing.T) {
 	ctx := context.Background()
 	r := openTest(t, Options{})
 	dev := sampleEntries(t, "dev")
-	h, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes, dev, CommitSpec{Message: "Snapshot dev", Trailers: [][2]string{{"Promoter-Export-Job", "job-1"}}})
+	h, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes(), dev, CommitSpec{Message: "Snapshot dev", Trailers: [][2]string{{"Promoter-Export-Job", "job-1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestWriteTenantReadByGitCLI(t *testing.T) {
 		}
 	}
 	before := statAll(t, r.Path())
-	h2, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes, touched, CommitSpec{Message: "again"})
+	h2, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes(), touched, CommitSpec{Message: "again"})
 	if err != nil || !h2.IsZero() {
 		t.Fatalf("unchanged re-export: commit %s, err %v; want no commit", h2, err)
 	}
@@ -185,7 +185,7 @@ func TestWriteTenantReadByGitCLI(t *testing.T) {
 			break
 		}
 	}
-	h3, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes, changed, CommitSpec{Message: "change"})
+	h3, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes(), changed, CommitSpec{Message: "change"})
 	if err != nil || h3.IsZero() {
 		t.Fatalf("change: %s %v", h3, err)
 	}

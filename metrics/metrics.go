@@ -237,3 +237,15 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// SetHoldCounts sets the number of active holds of each named pipeline from
+// the holds read (zero for a pipeline without any).
+func (m *Metrics) SetHoldCounts(pipelines []string, holds []pipeline.Hold) {
+	per := map[string]int{}
+	for _, h := range holds {
+		per[h.Pipeline]++
+	}
+	for _, n := range pipelines {
+		m.SetHolds(n, per[n])
+	}
+}

@@ -272,6 +272,30 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+// TestRetryAfterHTTPDate: a Retry-After given as an HTTP date is honoured
+// as the time until then, read against the notifier's clock.
+func TestRetryAfterHTTPDate(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			w.Header().Set("Retry-After", now.Add(7*time.Second).Format(http.TimeFormat))
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	sl := &sleeps{}
+	n := &Notifier{Receivers: []Receiver{{Type: "webhook", URL: srv.URL, Events: []string{"blocked"}}},
+		BaseDelay: 100 * time.Millisecond, Sleep: sl.sleep, Now: func() time.Time { return now }}
+	if err := n.Send(context.Background(), blockedMessage(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sl.d) != 1 || sl.d[0] != 7*time.Second {
+		t.Errorf("delays %v, want [7s]", sl.d)
+	}
+}
+
 func TestTransportErrorHidesURL(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()

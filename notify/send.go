@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"promoter/pipeline"
+	"promoter/retry"
 )
 
 // Receiver is one configured destination.
@@ -34,7 +33,7 @@ type Notifier struct {
 	// Attempts bounds the tries per receiver (default 5). Delays double
 	// from BaseDelay (default 1 s) up to MaxDelay (default 30 s), with
 	// jitter (each delay is between half and all of its step); Retry-After
-	// is honoured up to MaxDelay.
+	// (seconds or an HTTP date) is honoured up to MaxDelay.
 	Attempts            int
 	BaseDelay, MaxDelay time.Duration
 	// Sleep waits between attempts; tests replace it.
@@ -79,16 +78,7 @@ func (n *Notifier) defaults() {
 		n.MaxDelay = 30 * time.Second
 	}
 	if n.Sleep == nil {
-		n.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		n.Sleep = retry.Sleep
 	}
 	if n.Now == nil {
 		n.Now = time.Now
@@ -153,24 +143,19 @@ func host(u string) string {
 // post delivers one payload with bounded retries.
 func (n *Notifier) post(ctx context.Context, r Receiver, body []byte) error {
 	name := fmt.Sprintf("notify %s receiver notifications[%d] at %s", r.Type, r.Index, host(r.URL))
-	step := n.BaseDelay
+	b := retry.Backoff{Min: n.BaseDelay, Max: n.MaxDelay}
 	for attempt := 1; ; attempt++ {
-		retryAfter, retry, err := n.once(ctx, r, body)
+		retryAfter, again, err := n.once(ctx, r, body)
 		if err == nil {
 			return nil
 		}
-		if !retry {
+		if !again {
 			return fmt.Errorf("%s: %w (not retried; check the receiver's URL and what it accepts)", name, err)
 		}
 		if attempt >= n.Attempts {
 			return fmt.Errorf("%s: %w; gave up after %d attempts", name, err, attempt)
 		}
-		d := step/2 + rand.N(step/2+1)
-		if retryAfter > 0 {
-			d = retryAfter
-		}
-		d = min(d, n.MaxDelay)
-		step = min(step*2, n.MaxDelay)
+		d := b.Delay(attempt-1, retryAfter)
 		n.Logger.Warn("notification failed, retrying", "receiver", r.Index, "host", host(r.URL), "attempt", attempt, "delay", d, "error", err)
 		if serr := n.Sleep(ctx, d); serr != nil {
 			return fmt.Errorf("%s: %w (stopped retrying: %v)", name, err, serr)
@@ -178,8 +163,8 @@ func (n *Notifier) post(ctx context.Context, r Receiver, body []byte) error {
 	}
 }
 
-// once sends one attempt; retry says whether another may help.
-func (n *Notifier) once(ctx context.Context, r Receiver, body []byte) (retryAfter time.Duration, retry bool, err error) {
+// once sends one attempt; again says whether another may help.
+func (n *Notifier) once(ctx context.Context, r Receiver, body []byte) (retryAfter time.Duration, again bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, false, errors.New("invalid URL")
@@ -203,8 +188,6 @@ func (n *Notifier) once(ctx context.Context, r Receiver, body []byte) (retryAfte
 	if s := strings.TrimSpace(string(msg)); s != "" {
 		e = fmt.Errorf("HTTP %s: %s", resp.Status, s)
 	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		retryAfter = time.Duration(s) * time.Second
-	}
+	retryAfter = retry.After(resp.Header.Get("Retry-After"), n.Now())
 	return retryAfter, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500, e
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -383,8 +384,12 @@ type NotificationConfig struct {
 	Events []string `yaml:"events"` // blocked, promoted, drift, rollback, failed; default all
 }
 
-// NotificationEvents are the events a notification can subscribe to.
-var NotificationEvents = []string{"blocked", "promoted", "drift", "rollback", "failed"}
+// notificationEvents are the events a notification can subscribe to.
+var notificationEvents = []string{"blocked", "promoted", "drift", "rollback", "failed"}
+
+// NotificationEvents returns the events a notification can subscribe to;
+// the slice is the caller's.
+func NotificationEvents() []string { return slices.Clone(notificationEvents) }
 
 // LogConfig is how promoter logs.
 type LogConfig struct {
@@ -437,8 +442,12 @@ const (
 	maxConfigSize         = 4 << 20
 )
 
-// APIVersions are the accepted tenant apiVersion values.
-var APIVersions = []string{"beta", "v2024", "v2025", "v2026", "v1"}
+// apiVersions are the accepted tenant apiVersion values.
+var apiVersions = []string{"beta", "v2024", "v2025", "v2026", "v1"}
+
+// APIVersions returns the accepted tenant apiVersion values; the slice is
+// the caller's.
+func APIVersions() []string { return slices.Clone(apiVersions) }
 
 // Problem is one configuration problem.
 type Problem struct {
@@ -1056,7 +1065,7 @@ func (c *Config) applyDefaults() {
 		}
 		path := fmt.Sprintf("pipelines[%d]", i)
 		if len(p.IncludeTypes) == 0 {
-			p.IncludeTypes = slices.Clone(spconfig.ExportableTypes)
+			p.IncludeTypes = slices.Clone(spconfig.ExportableTypes())
 		}
 		if p.Mode == "" {
 			p.Mode = ModeAuto
@@ -1095,7 +1104,7 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Notifications {
 		if len(c.Notifications[i].Events) == 0 {
-			c.Notifications[i].Events = slices.Clone(NotificationEvents)
+			c.Notifications[i].Events = slices.Clone(notificationEvents)
 		}
 	}
 	if c.Log.Format == "" {
@@ -1339,8 +1348,8 @@ func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
 			v.add(path+".tokenURL", "%s", msg)
 		}
 	}
-	if !slices.Contains(APIVersions, t.APIVersion) {
-		v.add(path+".apiVersion", "unknown API version %q; use one of %s", t.APIVersion, strings.Join(APIVersions, ", "))
+	if !slices.Contains(apiVersions, t.APIVersion) {
+		v.add(path+".apiVersion", "unknown API version %q; use one of %s", t.APIVersion, strings.Join(apiVersions, ", "))
 	}
 	c.checkPair(v, path, "clientID", t.ClientIDEnv, t.ClientIDFile)
 	c.checkPair(v, path, "clientSecret", t.ClientSecretEnv, t.ClientSecretFile)
@@ -1429,7 +1438,7 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 				if hint := typeHint(t); hint != "" {
 					v.add(tp, "unknown object type %q%s", t, hint)
 				} else {
-					v.add(tp, "unknown object type %q; the types are: %s", t, strings.Join(spconfig.ExportableTypes, ", "))
+					v.add(tp, "unknown object type %q; the types are: %s", t, strings.Join(spconfig.ExportableTypes(), ", "))
 				}
 			} else if seen[t] {
 				v.add(tp, "%s is listed twice", t)
@@ -1548,10 +1557,10 @@ func (c *Config) validateScopes(v *validator) {
 func (p *PipelineConfig) Types() []string {
 	inc := p.IncludeTypes
 	if len(inc) == 0 {
-		inc = spconfig.ExportableTypes
+		inc = spconfig.ExportableTypes()
 	}
 	var out []string
-	for _, t := range spconfig.ExportableTypes {
+	for _, t := range spconfig.ExportableTypes() {
 		if slices.Contains(inc, t) && !slices.Contains(p.ExcludeTypes, t) {
 			out = append(out, t)
 		}
@@ -1571,7 +1580,7 @@ func (p *PipelineConfig) Excluded(typ, scope, name string) bool {
 
 // typeHint suggests the right spelling of a type name.
 func typeHint(t string) string {
-	if s := suggest(t, spconfig.ExportableTypes); s != "" && s != t {
+	if s := suggest(t, spconfig.ExportableTypes()); s != "" && s != t {
 		return fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return ""
@@ -1740,8 +1749,8 @@ func (c *Config) validateNotification(v *validator, path string, n *Notification
 		v.add(path+".urlEnv", "%s", badEnvName(n.URLEnv))
 	}
 	for i, e := range n.Events {
-		if !slices.Contains(NotificationEvents, e) {
-			v.add(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q; use %s", e, strings.Join(NotificationEvents, ", "))
+		if !slices.Contains(notificationEvents, e) {
+			v.add(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q; use %s", e, strings.Join(notificationEvents, ", "))
 		}
 	}
 }
@@ -1896,11 +1905,7 @@ func (c *Config) resolveSecrets(getenv func(string) string, serve bool) (*Secret
 }
 
 // PathSegment is one step of a JSON path: an object key or an array index.
-type PathSegment struct {
-	Key     string
-	Index   int
-	IsIndex bool
-}
+type PathSegment = jsonspan.Segment
 
 // ParsePath parses the JSON path subset used by mappings and strip rules:
 // $.a.b, $.a[0].b, $['key with space'], $["key"]. The path is relative to

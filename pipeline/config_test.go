@@ -433,8 +433,8 @@ func TestDefaults(t *testing.T) {
 		"dev.apiVersion":         "v2025",
 		"dev.tokenURL":           "https://acme-sb.api.identitynow.com/oauth/token",
 		"prod.clientIDFile":      filepath.Join(dir, "prod-client-id"),
-		"includeTypes":           spconfig.ExportableTypes,
-		"types":                  spconfig.ExportableTypes,
+		"includeTypes":           spconfig.ExportableTypes(),
+		"types":                  spconfig.ExportableTypes(),
 		"mode":                   "auto",
 		"gate.maxChanges":        50,
 		"gate.onDrift":           "block",
@@ -459,9 +459,8 @@ func TestDefaults(t *testing.T) {
 	}
 	// Defaults must not share the package's type list.
 	p.IncludeTypes[0] = "CHANGED"
-	if spconfig.ExportableTypes[0] == "CHANGED" {
-		spconfig.ExportableTypes[0] = "ACCESS_PROFILE"
-		t.Fatal("includeTypes default aliases spconfig.ExportableTypes")
+	if spconfig.ExportableTypes()[0] == "CHANGED" {
+		t.Fatal("includeTypes default aliases spconfig's list of exportable types")
 	}
 }
 
@@ -487,7 +486,7 @@ notifications:
 	if p.PullRequest.BaseURL != "https://gitlab.com/api/v4" {
 		t.Errorf("gitlab base URL = %q", p.PullRequest.BaseURL)
 	}
-	if !slices.Equal(c.Notifications[0].Events, NotificationEvents) {
+	if !slices.Equal(c.Notifications[0].Events, notificationEvents) {
 		t.Errorf("events default = %v", c.Notifications[0].Events)
 	}
 }

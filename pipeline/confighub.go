@@ -253,7 +253,7 @@ func (r *Runner) hubDeploy(ctx context.Context, rec *Record, pl *Plan) error {
 	}
 	rec.HubStatus = d.Status
 	if err != nil {
-		return fmt.Errorf("Configuration Hub deploy %s of draft %s on %s: %w", rec.HubDeploy, pl.Hub.DraftID, pl.Target, err)
+		return fmt.Errorf("deploy %s of Configuration Hub draft %s on %s: %w", rec.HubDeploy, pl.Hub.DraftID, pl.Target, err)
 	}
 	return nil
 }

@@ -452,11 +452,7 @@ func (r *Runner) resolve(rev string) (gitstore.Hash, error) {
 		if head, herr := r.Store.Head(); herr == nil && head.IsZero() {
 			return h, &UsageError{fmt.Errorf("revision %q: the repository has no commit yet; promoter plan without --rev (or run --dry-run) shows what the first run would do", rev)}
 		}
-		var amb *gitstore.AmbiguousError
-		if errors.As(err, &amb) {
-			return h, &UsageError{err}
-		}
-		return h, &UsageError{fmt.Errorf("revision %q: %w", rev, err)}
+		return h, &UsageError{err} // Store.Resolve's errors name the revision
 	}
 	return h, nil
 }

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"promoter/gitstore"
 )
 
@@ -76,4 +74,4 @@ func clearInflight(repo, target string) error {
 	return nil
 }
 
-func hashOf(s string) gitstore.Hash { return plumbing.NewHash(s) }
+func hashOf(s string) gitstore.Hash { return gitstore.NewHash(s) }

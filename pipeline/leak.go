@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -196,7 +197,7 @@ func (r *Runner) checkPayload(pl *Plan, v view, targetOrg string, payload []spco
 			if err != nil {
 				return err
 			}
-			cur, ok, err := getJSONPath(e.Object(), segs)
+			cur, ok, err := jsonspan.Get(e.Object(), segs)
 			if err != nil {
 				return fmt.Errorf("mapping %s on %s: %w", m.Path, k, err)
 			}

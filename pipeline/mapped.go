@@ -8,6 +8,7 @@ import (
 
 	"promoter/diff"
 	"promoter/gitstore"
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -46,7 +47,7 @@ func (r *Runner) markMapped(d *diff.Result, desired map[spconfig.Key]gitstore.Fi
 			if err != nil {
 				continue
 			}
-			cur, ok, err := getJSONPath(f.Entry.Object(), segs)
+			cur, ok, err := jsonspan.Get(f.Entry.Object(), segs)
 			var s string
 			if err != nil || !ok || json.Unmarshal(cur, &s) != nil || s != m.To {
 				continue

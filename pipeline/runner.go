@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"promoter/gitstore"
@@ -50,6 +51,7 @@ type Store interface {
 	Head() (gitstore.Hash, error)
 	// Resolve turns a revision (HEAD, a branch, tag or ref, a hash, with ~N
 	// or ^) into a commit; an ambiguous name is a *gitstore.AmbiguousError.
+	// Its errors name the revision, so callers do not repeat it.
 	Resolve(rev string) (gitstore.Hash, error)
 	// ReadTenant returns every object file of tenants/<tenant>/ at rev,
 	// decoded, sorted by path (none for the zero rev).
@@ -321,9 +323,19 @@ func (r *Runner) step(ctx context.Context, res *Result, name string, fn func() (
 		r.Hooks.Step(r.Pipeline.Name, name, d, outcome)
 	}
 	if err != nil && !IsBlocked(err) {
-		return fmt.Errorf("%s: %w", name, err)
+		return stepError(name, err)
 	}
 	return err
+}
+
+// stepError prefixes a step's error with the step's name, unless the error
+// already starts with it ("import on prod: ..."), so a chain reads
+// "import on prod: ..." rather than "import: import on prod: ...".
+func stepError(name string, err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, name+" ") || strings.HasPrefix(msg, name+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 func (r *Runner) waitOptions() spconfig.WaitOptions {

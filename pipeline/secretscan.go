@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -75,51 +77,41 @@ type secretFinding struct {
 // pipeline's extra patterns, holding a non-empty string that is not already
 // masked.
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
-	var out []secretFinding
-	var walk func(start int, path string, segs []PathSegment) error
-	walk = func(start int, path string, segs []PathSegment) error {
-		start = skipSpace(obj, start)
-		if start >= len(obj) {
-			return errJSONSyntax
-		}
-		switch obj[start] {
-		case '{':
-			ms, _, err := members(obj, start)
-			if err != nil {
-				return err
-			}
-			for _, m := range ms {
-				p := path + "." + m.key
-				s := append(segs[:len(segs):len(segs)], PathSegment{Key: m.key})
-				if isSecretKey(m.key, extra) && obj[m.valStart] == '"' {
-					var v string
-					if json.Unmarshal(obj[m.valStart:m.valEnd], &v) == nil && v != "" && strings.Trim(v, "*") != "" && v != redacted {
-						out = append(out, secretFinding{path: p, segs: s})
-						continue
-					}
-				}
-				if err := walk(m.valStart, p, s); err != nil {
-					return err
-				}
-			}
-		case '[':
-			for i := 0; ; i++ {
-				vs, _, ok, err := elementSpan(obj, start, i)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					break
-				}
-				if err := walk(vs, fmt.Sprintf("%s[%d]", path, i), append(segs[:len(segs):len(segs)], PathSegment{Index: i, IsIndex: true})); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	root, err := jsonspan.Parse(obj)
+	if err != nil {
+		return nil, err
 	}
-	err := walk(0, "$", nil)
-	return out, err
+	var out []secretFinding
+	jsonspan.Walk(root, func(path []PathSegment, n *jsonspan.Node) bool {
+		if len(path) == 0 {
+			return true
+		}
+		last := path[len(path)-1]
+		if last.IsIndex || !isSecretKey(last.Key, extra) {
+			return true
+		}
+		v, ok := n.Str(obj)
+		if !ok || v == "" || strings.Trim(v, "*") == "" || v == redacted {
+			return true
+		}
+		out = append(out, secretFinding{path: secretPath(path), segs: slices.Clone(path)})
+		return false
+	})
+	return out, nil
+}
+
+// secretPath names a finding: $.key.key[0] (keys as they are, unquoted).
+func secretPath(path []PathSegment) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, s := range path {
+		if s.IsIndex {
+			fmt.Fprintf(&b, "[%d]", s.Index)
+		} else {
+			b.WriteString("." + s.Key)
+		}
+	}
+	return b.String()
 }
 
 const redacted = "REDACTED-BY-PROMOTER"
@@ -162,7 +154,7 @@ func secretScan(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 	obj := []byte(e.Object())
 	val, _ := json.Marshal(redacted)
 	for _, f := range found {
-		if obj, _, err = replaceJSONPath(obj, f.segs, val); err != nil {
+		if obj, _, err = jsonspan.Replace(obj, f.segs, val); err != nil {
 			return e, fmt.Errorf("redact %s in %s: %w", f.path, e.Key(), err)
 		}
 	}

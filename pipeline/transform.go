@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -38,7 +39,7 @@ func stripEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 		if err != nil {
 			return e, err
 		}
-		out, ok, err := deleteJSONPath(obj, segs)
+		out, ok, err := jsonspan.Delete(obj, segs)
 		if err != nil {
 			return e, fmt.Errorf("strip %s from %s: %w", s.Path, e.Key(), err)
 		}
@@ -70,7 +71,7 @@ func mapEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, []string, er
 		if err != nil {
 			return e, nil, err
 		}
-		cur, ok, err := getJSONPath(obj, segs)
+		cur, ok, err := jsonspan.Get(obj, segs)
 		if err != nil {
 			return e, nil, fmt.Errorf("mapping %s on %s: %w", m.Path, e.Key(), err)
 		}
@@ -82,7 +83,7 @@ func mapEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, []string, er
 			continue
 		}
 		to, _ := json.Marshal(m.To)
-		out, _, err := replaceJSONPath(obj, segs, to)
+		out, _, err := jsonspan.Replace(obj, segs, to)
 		if err != nil {
 			return e, nil, fmt.Errorf("mapping %s on %s: %w", m.Path, e.Key(), err)
 		}

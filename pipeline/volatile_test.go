@@ -56,7 +56,7 @@ func TestVolatileFieldsOneTable(t *testing.T) {
 		for _, v := range spconfig.VolatileFields() {
 			types := []string{v.Type}
 			if v.Type == "*" {
-				types = spconfig.ExportableTypes
+				types = spconfig.ExportableTypes()
 			}
 			for _, typ := range types {
 				check(t, objSelf(typ), map[string]any{"name": "obj"}, v.Field, true)

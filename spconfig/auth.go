@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"promoter/retry"
 )
 
 // assumedTokenLifetime is used when the token endpoint does not say how long
@@ -129,7 +131,7 @@ func (t *tokenCache) tokenError(ctx context.Context, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		ae := &APIError{StatusCode: re.Response.StatusCode, Method: http.MethodPost, Operation: opToken,
-			RetryAfter: parseRetryAfter(re.Response.Header.Get("Retry-After"), t.now())}
+			RetryAfter: retry.After(re.Response.Header.Get("Retry-After"), t.now())}
 		if text := strings.TrimSpace(strings.Trim(re.ErrorCode+": "+re.ErrorDescription, ": ")); text != "" {
 			ae.Messages = []ErrorMessage{{Text: t.redactLocked(text)}}
 		}

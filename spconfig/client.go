@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"promoter/retry"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -208,7 +210,7 @@ func New(cfg Config) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = retry.Sleep
 	}
 	rate, window := cfg.RateLimit, cfg.RateWindow
 	if rate <= 0 {
@@ -275,19 +277,5 @@ func defaultHTTPClient(attempt time.Duration) *http.Client {
 		// A bound for one attempt including the body; a 100 MB download fits
 		// comfortably. Callers bound whole operations with ctx.
 		Timeout: 15 * time.Minute,
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
 	}
 }

@@ -7,10 +7,11 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"promoter/retry"
 )
 
 // APIError is a non-2xx answer of the tenant (or of its token endpoint, with
@@ -112,7 +113,7 @@ const maxErrorBody = 64 << 10
 // decodeAPIError builds an APIError from a status, the header and the body
 // (ErrorResponseDto, the 429 {message}, an OAuth2 error, or plain text).
 func decodeAPIError(method, op string, status int, h http.Header, body []byte, now time.Time) *APIError {
-	e := &APIError{StatusCode: status, Method: method, Operation: op, RetryAfter: parseRetryAfter(h.Get("Retry-After"), now)}
+	e := &APIError{StatusCode: status, Method: method, Operation: op, RetryAfter: retry.After(h.Get("Retry-After"), now)}
 	var dto struct {
 		DetailCode       string          `json:"detailCode"`
 		TrackingID       string          `json:"trackingId"`
@@ -158,27 +159,6 @@ func snippet(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "..."
-}
-
-// parseRetryAfter parses a Retry-After header: delay seconds or an HTTP date.
-// It returns 0 when absent, unparsable or in the past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 || secs > 1e6 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // JobError is a job that ended FAILED or CANCELLED. For an import, Results

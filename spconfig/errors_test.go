@@ -123,31 +123,6 @@ func TestAPIErrorFromServer(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 120 ", 2 * time.Minute},
-		{"1.5", 1500 * time.Millisecond},
-		{"0", 0},
-		{"-3", 0},
-		{"Sat, 01 Mar 2025 12:00:09 GMT", 9 * time.Second},
-		{"Saturday, 01-Mar-25 12:01:00 GMT", time.Minute},
-		{"Sat Mar  1 12:00:05 2025", 5 * time.Second},
-		{"Sat, 01 Mar 2025 11:00:00 GMT", 0},
-		{"soon", 0},
-	}
-	for _, tc := range tests {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func FuzzDecodeAPIError(f *testing.F) {
 	f.Add(429, `{"message":"Rate Limit Exceeded"}`, "5")
 	f.Add(400, `{"detailCode":"x","messages":[{"text":"y"}],"causes":null}`, "")

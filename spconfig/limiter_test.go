@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"promoter/retry"
 )
 
 // checkWindow fails when more than n of the sorted times fall in any window
@@ -58,7 +60,7 @@ func TestLimiterSequential(t *testing.T) {
 // synctest bubble (real limiter code, fake time).
 func TestLimiterConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(10, 10*time.Second, time.Now, sleepCtx)
+		l := newLimiter(10, 10*time.Second, time.Now, retry.Sleep)
 		var mu sync.Mutex
 		var starts []time.Time
 		var wg sync.WaitGroup

@@ -26,8 +26,8 @@ const (
 	JobImport = "IMPORT"
 )
 
-// ExportableTypes are the 25 object types SP-Config exports, in the API's order.
-var ExportableTypes = []string{
+// exportableTypes are the 25 object types SP-Config exports, in the API's order.
+var exportableTypes = []string{
 	"ACCESS_PROFILE", "ACCESS_REQUEST_CONFIG", "ATTR_SYNC_SOURCE_CONFIG", "AUTH_ORG",
 	"CAMPAIGN_FILTER", "CONNECTOR_RULE", "FORM_DEFINITION", "GOVERNANCE_GROUP",
 	"IDENTITY_OBJECT_CONFIG", "IDENTITY_PROFILE", "LIFECYCLE_STATE", "NOTIFICATION_TEMPLATE",
@@ -36,16 +36,24 @@ var ExportableTypes = []string{
 	"TRIGGER_SUBSCRIPTION", "WORKFLOW",
 }
 
-// ImportableTypes are the 7 object types SP-Config can import.
-var ImportableTypes = []string{
+// ExportableTypes returns the 25 object types SP-Config exports, in the
+// API's order; the slice is the caller's.
+func ExportableTypes() []string { return slices.Clone(exportableTypes) }
+
+// importableTypes are the 7 object types SP-Config can import.
+var importableTypes = []string{
 	"CONNECTOR_RULE", "IDENTITY_OBJECT_CONFIG", "IDENTITY_PROFILE", "RULE", "SOURCE",
 	"TRANSFORM", "TRIGGER_SUBSCRIPTION",
 }
 
-// HubTypes are the 24 object types Configuration Hub backs up, uploads and
+// ImportableTypes returns the 7 object types SP-Config can import; the slice
+// is the caller's.
+func ImportableTypes() []string { return slices.Clone(importableTypes) }
+
+// hubTypes are the 24 object types Configuration Hub backs up, uploads and
 // deploys (the BackupOptions enum of the spec): every exportable type but
 // CONNECTOR_RULE.
-var HubTypes = []string{
+var hubTypes = []string{
 	"ACCESS_PROFILE", "ACCESS_REQUEST_CONFIG", "ATTR_SYNC_SOURCE_CONFIG", "AUTH_ORG",
 	"CAMPAIGN_FILTER", "FORM_DEFINITION", "GOVERNANCE_GROUP", "IDENTITY_OBJECT_CONFIG",
 	"IDENTITY_PROFILE", "LIFECYCLE_STATE", "NOTIFICATION_TEMPLATE", "PASSWORD_POLICY",
@@ -54,9 +62,13 @@ var HubTypes = []string{
 	"TRIGGER_SUBSCRIPTION", "WORKFLOW",
 }
 
+// HubTypes returns the 24 object types Configuration Hub backs up, uploads
+// and deploys; the slice is the caller's.
+func HubTypes() []string { return slices.Clone(hubTypes) }
+
 // HubType reports whether Configuration Hub can upload and deploy objects of
 // type t.
-func HubType(t string) bool { return slices.Contains(HubTypes, t) }
+func HubType(t string) bool { return slices.Contains(hubTypes, t) }
 
 // singletons are types with exactly one object per tenant and no object name;
 // they match across tenants by type alone, under a fixed display name.
@@ -68,10 +80,10 @@ var singletons = map[string]string{
 }
 
 // Exportable reports whether t is one of the 25 exportable type names.
-func Exportable(t string) bool { return slices.Contains(ExportableTypes, t) }
+func Exportable(t string) bool { return slices.Contains(exportableTypes, t) }
 
 // Importable reports whether SP-Config can import objects of type t.
-func Importable(t string) bool { return slices.Contains(ImportableTypes, t) }
+func Importable(t string) bool { return slices.Contains(importableTypes, t) }
 
 // Singleton reports whether type t has one object per tenant, matched by type.
 func Singleton(t string) bool { _, ok := singletons[t]; return ok }

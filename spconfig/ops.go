@@ -154,7 +154,7 @@ func (c *Client) StartImport(ctx context.Context, data []byte, opts *ImportOptio
 		}
 		for _, t := range opts.DefaultReferences {
 			if !Importable(t) {
-				return Job{}, fmt.Errorf("spconfig import options: defaultReferences: %q is not an importable type (importable: %s)", t, strings.Join(ImportableTypes, ", "))
+				return Job{}, fmt.Errorf("spconfig import options: defaultReferences: %q is not an importable type (importable: %s)", t, strings.Join(importableTypes, ", "))
 			}
 		}
 	}
@@ -259,9 +259,9 @@ func checkID(op, id string) error {
 func checkTypes(what string, include, exclude []string, objOpts map[string]ObjectOptions, ok func(string) bool, adj string) error {
 	var list []string
 	if adj == "exportable" {
-		list = ExportableTypes
+		list = exportableTypes
 	} else {
-		list = ImportableTypes
+		list = importableTypes
 	}
 	check := func(field, t string) error {
 		if !ok(t) {

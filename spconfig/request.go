@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"promoter/retry"
 )
 
 // Operation names (the API's v2025 operationIds), used in errors, logs and
@@ -208,17 +209,7 @@ func (c *Client) backoff(ctx context.Context, cl call, attempt int, cause error)
 // uniformly in [b/2, b] with b = min(waitMax, waitMin*2^attempt), raised to
 // retryAfter (bounded by maxRetryAfter) when the server asked for longer.
 func (c *Client) retryWait(attempt int, retryAfter time.Duration) time.Duration {
-	b := c.waitMax
-	if attempt < 30 {
-		if v := c.waitMin << attempt; v > 0 && v < b {
-			b = v
-		}
-	}
-	d := b/2 + rand.N(b/2+1)
-	if ra := min(retryAfter, maxRetryAfter); ra > d {
-		d = ra
-	}
-	return d
+	return retry.Backoff{Min: c.waitMin, Max: c.waitMax, MaxRetryAfter: maxRetryAfter}.Delay(attempt, retryAfter)
 }
 
 func retryableTokenError(err error) bool {

@@ -43,7 +43,7 @@ func runDiff(ctx context.Context, env *environment, args []string) error {
 	var revs [2]gitstore.Hash
 	for i, r := range rest[:2] {
 		if revs[i], err = repo.Resolve(r); err != nil {
-			return usageError("revision %q: %v", r, err)
+			return usageError("%v", err) // names the revision
 		}
 	}
 	tenants, err := diffTenants(repo, revs, prefix)

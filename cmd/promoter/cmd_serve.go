@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"promoter/metrics"
@@ -58,11 +56,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		names = append(names, p.Name)
 	}
 	m := metrics.New(names...)
-	holds := &holdCache{}
+	holds := &pipeline.HoldWatch{Logger: logger, OnRefresh: func(hs []pipeline.Hold) { m.SetHoldCounts(names, hs) }}
 	srv := server.New(server.Options{
 		Metrics:      m.Handler(),
 		TriggerToken: sec.TriggerToken,
-		Holds:        holds.get,
+		Holds:        func() []server.Hold { return serverHolds(holds.Holds()) },
 		Logger:       logger,
 		Version:      version,
 	})
@@ -89,20 +87,14 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 
-	// Runs share one opened repository. gitstore.Repo is not meant for
-	// concurrent use, so the daemon lets one run at a time touch it (every
-	// run also takes the repository lock, which serialises with `promoter
-	// run` in other processes).
-	repoSem := make(chan struct{}, 1)
-	var ctMu sync.Mutex
-	changeTimes := map[string]time.Time{}
+	// Runs share one opened repository, one run at a time.
+	slot := pipeline.NewRunSlot()
+	leadTimes := &metrics.LeadTimes{}
 	run := func(ctx context.Context, name string, hooks pipeline.Hooks) (*pipeline.Result, error) {
-		select {
-		case repoSem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for the repository: %w", ctx.Err())
+		if err := slot.Acquire(ctx); err != nil {
+			return nil, err
 		}
-		defer func() { <-repoSem }()
+		defer slot.Release()
 		m.Running(name, true)
 		defer m.Running(name, false)
 		r, err := wireRunner(ctx, env, cfg, sec, name, store, pipeline.Env{Logger: logger, Observer: m.Request})
@@ -111,16 +103,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		}
 		r.Hooks = pipeline.ChainHooks(r.Hooks, pipeline.Hooks{Step: m.Step}, hooks)
 		res, err := r.Run(ctx, pipeline.RunOptions{})
-		if c := metrics.LeadTimeCommit(pipeline.RunRecord{Outcome: outcomeOf(res, err), Result: res, Plan: planOf(res)}); c != "" {
-			if h, rerr := store.Resolve(c); rerr == nil {
-				if ci, cerr := store.CommitInfo(h); cerr == nil {
-					ctMu.Lock()
-					changeTimes[name] = ci.When
-					ctMu.Unlock()
-				}
-			}
-		}
-		holds.refresh(store, names, m, logger)
+		leadTimes.Observe(store, name, res, err)
+		holds.Refresh(store)
 		return res, err
 	}
 	sched, err := pipeline.NewScheduler(cfg, pipeline.SchedulerOptions{
@@ -129,39 +113,17 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		History: *history,
 		Grace:   *grace,
 		OnSkip:  m.Skipped,
-		OnRun: func(rec pipeline.RunRecord) {
-			ctMu.Lock()
-			t := changeTimes[rec.Pipeline]
-			delete(changeTimes, rec.Pipeline)
-			ctMu.Unlock()
-			m.Run(rec, t)
-		},
+		OnRun:   func(rec pipeline.RunRecord) { m.Run(rec, leadTimes.Take(rec.Pipeline)) },
 	})
 	if err != nil {
 		stopHTTP()
 		return &exitError{code: exitUsage, err: err}
 	}
-	holds.refresh(store, names, m, logger)
+	holds.Refresh(store)
 	sched.Start()
 	srv.SetReady(sched)
 	// Holds set by other processes or replicas show up within a minute.
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				select {
-				case repoSem <- struct{}{}:
-					holds.refresh(store, names, m, logger)
-					<-repoSem
-				default: // a run holds the repository; it refreshes the holds when it ends
-				}
-			}
-		}
-	}()
+	go holds.Watch(ctx, store, slot, time.Minute)
 	for _, p := range sched.Status() {
 		if p.Schedule != "" {
 			logger.Info("scheduled", "pipeline", p.Name, "schedule", p.Schedule, "next", p.Next)
@@ -188,54 +150,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-func outcomeOf(res *pipeline.Result, err error) pipeline.Outcome {
-	if res != nil && res.Outcome == pipeline.OutcomePartial {
-		return res.Outcome
-	}
-	if err != nil || res == nil {
-		return pipeline.OutcomeFailed
-	}
-	return res.Outcome
-}
-
-func planOf(res *pipeline.Result) *pipeline.Plan {
-	if res == nil {
-		return nil
-	}
-	return res.Plan
-}
-
-// holdCache keeps the active holds read from the repository after every run
-// and at start, so that the status page never waits for a run to release
-// the repository.
-type holdCache struct {
-	mu    sync.Mutex
-	holds []server.Hold
-}
-
-func (c *holdCache) get() []server.Hold {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.holds
-}
-
-// refresh re-reads the holds. It is called with the repository to itself.
-func (c *holdCache) refresh(store pipeline.HoldReader, names []string, m *metrics.Metrics, logger *slog.Logger) {
-	ph, err := pipeline.Holds(store)
-	if err != nil {
-		logger.Warn("read holds", "error", err)
-		return
-	}
+// serverHolds converts the holds for the status page.
+func serverHolds(ph []pipeline.Hold) []server.Hold {
 	var hs []server.Hold
-	per := map[string]int{}
 	for _, h := range ph {
 		hs = append(hs, server.Hold{Pipeline: h.Pipeline, Reason: h.Reason, By: h.By, Since: h.Since})
-		per[h.Pipeline]++
 	}
-	for _, n := range names {
-		m.SetHolds(n, per[n])
-	}
-	c.mu.Lock()
-	c.holds = hs
-	c.mu.Unlock()
+	return hs
 }

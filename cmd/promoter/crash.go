@@ -1,3 +1,5 @@
+//go:build crashtest
+
 package main
 
 import (
@@ -11,27 +13,9 @@ import (
 	"promoter/pipeline"
 )
 
-// crashEnv names the test hook that makes the process stop itself at a named
-// point of a run. It exists only so the reliability tests
-// (reliability_test.go) can prove that a crash or a signal at any step
-// boundary loses nothing; it is not a feature and users never set it. When
-// the variable is unset (always, outside the tests) nothing is installed.
-//
-// Values:
-//
-//	after:STEP          SIGKILL right after the named step ends (export, guard,
-//	                    snapshot, propose, plan, preview, gate, import, verify,
-//	                    record, resume)
-//	import-started      SIGKILL once a real import job was accepted and its
-//	                    in-flight marker written, before it is polled
-//	git:STEP            SIGKILL the first time the repository passes the named
-//	                    internal step (gitstore's hit: index-locked,
-//	                    objects-written, journal-written, ref-moved,
-//	                    worktree-file, worktree-written, ...)
-//	term:after:STEP     SIGTERM instead of SIGKILL, then wait until the run's
-//	term:import-started context has seen it, so the run goes on exactly as
-//	                    it would after an operator's SIGTERM at that point
-const crashEnv = "PROMOTER_TEST_CRASH"
+// The crash hook is compiled only with the build tag crashtest, which the
+// end-to-end tests set when they build the binary (e2e_test.go); a release
+// build has none (crash_off.go) and ignores PROMOTER_TEST_CRASH.
 
 // installCrashPoint wires the crashEnv test hook into r's hooks, keeping any
 // hooks already set. ctx is the run's context (cancelled by SIGTERM).

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	promoterBin = filepath.Join(dir, "promoter")
-	out, err := exec.Command("go", "build", "-race", "-o", promoterBin, ".").CombinedOutput()
+	// crashtest compiles the crash hook (crash.go) the reliability tests use.
+	out, err := exec.Command("go", "build", "-race", "-tags", "crashtest", "-o", promoterBin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build promoter: %v\n%s", err, out)
 		os.Exit(1)

@@ -170,6 +170,9 @@ func TestFailedAndBlockedFlowsSayWhatHappened(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, `"no-such-rev"`) {
 			t.Errorf("%s: exit %d, want 2 naming the revision\n%s", args[0], code, errOut)
 		}
+		if n := strings.Count(errOut, `"no-such-rev"`); n != 1 { // issue 17 item 11: no stutter
+			t.Errorf("%s: the error names the revision %d times, want once:\n%s", args[0], n, errOut)
+		}
 		if args[0] != "plan" {
 			noNothing(args[0]+" with a bad revision", out, "failed")
 		}

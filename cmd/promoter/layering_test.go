@@ -9,21 +9,36 @@ import (
 	"testing"
 )
 
-// TestPackageLayering keeps DESIGN section 2 true: the leaves (spconfig,
-// gitstore, diff) import no other project package except spconfig's model
-// types; pipeline imports only the leaves; the operations packages sit on
-// pipeline; only cmd/promoter imports everything. Test files are exempt.
+// TestPackageLayering keeps DESIGN section 2 true: retry (the HTTP retry
+// policy) and jsonspan (the JSON path walker) import no project package; the
+// leaves (spconfig, gitstore, diff) import no other project package except
+// spconfig's model types and retry; pipeline imports only the leaves; the operations packages sit on
+// pipeline; only cmd/promoter imports everything. Third-party modules are
+// kept to the package that owns the concept (go-git behind gitstore, so
+// pipeline and the rest see only gitstore's types). Test files are exempt.
 func TestPackageLayering(t *testing.T) {
 	allowed := map[string][]string{
-		"spconfig":              {},
-		"spconfig/spconfigtest": {"spconfig"},
+		"retry":                 {},
+		"jsonspan":              {},
+		"spconfig":              {"retry"},
+		"spconfig/spconfigtest": {"spconfig", "jsonspan"},
 		"gitstore":              {"spconfig"},
 		"diff":                  {"spconfig"},
-		"pipeline":              {"spconfig", "gitstore", "diff"},
-		"forge":                 {"pipeline"},
-		"notify":                {"pipeline", "spconfig", "diff"},
+		"pipeline":              {"spconfig", "gitstore", "diff", "jsonspan"},
+		"forge":                 {"pipeline", "retry"},
+		"notify":                {"pipeline", "spconfig", "diff", "retry"},
 		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},
 		"server":                {"pipeline", "spconfig", "gitstore", "diff", "metrics"},
+	}
+	// Module path prefixes each package may import from outside the
+	// standard library; a package not listed imports none (a sub-package
+	// may use its parent's).
+	thirdParty := map[string][]string{
+		"spconfig": {"golang.org/x/oauth2"},
+		"gitstore": {"github.com/go-git/go-git/"},
+		"diff":     {"github.com/google/go-cmp/"},
+		"pipeline": {"github.com/robfig/cron/", "gopkg.in/yaml.v3"},
+		"metrics":  {"github.com/prometheus/client_golang/"},
 	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -65,10 +80,18 @@ func TestPackageLayering(t *testing.T) {
 			t.Errorf("package %s is not in the layering table; add it with the project packages it may import", rel)
 			return nil
 		}
+		ext, ok := thirdParty[rel]
+		if !ok {
+			ext = thirdParty[rel[:max(strings.LastIndex(rel, "/"), 0)]]
+		}
 		for _, imp := range pkg.Imports {
 			dep, isProject := strings.CutPrefix(imp, "promoter/")
 			if isProject && !slices.Contains(want, dep) {
 				t.Errorf("package %s imports %s; DESIGN section 2 allows only %v", rel, imp, want)
+			}
+			first, _, _ := strings.Cut(imp, "/")
+			if !isProject && strings.Contains(first, ".") && !slices.ContainsFunc(ext, func(p string) bool { return strings.HasPrefix(imp, p) }) {
+				t.Errorf("package %s imports %s; it may import only %v from outside the standard library", rel, imp, ext)
 			}
 		}
 		return nil
@@ -79,6 +102,29 @@ func TestPackageLayering(t *testing.T) {
 	for _, must := range []string{"spconfig", "gitstore", "diff", "pipeline"} {
 		if !seen[must] {
 			t.Errorf("package %s not found: the test is looking in the wrong place", must)
+		}
+	}
+}
+
+// TestCrashHookOnlyUnderTag: the PROMOTER_TEST_CRASH hook is compiled only
+// with the build tag crashtest (which TestMain sets for the binary the tests
+// run), never into a release build.
+func TestCrashHookOnlyUnderTag(t *testing.T) {
+	for _, tc := range []struct {
+		tags      []string
+		want, not string
+	}{
+		{nil, "crash_off.go", "crash.go"},
+		{[]string{"crashtest"}, "crash.go", "crash_off.go"},
+	} {
+		ctx := build.Default
+		ctx.BuildTags = tc.tags
+		pkg, err := ctx.ImportDir(".", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(pkg.GoFiles, tc.want) || slices.Contains(pkg.GoFiles, tc.not) {
+			t.Errorf("tags %v build %v; want %s and not %s", tc.tags, pkg.GoFiles, tc.want, tc.not)
 		}
 	}
 }

@@ -89,7 +89,7 @@
 //   - Uploads: the multipart parts "data" (an SP-Config export document, file
 //     or field) and "name" are required (400 otherwise). A document that is
 //     not an export, or holds types outside the 24 of BackupOptions
-//     (spconfig.HubTypes; CONNECTOR_RULE is not among them), is a 400, not a
+//     (spconfig.HubTypes(); CONNECTOR_RULE is not among them), is a 400, not a
 //     FAILED upload: BackupResponse has no message to say why. At most 10
 //     uploads per tenant (SailPoint's guide: "You can upload up to 10
 //     configuration files"); the 11th is a 400 saying so until one is

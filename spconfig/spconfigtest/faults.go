@@ -48,7 +48,7 @@ func parseFaults(spec string) (faults, error) {
 		if k == "reject-object" {
 			typ, name, ok := strings.Cut(v, ":")
 			if !ok || name == "" || !spconfig.Exportable(typ) {
-				return faults{}, fmt.Errorf("fault %q: want reject-object=TYPE:NAME with one of the %d exportable types, e.g. reject-object=SOURCE:Active Directory", part, len(spconfig.ExportableTypes))
+				return faults{}, fmt.Errorf("fault %q: want reject-object=TYPE:NAME with one of the %d exportable types, e.g. reject-object=SOURCE:Active Directory", part, len(spconfig.ExportableTypes()))
 			}
 			f.reject = append(f.reject, rejectKey{typ, name})
 			continue

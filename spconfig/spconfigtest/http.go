@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -345,7 +346,7 @@ func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if ok && len(strings.TrimSpace(string(ob))) > 0 {
 		if opts, defaults, err = parseImportOptions(ob); err != nil {
-			t.badRequest(w, err.Error())
+			t.badRequest(w, "Request part 'options' "+err.Error())
 			return
 		}
 	}
@@ -467,11 +468,11 @@ func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
 	t.mu.Lock()
 	paths := map[string]map[string]bool{}
 	for _, o := range t.objects {
-		root, err := parseTree(o.Raw)
+		root, err := jsonspan.Parse(o.Raw)
 		if err != nil {
 			continue
 		}
-		for _, rf := range findRefs(o.Raw, root.get("object"), isRefType) {
+		for _, rf := range findRefs(o.Raw, root.Get("object"), isRefType) {
 			if paths[o.Type] == nil {
 				paths[o.Type] = map[string]bool{}
 			}
@@ -480,7 +481,7 @@ func (t *Tenant) serveConfigObjects(w http.ResponseWriter) {
 	}
 	t.mu.Unlock()
 	var out []spconfig.ConfigObject
-	for _, typ := range spconfig.ExportableTypes {
+	for _, typ := range spconfig.ExportableTypes() {
 		ex := []string{}
 		for p := range paths[typ] {
 			ex = append(ex, p)

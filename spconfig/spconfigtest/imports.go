@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -61,7 +62,7 @@ type planned struct {
 	id       string
 	selfName string
 	existing *object
-	edits    []edit
+	edits    []jsonspan.Edit
 	errs     []message
 }
 
@@ -217,8 +218,8 @@ func (t *Tenant) resolveRefsLocked(p *planned, inDoc map[extKey]*planned, defaul
 		p.errs = append(p.errs, newMessage("UNKNOWN_REFERENCE_RESOLVER",
 			fmt.Sprintf("Unable to resolve reference for object [type: %s, id: %s, name: %s]", typ, id, name), refDetail(typ, id, name)))
 	}
-	root, _ := parseTree(p.obj.Raw) // newObject parsed it already
-	for _, rf := range findRefs(p.obj.Raw, root.get("object"), isRefType) {
+	root, _ := jsonspan.Parse(p.obj.Raw) // newObject parsed it already
+	for _, rf := range findRefs(p.obj.Raw, root.Get("object"), isRefType) {
 		id, name, ok := t.resolveLocked(rf, p, inDoc)
 		if !ok {
 			id, name, ok = t.resolveDefaultLocked(rf, defaultTypes, defaults)
@@ -228,21 +229,21 @@ func (t *Tenant) resolveRefsLocked(p *planned, inDoc map[extKey]*planned, defaul
 			continue
 		}
 		if id != "" && id != rf.ID {
-			p.edits = append(p.edits, edit{rf.idNode.start, rf.idNode.end, jsonString(id)})
+			p.edits = append(p.edits, jsonspan.Edit{Start: rf.idNode.Start, End: rf.idNode.End, Repl: jsonString(id)})
 		}
 		if name != "" && name != rf.Name {
-			p.edits = append(p.edits, edit{rf.nameNode.start, rf.nameNode.end, jsonString(name)})
+			p.edits = append(p.edits, jsonspan.Edit{Start: rf.nameNode.Start, End: rf.nameNode.End, Repl: jsonString(name)})
 		}
 	}
 	// Bare source ids beside a sourceName resolve by that name too.
-	for _, sr := range findSourceIDs(p.obj.Raw, root.get("object")) {
+	for _, sr := range findSourceIDs(p.obj.Raw, root.Get("object")) {
 		id, _, ok := t.resolveLocked(ref{Type: "SOURCE", ID: sr.ID, Name: sr.Name}, p, inDoc)
 		if !ok {
 			unresolved("SOURCE", sr.ID, sr.Name)
 			continue
 		}
 		if id != "" && id != sr.ID {
-			p.edits = append(p.edits, edit{sr.idNode.start, sr.idNode.end, jsonString(id)})
+			p.edits = append(p.edits, jsonspan.Edit{Start: sr.idNode.Start, End: sr.idNode.End, Repl: jsonString(id)})
 		}
 	}
 }
@@ -263,9 +264,9 @@ func (t *Tenant) resolveLocked(rf ref, p *planned, inDoc map[extKey]*planned) (i
 		// Part of the source being imported: keep the target's own when the
 		// source exists there, else the import creates it.
 		if p.existing != nil {
-			root, err := parseTree(p.existing.Raw)
+			root, err := jsonspan.Parse(p.existing.Raw)
 			if err == nil {
-				for _, cur := range findRefs(p.existing.Raw, root.get("object"), isRefType) {
+				for _, cur := range findRefs(p.existing.Raw, root.Get("object"), isRefType) {
 					if cur.Type == rf.Type && (rf.Type == "ACCOUNT_CORRELATION_CONFIG" || cur.Name == rf.Name) {
 						return cur.ID, cur.Name, true
 					}

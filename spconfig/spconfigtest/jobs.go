@@ -128,7 +128,7 @@ func (t *Tenant) exportLocked(p spconfig.ExportPayload, now time.Time) ([]byte, 
 	}
 	types := p.IncludeTypes
 	if len(types) == 0 {
-		for _, typ := range spconfig.ExportableTypes {
+		for _, typ := range spconfig.ExportableTypes() {
 			if !slices.Contains(p.ExcludeTypes, typ) {
 				types = append(types, typ)
 			}

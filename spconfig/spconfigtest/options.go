@@ -23,7 +23,7 @@ type defaultRef struct {
 // parseImportOptions decodes the "options" part of an import and checks it
 // as the spec does: every type named in includeTypes, excludeTypes,
 // objectOptions and defaultReferences must be one of the 7 importable types,
-// else the request is a 400. defaultReferences may hold type names (the
+// else the request is a 400. Its errors follow "Request part 'options' ". defaultReferences may hold type names (the
 // schema) or {type, id, name} objects (the spec's example); the objects come
 // back apart.
 func parseImportOptions(b []byte) (spconfig.ImportOptions, []defaultRef, error) {
@@ -35,7 +35,7 @@ func parseImportOptions(b []byte) (spconfig.ImportOptions, []defaultRef, error) 
 		ExcludeBackup     bool                              `json:"excludeBackup"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return spconfig.ImportOptions{}, nil, fmt.Errorf("Request part 'options' is not valid ImportOptions JSON: %v", err)
+		return spconfig.ImportOptions{}, nil, fmt.Errorf("is not valid ImportOptions JSON: %v", err)
 	}
 	opts := spconfig.ImportOptions{ExcludeTypes: in.ExcludeTypes, IncludeTypes: in.IncludeTypes, ObjectOptions: in.ObjectOptions, ExcludeBackup: in.ExcludeBackup}
 	var bad []string
@@ -59,7 +59,7 @@ func parseImportOptions(b []byte) (spconfig.ImportOptions, []defaultRef, error) 
 		if len(raw) > 0 && raw[0] == '{' {
 			var d defaultRef
 			if err := json.Unmarshal(raw, &d); err != nil || d.Type == "" || (d.ID == "" && d.Name == "") {
-				return spconfig.ImportOptions{}, nil, fmt.Errorf("Request part 'options': defaultReferences[%d] must be a type name or {type, id, name}", i)
+				return spconfig.ImportOptions{}, nil, fmt.Errorf("has a defaultReferences[%d] that is neither a type name nor {type, id, name}", i)
 			}
 			check("defaultReferences", d.Type)
 			defaults = append(defaults, d)
@@ -67,14 +67,14 @@ func parseImportOptions(b []byte) (spconfig.ImportOptions, []defaultRef, error) 
 		}
 		var typ string
 		if err := json.Unmarshal(raw, &typ); err != nil {
-			return spconfig.ImportOptions{}, nil, fmt.Errorf("Request part 'options': defaultReferences[%d] must be a type name or {type, id, name}", i)
+			return spconfig.ImportOptions{}, nil, fmt.Errorf("has a defaultReferences[%d] that is neither a type name nor {type, id, name}", i)
 		}
 		check("defaultReferences", typ)
 		opts.DefaultReferences = append(opts.DefaultReferences, typ)
 	}
 	if len(bad) > 0 {
-		return spconfig.ImportOptions{}, nil, fmt.Errorf("Request part 'options' names types that cannot be imported (%s); importable types: %s",
-			strings.Join(bad, ", "), strings.Join(spconfig.ImportableTypes, ", "))
+		return spconfig.ImportOptions{}, nil, fmt.Errorf("names types that cannot be imported (%s); importable types: %s",
+			strings.Join(bad, ", "), strings.Join(spconfig.ImportableTypes(), ", "))
 	}
 	return opts, defaults, nil
 }

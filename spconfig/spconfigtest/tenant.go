@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -266,23 +267,23 @@ func newObject(raw []byte) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := parseTree(e.Raw)
+	root, err := jsonspan.Parse(e.Raw)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
 	b.WriteString(`{"version":`)
-	if v := root.get("version"); v != nil {
-		b.Write(e.Raw[v.start:v.end])
+	if v := root.Get("version"); v != nil {
+		b.Write(e.Raw[v.Start:v.End])
 	} else {
 		b.WriteString("1")
 	}
-	s := root.get("self")
+	s := root.Get("self")
 	b.WriteString(`,"self":`)
-	b.Write(e.Raw[s.start:s.end])
-	ob := root.get("object")
+	b.Write(e.Raw[s.Start:s.End])
+	ob := root.Get("object")
 	b.WriteString(`,"object":`)
-	b.Write(e.Raw[ob.start:ob.end])
+	b.Write(e.Raw[ob.Start:ob.End])
 	b.WriteString("}")
 	e2, err := spconfig.NewEntry(b.Bytes())
 	if err != nil {
@@ -311,11 +312,11 @@ var ownedRefTypes = map[string]bool{"CONNECTOR_SCHEMA": true, "ACCOUNT_CORRELATI
 // learnExternal records the names of non-exported objects o refers to, so
 // import can resolve them by name in this tenant.
 func (t *Tenant) learnExternal(o *object) {
-	root, err := parseTree(o.Raw)
+	root, err := jsonspan.Parse(o.Raw)
 	if err != nil {
 		return
 	}
-	ob := root.get("object")
+	ob := root.Get("object")
 	for _, r := range findRefs(o.Raw, ob, isRefType) {
 		if externalRefTypes[r.Type] {
 			if _, ok := t.external[extKey{r.Type, r.Name}]; !ok {
@@ -339,12 +340,12 @@ func (o *object) signedRaw() []byte {
 	if !spconfig.SignedType(o.Type) {
 		return o.Raw
 	}
-	root, err := parseTree(o.Raw)
+	root, err := jsonspan.Parse(o.Raw)
 	if err != nil {
 		return o.Raw
 	}
-	ob := root.get("object")
-	h, s := SignObject(o.Raw[ob.start:ob.end])
+	ob := root.Get("object")
+	h, s := SignObject(o.Raw[ob.Start:ob.End])
 	var b bytes.Buffer
 	b.Write(o.Raw[:len(o.Raw)-1])
 	b.WriteString(`,"jwsHeader":`)
@@ -397,7 +398,7 @@ func (t *Tenant) PutObject(e spconfig.Entry) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !spconfig.Exportable(e.Type()) {
-		return fmt.Errorf("put object %s: unknown type %q (want one of the %d exportable types)", e.Key(), e.Type(), len(spconfig.ExportableTypes))
+		return fmt.Errorf("put object %s: unknown type %q (want one of the %d exportable types)", e.Key(), e.Type(), len(spconfig.ExportableTypes()))
 	}
 	o, err := newObject(e.Raw)
 	if err != nil {
@@ -430,28 +431,28 @@ func (t *Tenant) targetIdentityLocked(o *object) (id, selfName string) {
 
 // rewriteObject returns o with self.id, self.name, the object's own top-level
 // id and the given reference edits applied, every other byte unchanged.
-func rewriteObject(o *object, id, selfName string, refEdits []edit) (*object, error) {
-	root, err := parseTree(o.Raw)
+func rewriteObject(o *object, id, selfName string, refEdits []jsonspan.Edit) (*object, error) {
+	root, err := jsonspan.Parse(o.Raw)
 	if err != nil {
 		return nil, err
 	}
-	self := root.get("self")
-	ob := root.get("object")
+	self := root.Get("self")
+	ob := root.Get("object")
 	edits := slices.Clone(refEdits)
-	if n := self.get("id"); n != nil {
-		edits = append(edits, edit{n.start, n.end, jsonString(id)})
+	if n := self.Get("id"); n != nil {
+		edits = append(edits, jsonspan.Edit{Start: n.Start, End: n.End, Repl: jsonString(id)})
 	} else {
 		edits = append(edits, insertID(self, id))
 	}
-	if n := self.get("name"); n != nil && selfName != "" {
-		edits = append(edits, edit{n.start, n.end, jsonString(selfName)})
+	if n := self.Get("name"); n != nil && selfName != "" {
+		edits = append(edits, jsonspan.Edit{Start: n.Start, End: n.End, Repl: jsonString(selfName)})
 	}
-	if n := ob.get("id"); n != nil && n.kind == '"' {
-		edits = append(edits, edit{n.start, n.end, jsonString(id)})
-	} else if n == nil && ob.kind == '{' && !noObjectIDTypes[o.Type] {
+	if n := ob.Get("id"); n != nil && n.Kind == jsonspan.String {
+		edits = append(edits, jsonspan.Edit{Start: n.Start, End: n.End, Repl: jsonString(id)})
+	} else if n == nil && ob.Kind == jsonspan.Object && !noObjectIDTypes[o.Type] {
 		edits = append(edits, insertID(ob, id))
 	}
-	return newObject(applyEdits(o.Raw, edits))
+	return newObject(jsonspan.Apply(o.Raw, edits))
 }
 
 // noObjectIDTypes are the types whose objects have no id of their own (the
@@ -462,12 +463,12 @@ var noObjectIDTypes = map[string]bool{
 }
 
 // insertID is the edit that adds "id" as the first key of object node n.
-func insertID(n *node, id string) edit {
+func insertID(n *jsonspan.Node, id string) jsonspan.Edit {
 	b := append([]byte(`"id":`), jsonString(id)...)
-	if len(n.keys) > 0 {
+	if len(n.Keys) > 0 {
 		b = append(b, ',')
 	}
-	return edit{n.start + 1, n.start + 1, b}
+	return jsonspan.Edit{Start: n.Start + 1, End: n.Start + 1, Repl: b}
 }
 
 // DeleteObject removes the object of type typ whose name (object name; for

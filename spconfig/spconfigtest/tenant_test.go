@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
@@ -448,7 +449,7 @@ func TestConfigObjects(t *testing.T) {
 	for _, o := range objs {
 		byType[o.ObjectType] = o
 	}
-	for _, typ := range spconfig.ExportableTypes {
+	for _, typ := range spconfig.ExportableTypes() {
 		o, ok := byType[typ]
 		if !ok || !o.Exportable || o.SignatureRequired != spconfig.SignedType(typ) || o.OnePerTenant != spconfig.Singleton(typ) {
 			t.Errorf("%s: %+v", typ, o)
@@ -691,12 +692,12 @@ func FuzzParseTree(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := parseTree(b)
+		n, err := jsonspan.Parse(b)
 		if (err == nil) != json.Valid(b) {
 			t.Fatalf("parseTree err %v, json.Valid %v for %q", err, json.Valid(b), b)
 		}
 		if err == nil {
-			if got := applyEdits(b, nil); !bytes.Equal(got, b) {
+			if got := jsonspan.Apply(b, nil); !bytes.Equal(got, b) {
 				t.Fatal("applyEdits without edits changed bytes")
 			}
 			_ = findRefs(b, n, isRefType)
