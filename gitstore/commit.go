@@ -995,8 +995,12 @@ func (r *Repo) TenantChanges(tenant string, types []string, entries []spconfig.E
 		p := dir + "/" + names[i]
 		keep[p] = true
 		data := EncodeFile(e)
+		// collision-detecting SHA-1, as git's own ids: the id is also the
+		// key of the decode cache
+		h := plumbing.ComputeHash(plumbing.BlobObject, data)
+		r.decoded.remember(h, e)
 		if old, ok := stored[p]; ok {
-			if plumbing.ComputeHash(plumbing.BlobObject, data) == old.Hash {
+			if h == old.Hash {
 				continue
 			}
 			oldData, err := r.blob(old.Hash)

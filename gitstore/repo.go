@@ -64,6 +64,9 @@ type Repo struct {
 	step func(string)
 	// deletes are remote refs the next push removes (cleanBookkeeping).
 	deletes []string
+
+	// decoded holds object files already read, by blob id (see decodedFile).
+	decoded decodeCache
 }
 
 // File is one object file read from a commit.
@@ -527,11 +530,7 @@ func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			data, err := r.blob(e.Hash)
-			if err != nil {
-				return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
-			}
-			ent, err := DecodeFile(full, data)
+			ent, data, err := r.decodedFile(e.Hash, full)
 			if err != nil {
 				return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 			}

@@ -164,6 +164,7 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, ss snapshotSto
 	if err != nil {
 		return gitstore.Hash{}, err
 	}
+	sn.Remember = r.rememberSource
 	var (
 		job     spconfig.Job
 		header  spconfig.ExportHeader

@@ -1,0 +1,93 @@
+package gitstore
+
+import (
+	"fmt"
+	"sync"
+
+	"promoter/spconfig"
+)
+
+// A run reads the same object files many times: the desired state, the
+// applied state, the source folder for the id index, the drift reference
+// (whose files are the live objects, the same blobs as a baseline), again in
+// verify. decodedFile reads and decodes each blob once per process; a blob's
+// content never changes, so a cached file is the file. Only successful
+// decodes are kept, so a broken file is reported under the path it is read
+// from.
+
+// decodeCacheBytes bounds one generation of the cache (file bytes counted
+// and entry bytes). When it is full the generation
+// becomes the old one; files found in the old generation move to the new, so
+// a long-running daemon keeps what its runs read and drops the rest.
+const decodeCacheBytes = 256 << 20
+
+type decodeCache struct {
+	mu        sync.Mutex
+	cur, prev map[Hash]decodedBlob
+	size      int
+}
+
+type decodedBlob struct {
+	entry spconfig.Entry
+	data  []byte // nil for a remembered entry: the file is EncodeFile(entry)
+}
+
+func (c *decodeCache) get(h Hash) (decodedBlob, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.cur[h]; ok {
+		return d, true
+	}
+	d, ok := c.prev[h]
+	if ok {
+		c.putLocked(h, d)
+	}
+	return d, ok
+}
+
+func (c *decodeCache) put(h Hash, d decodedBlob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(h, d)
+}
+
+// remember records that blob h is the file of entry e (EncodeFile(e) hashes
+// to h), so reading that file later needs neither the blob nor a decode: a
+// parsed entry's Raw is the compact form of its file, and decoding a file is
+// NewEntry of its compact form.
+func (c *decodeCache) remember(h Hash, e spconfig.Entry) {
+	if len(e.Object()) == 0 {
+		return
+	}
+	c.put(h, decodedBlob{entry: e})
+}
+
+func (c *decodeCache) putLocked(h Hash, d decodedBlob) {
+	n := len(d.data) + len(d.entry.Raw)
+	if c.cur == nil || c.size+n > decodeCacheBytes {
+		c.prev, c.cur, c.size = c.cur, map[Hash]decodedBlob{}, 0
+	}
+	c.cur[h] = d
+	c.size += n
+}
+
+// decodedFile returns the entry and bytes of the object file with blob id h
+// (read from path p, named in errors). Callers must not modify the bytes.
+func (r *Repo) decodedFile(h Hash, p string) (spconfig.Entry, []byte, error) {
+	if d, ok := r.decoded.get(h); ok {
+		if d.data == nil {
+			return d.entry, EncodeFile(d.entry), nil
+		}
+		return d.entry, d.data, nil
+	}
+	data, err := r.blob(h)
+	if err != nil {
+		return spconfig.Entry{}, nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	e, err := DecodeFile(p, data)
+	if err != nil {
+		return spconfig.Entry{}, nil, err
+	}
+	r.decoded.put(h, decodedBlob{entry: e, data: data})
+	return e, data, nil
+}
