@@ -180,19 +180,9 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 	if o.CrossTenant {
 		oldIdx, newIdx = buildIndex(withExtra(old, o.IndexOld)), buildIndex(withExtra(new, o.IndexNew))
 	}
-	oi, ni := sortedIndex(old), sortedIndex(new)
-	if o.Restrict != nil {
-		keep := func(es []spconfig.Entry, idx []int) []int {
-			out := idx[:0]
-			for _, i := range idx {
-				if o.Restrict(es[i].Key()) {
-					out = append(out, i)
-				}
-			}
-			return out
-		}
-		oi, ni = keep(old, oi), keep(new, ni)
-	}
+	// A restricted comparison sorts only the entries it compares: a plan or
+	// a verify compares a few changed objects of large sets (issue 18).
+	oi, ni := sortedIndex(old, o.Restrict), sortedIndex(new, o.Restrict)
 	var changes []Change
 	unchanged := map[string]int{}
 	var oldOnly, newOnly []*spconfig.Entry
@@ -304,11 +294,14 @@ func sortChanges(cs []Change) {
 	})
 }
 
-// sortedIndex returns the positions of es ordered by key, then self.id.
-func sortedIndex(es []spconfig.Entry) []int {
-	idx := make([]int, len(es))
-	for i := range idx {
-		idx[i] = i
+// sortedIndex returns the positions of the entries of es that keep accepts
+// (all when nil) ordered by key, then self.id.
+func sortedIndex(es []spconfig.Entry, keep func(spconfig.Key) bool) []int {
+	idx := make([]int, 0, len(es))
+	for i := range es {
+		if keep == nil || keep(es[i].Key()) {
+			idx = append(idx, i)
+		}
 	}
 	slices.SortFunc(idx, func(x, y int) int {
 		kx, ky := es[x].Key(), es[y].Key()
@@ -318,7 +311,10 @@ func sortedIndex(es []spconfig.Entry) []int {
 			}
 			return 1
 		}
-		return strings.Compare(es[x].Self.ID, es[y].Self.ID)
+		if c := strings.Compare(es[x].Self.ID, es[y].Self.ID); c != 0 {
+			return c
+		}
+		return x - y // equal keys and ids keep their order, restricted or not
 	})
 	return idx
 }
