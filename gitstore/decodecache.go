@@ -73,9 +73,10 @@ func (c *decodeCache) putLocked(h Hash, d decodedBlob) {
 
 // decodedFile returns the entry and bytes of the object file with blob id h
 // (read from path p, named in errors). Callers must not modify the bytes.
-func (r *Repo) decodedFile(h Hash, p string) (spconfig.Entry, []byte, error) {
+// Without withData the bytes of a remembered entry are not rebuilt (nil).
+func (r *Repo) decodedFile(h Hash, p string, withData bool) (spconfig.Entry, []byte, error) {
 	if d, ok := r.decoded.get(h); ok {
-		if d.data == nil {
+		if d.data == nil && withData {
 			return d.entry, EncodeFile(d.entry), nil
 		}
 		return d.entry, d.data, nil

@@ -495,6 +495,17 @@ func checkTenant(tenant string) error {
 // ReadTenant returns every object file under tenants/<tenant>/<TYPE>/ at rev,
 // sorted by path (none for the zero rev). Decode errors name the file.
 func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
+	return r.readTenant(rev, tenant, true)
+}
+
+// ReadTenantEntries is ReadTenant without the file bytes (File.Data is
+// nil): a file whose entry is in the decode cache is neither read nor
+// re-encoded.
+func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]File, error) {
+	return r.readTenant(rev, tenant, false)
+}
+
+func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("read tenant: %w", err)
 	}
@@ -530,7 +541,7 @@ func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			ent, data, err := r.decodedFile(e.Hash, full)
+			ent, data, err := r.decodedFile(e.Hash, full, withData)
 			if err != nil {
 				return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 			}
