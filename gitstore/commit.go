@@ -994,6 +994,14 @@ func (r *Repo) TenantChanges(tenant string, types []string, entries []spconfig.E
 	for i, e := range entries {
 		p := dir + "/" + names[i]
 		keep[p] = true
+		if old, ok := stored[p]; ok {
+			// The stored file's entry is known (read or written earlier in
+			// this process) and has the same bytes: the file stays, as it
+			// would after the hash or semantic comparison below.
+			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
+				continue
+			}
+		}
 		data := EncodeFile(e)
 		// collision-detecting SHA-1, as git's own ids: the id is also the
 		// key of the decode cache

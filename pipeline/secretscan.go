@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"promoter/spconfig"
 )
@@ -32,8 +34,30 @@ var (
 	}
 )
 
+// secretNames memoizes isSecretName: every object of an export repeats the
+// same few dozen field names (issue 18).
+var (
+	secretNames     sync.Map // string -> bool
+	secretNameCount atomic.Int64
+)
+
+const secretNamesMax = 20000 // keys that are data rather than field names stay out
+
 // isSecretName applies the default names to a field name.
 func isSecretName(k string) bool {
+	if v, ok := secretNames.Load(k); ok {
+		return v.(bool)
+	}
+	secret := secretName(k)
+	if len(k) <= 64 && secretNameCount.Load() < secretNamesMax {
+		if _, loaded := secretNames.LoadOrStore(k, secret); !loaded {
+			secretNameCount.Add(1)
+		}
+	}
+	return secret
+}
+
+func secretName(k string) bool {
 	var b strings.Builder
 	for _, r := range strings.ToLower(k) {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
