@@ -97,53 +97,142 @@ type secretFinding struct {
 // scanSecrets lists the credential-looking string values of an object:
 // members whose key is a secret name (isSecretName) or matches the
 // pipeline's extra patterns, holding a non-empty string that is not already
-// masked.
+// masked. One pass over the bytes; the path of a finding is built only when
+// there is one (issue 18: the scan runs on every entry of every export).
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
-	var out []secretFinding
-	var walk func(start int, path string, segs []PathSegment) error
-	walk = func(start int, path string, segs []PathSegment) error {
-		start = skipSpace(obj, start)
-		if start >= len(obj) {
-			return errJSONSyntax
+	sc := &secretScanner{b: obj, extra: extra}
+	i := skipSpace(obj, 0)
+	if i >= len(obj) {
+		return nil, errJSONSyntax
+	}
+	_, err := sc.value(i)
+	return sc.out, err
+}
+
+type secretScanner struct {
+	b     []byte
+	extra []*regexp.Regexp
+	segs  []PathSegment // path of the value being scanned
+	out   []secretFinding
+}
+
+// value scans the value starting at i (not a space) and returns its end.
+func (sc *secretScanner) value(i int) (int, error) {
+	b := sc.b
+	switch b[i] {
+	case '{':
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1, nil
 		}
-		switch obj[start] {
-		case '{':
-			ms, _, err := members(obj, start)
+		for i < len(b) {
+			ks := i
+			ke, err := skipString(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			for _, m := range ms {
-				p := path + "." + m.key
-				s := append(segs[:len(segs):len(segs)], PathSegment{Key: m.key})
-				if isSecretKey(m.key, extra) && obj[m.valStart] == '"' {
+			key, ok := fastString(b[ks:ke])
+			if !ok {
+				if err := json.Unmarshal(b[ks:ke], &key); err != nil {
+					return 0, errJSONSyntax
+				}
+			}
+			i = skipSpace(b, ke)
+			if i >= len(b) || b[i] != ':' {
+				return 0, errJSONSyntax
+			}
+			vs := skipSpace(b, i+1)
+			if vs >= len(b) {
+				return 0, errJSONSyntax
+			}
+			var ve int
+			if b[vs] == '"' {
+				if ve, err = skipValue(b, vs); err != nil {
+					return 0, err
+				}
+				if isSecretKey(key, sc.extra) {
 					var v string
-					if json.Unmarshal(obj[m.valStart:m.valEnd], &v) == nil && v != "" && strings.Trim(v, "*") != "" && v != redacted {
-						out = append(out, secretFinding{path: p, segs: s})
-						continue
+					if json.Unmarshal(b[vs:ve], &v) == nil && v != "" && strings.Trim(v, "*") != "" && v != redacted {
+						sc.found(PathSegment{Key: key})
 					}
 				}
-				if err := walk(m.valStart, p, s); err != nil {
-					return err
-				}
-			}
-		case '[':
-			for i := 0; ; i++ {
-				vs, _, ok, err := elementSpan(obj, start, i)
+			} else {
+				sc.segs = append(sc.segs, PathSegment{Key: key})
+				ve, err = sc.value(vs)
+				sc.segs = sc.segs[:len(sc.segs)-1]
 				if err != nil {
-					return err
-				}
-				if !ok {
-					break
-				}
-				if err := walk(vs, fmt.Sprintf("%s[%d]", path, i), append(segs[:len(segs):len(segs)], PathSegment{Index: i, IsIndex: true})); err != nil {
-					return err
+					return 0, err
 				}
 			}
+			i = skipSpace(b, ve)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == '}' {
+				return i + 1, nil
+			}
+			return 0, errJSONSyntax
 		}
-		return nil
+		return 0, errJSONSyntax
+	case '[':
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, nil
+		}
+		for n := 0; i < len(b); n++ {
+			sc.segs = append(sc.segs, PathSegment{Index: n, IsIndex: true})
+			ve, err := sc.value(i)
+			sc.segs = sc.segs[:len(sc.segs)-1]
+			if err != nil {
+				return 0, err
+			}
+			i = skipSpace(b, ve)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				if i >= len(b) {
+					return 0, errJSONSyntax
+				}
+				continue
+			}
+			if i < len(b) && b[i] == ']' {
+				return i + 1, nil
+			}
+			return 0, errJSONSyntax
+		}
+		return 0, errJSONSyntax
 	}
-	err := walk(0, "$", nil)
-	return out, err
+	return skipValue(b, i)
+}
+
+// found records the member last of the current path as a finding.
+func (sc *secretScanner) found(last PathSegment) {
+	segs := append(append(make([]PathSegment, 0, len(sc.segs)+1), sc.segs...), last)
+	var p strings.Builder
+	p.WriteString("$")
+	for _, s := range segs {
+		if s.IsIndex {
+			fmt.Fprintf(&p, "[%d]", s.Index)
+		} else {
+			p.WriteString(".")
+			p.WriteString(s.Key)
+		}
+	}
+	sc.out = append(sc.out, secretFinding{path: p.String(), segs: segs})
+}
+
+// fastString returns the text of a JSON string literal without escapes.
+func fastString(lit []byte) (string, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return "", false
+	}
+	body := lit[1 : len(lit)-1]
+	for _, c := range body {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 const redacted = "REDACTED-BY-PROMOTER"
