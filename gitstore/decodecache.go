@@ -1,7 +1,6 @@
 package gitstore
 
 import (
-	"fmt"
 	"sync"
 
 	"promoter/spconfig"
@@ -10,15 +9,15 @@ import (
 // A run reads the same object files many times: the desired state, the
 // applied state, the source folder for the id index, the drift reference
 // (whose files are the live objects, the same blobs as a baseline), again in
-// verify. decodedFile reads and decodes each blob once per process; a blob's
+// verify. ReadTenant reads and decodes each blob once per process; a blob's
 // content never changes, so a cached file is the file. Only successful
 // decodes are kept, so a broken file is reported under the path it is read
 // from.
 
-// decodeCacheBytes bounds one generation of the cache (file bytes counted
-// and entry bytes). When it is full the generation
-// becomes the old one; files found in the old generation move to the new, so
-// a long-running daemon keeps what its runs read and drops the rest.
+// decodeCacheBytes bounds one generation of the cache (file and entry
+// bytes). When it is full the generation becomes the old one; files found in
+// the old generation move to the new, so a long-running daemon keeps what its
+// runs read and drops the rest.
 const decodeCacheBytes = 256 << 20
 
 type decodeCache struct {
@@ -71,24 +70,13 @@ func (c *decodeCache) putLocked(h Hash, d decodedBlob) {
 	c.size += n
 }
 
-// decodedFile returns the entry and bytes of the object file with blob id h
-// (read from path p, named in errors). Callers must not modify the bytes.
-// Without withData the bytes of a remembered entry are not rebuilt (nil).
-func (r *Repo) decodedFile(h Hash, p string, withData bool) (spconfig.Entry, []byte, error) {
-	if d, ok := r.decoded.get(h); ok {
-		if d.data == nil && withData {
-			return d.entry, EncodeFile(d.entry), nil
-		}
-		return d.entry, d.data, nil
+// cachedFile returns the entry and bytes of the object file with blob id h
+// when it was read or remembered before; without withData the bytes of a
+// remembered entry are not rebuilt (nil). Callers must not modify the bytes.
+func (r *Repo) cachedFile(h Hash, withData bool) (spconfig.Entry, []byte, bool) {
+	d, ok := r.decoded.get(h)
+	if ok && d.data == nil && withData {
+		return d.entry, EncodeFile(d.entry), true
 	}
-	data, err := r.blob(h)
-	if err != nil {
-		return spconfig.Entry{}, nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	e, err := DecodeFile(p, data)
-	if err != nil {
-		return spconfig.Entry{}, nil, err
-	}
-	r.decoded.put(h, decodedBlob{entry: e, data: data})
-	return e, data, nil
+	return d.entry, d.data, ok
 }

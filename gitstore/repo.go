@@ -65,7 +65,7 @@ type Repo struct {
 	// deletes are remote refs the next push removes (cleanBookkeeping).
 	deletes []string
 
-	// decoded holds object files already read, by blob id (see decodedFile).
+	// decoded holds object files already read, by blob id (decodecache.go).
 	decoded decodeCache
 }
 
@@ -541,9 +541,15 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			ent, data, err := r.decodedFile(e.Hash, full, withData)
-			if err != nil {
-				return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+			ent, data, ok := r.cachedFile(e.Hash, withData)
+			if !ok {
+				if data, err = r.blob(e.Hash); err != nil {
+					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
+				}
+				if ent, err = DecodeFile(full, data); err != nil {
+					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+				}
+				r.decoded.put(e.Hash, decodedBlob{entry: ent, data: data})
 			}
 			files = append(files, File{Path: full, Rel: rel, Entry: ent, Data: data})
 		}
