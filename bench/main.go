@@ -6,7 +6,7 @@
 // files, all measured in one process run; then the API efficiency of job
 // polling in simulated time.
 //
-//	go run ./bench                        # 1,000 and 5,000 objects (about a minute)
+//	go run ./bench                        # 1,000 and 5,000 objects (under a minute)
 //	go run ./bench -sizes 20000,50000
 //
 // It owns no production code; everything it measures is the shipped binary.
