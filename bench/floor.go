@@ -1,8 +1,8 @@
 package main
 
 // The floor client (issue 18): what any SP-Config client must do and nothing
-// more. Get a token, start the job, poll its status every 50 ms until it is
-// done, download the result and decode it into generic values; for an
+// more. Get a token, start the job, poll its status at once and then every
+// 50 ms until it is done, download the result and decode it into generic values; for an
 // import, a multipart POST of the document, poll, download the results. No
 // retries, no backoff, no streaming, no validation: the promoter measured
 // beside it does all of that and more, so the ratio is an upper bound of
@@ -62,8 +62,7 @@ func (c *floorClient) do(method, path, contentType string, body []byte) ([]byte,
 	return data, nil
 }
 
-// job polls kind/id every 50 ms until it is no longer running, then
-// downloads and decodes its result.
+// job waits for the job and downloads and decodes its result.
 func (c *floorClient) job(kind string, started []byte) (any, error) {
 	data, err := c.result(kind, started)
 	if err != nil {
@@ -76,7 +75,8 @@ func (c *floorClient) job(kind string, started []byte) (any, error) {
 	return v, nil
 }
 
-// result polls the job every 50 ms until it is done and downloads its result.
+// result polls the job at once, then every 50 ms, until it is done, and
+// downloads its result.
 func (c *floorClient) result(kind string, started []byte) ([]byte, error) {
 	var j struct {
 		JobID  string `json:"jobId"`
@@ -85,11 +85,13 @@ func (c *floorClient) result(kind string, started []byte) ([]byte, error) {
 	if err := json.Unmarshal(started, &j); err != nil {
 		return nil, err
 	}
-	for j.Status != "COMPLETE" {
+	for first := true; j.Status != "COMPLETE"; first = false {
 		if j.Status == "FAILED" || j.Status == "CANCELLED" {
 			return nil, fmt.Errorf("floor %s job %s: %s", kind, j.JobID, j.Status)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if !first { // poll at once, then every 50 ms
+			time.Sleep(50 * time.Millisecond)
+		}
 		data, err := c.do(http.MethodGet, kind+"/"+j.JobID, "", nil)
 		if err != nil {
 			return nil, err
