@@ -51,7 +51,6 @@ type state struct {
 	obs      *observation
 	ref      *reference
 	prop     *proposal
-	live     *liveExport // the target's export, started early (run)
 }
 
 // prepare runs the steps before the plan: export, guard and snapshot of the
@@ -80,23 +79,18 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 			return nil, err
 		}
 	} else if dry {
-		st.live = r.startLiveExport(ctx, "plan")
 		changes, err := r.exportChanges(ctx, res, head)
 		if err != nil {
-			st.live.stop()
 			return nil, err
 		}
 		st.v = st.v.with(changes)
 		srcView = st.v
 	} else {
 		r.rememberSource = true // plan indexes the source folder
-		st.live = r.startLiveExport(ctx, "plan")
 		if _, err := r.exportSnapshot(ctx, res); err != nil {
-			st.live.stop()
 			return nil, err
 		}
 		if head, err = r.Store.Head(); err != nil {
-			st.live.stop()
 			return nil, err
 		}
 		st.v = commitView(head)
@@ -181,15 +175,7 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 // write is set and anything changed) and reads its drift reference.
 func (r *Runner) observeStep(ctx context.Context, res *Result, st *state, write bool) error {
 	return r.step(ctx, res, "observe", func() (string, string, error) {
-		var obs *observation
-		var err error
-		if st.live != nil {
-			if obs, err = st.live.wait(); err == nil && write {
-				obs, err = r.recordObservation(ctx, obs, "plan")
-			}
-		} else {
-			obs, err = r.observe(ctx, "plan", write)
-		}
+		obs, err := r.observe(ctx, "plan", write)
 		if err != nil {
 			return "", "", err
 		}

@@ -62,15 +62,6 @@ func (o *observation) entries() []spconfig.Entry {
 // recorded on the observed ref when anything changed since the last
 // observation.
 func (r *Runner) observe(ctx context.Context, why string, write bool) (*observation, error) {
-	obs, err := r.exportLive(ctx, why)
-	if err != nil || !write {
-		return obs, err
-	}
-	return r.recordObservation(ctx, obs, why)
-}
-
-// exportLive is the export of observe, without the record.
-func (r *Runner) exportLive(ctx context.Context, why string) (*observation, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
 	obs := &observation{live: map[spconfig.Key]spconfig.Entry{}}
@@ -95,52 +86,14 @@ func (r *Runner) exportLive(ctx context.Context, why string) (*observation, erro
 	if err != nil {
 		return obs, fmt.Errorf("export target %s: %w", p.Target, err)
 	}
-	return obs, nil
-}
-
-// recordObservation writes obs on the observed ref when anything changed
-// since the last observation.
-func (r *Runner) recordObservation(ctx context.Context, obs *observation, why string) (*observation, error) {
-	p := r.Pipeline
-	c, err := r.Store.WriteTenant(ctx, p.Target, pipelineTypes(p), obs.entries(), r.observationSpec(obs, why, nil))
-	if err != nil {
-		return obs, fmt.Errorf("record observation of %s: %w", p.Target, err)
+	if write {
+		c, err := r.Store.WriteTenant(ctx, p.Target, types, obs.entries(), r.observationSpec(obs, why, nil))
+		if err != nil {
+			return obs, fmt.Errorf("record observation of %s: %w", p.Target, err)
+		}
+		obs.commit = c
 	}
-	obs.commit = c
 	return obs, nil
-}
-
-// liveExport is the target's export of a run, started while the source is
-// exported so the two tenants' jobs, downloads and decoding overlap (issue
-// 18); the observe step waits for it and records it.
-type liveExport struct {
-	done   chan struct{}
-	cancel context.CancelFunc
-	obs    *observation
-	err    error
-}
-
-func (r *Runner) startLiveExport(ctx context.Context, why string) *liveExport {
-	ctx, cancel := context.WithCancel(ctx)
-	le := &liveExport{done: make(chan struct{}), cancel: cancel}
-	go func() {
-		defer close(le.done)
-		le.obs, le.err = r.exportLive(ctx, why)
-	}()
-	return le
-}
-
-// wait returns the export's outcome.
-func (le *liveExport) wait() (*observation, error) {
-	<-le.done
-	le.cancel()
-	return le.obs, le.err
-}
-
-// stop abandons the export (the run failed before it was needed).
-func (le *liveExport) stop() {
-	le.cancel()
-	<-le.done
 }
 
 // observationSpec is the commit of an observation; refTypes, when set, makes
