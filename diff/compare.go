@@ -85,6 +85,40 @@ type Options struct {
 	// of the tenant each file came from: the target's own (a baseline) and
 	// the source's (a promotion), so its side also indexes the source.
 	IndexOld, IndexNew []spconfig.Entry
+	// SharedOld and SharedNew, when set, are the indexes of the two sides
+	// (CrossTenant only), made by NewIndex from exactly that side's entries
+	// and its Index entries, so several comparisons of the same sets build
+	// each index once. IndexOld and IndexNew are then ignored.
+	SharedOld, SharedNew *Index
+}
+
+// Index is the id index of one side of a cross-tenant comparison, built on
+// first use: a comparison whose pairs are all byte-identical (the usual
+// case for most objects of a large tenant) never builds it (issue 18).
+type Index struct {
+	once     sync.Once
+	sets     [][]spconfig.Entry
+	idx      idIndex
+	panicked any
+}
+
+// NewIndex returns the (lazy) index of the entries of sets; the entries must
+// not change until the comparisons that use it are done.
+func NewIndex(sets ...[]spconfig.Entry) *Index { return &Index{sets: sets} }
+
+func (x *Index) get() idIndex {
+	if x == nil {
+		return nil
+	}
+	x.once.Do(func() {
+		defer func() { x.panicked = recover() }()
+		x.idx = buildIndex(x.sets...)
+		x.sets = nil
+	})
+	if x.panicked != nil {
+		panic(x.panicked) // Compare turns it into an error, every time
+	}
+	return x.idx
 }
 
 // Result is the outcome of Compare.
@@ -176,23 +210,19 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 			res, err = Result{}, fmt.Errorf("diff compare: internal error: %v", p)
 		}
 	}()
-	var oldIdx, newIdx idIndex
+	var oldIdx, newIdx *Index
 	if o.CrossTenant {
-		oldIdx, newIdx = buildIndex(withExtra(old, o.IndexOld)), buildIndex(withExtra(new, o.IndexNew))
-	}
-	oi, ni := sortedIndex(old), sortedIndex(new)
-	if o.Restrict != nil {
-		keep := func(es []spconfig.Entry, idx []int) []int {
-			out := idx[:0]
-			for _, i := range idx {
-				if o.Restrict(es[i].Key()) {
-					out = append(out, i)
-				}
-			}
-			return out
+		oldIdx, newIdx = o.SharedOld, o.SharedNew
+		if oldIdx == nil {
+			oldIdx = NewIndex(old, o.IndexOld)
 		}
-		oi, ni = keep(old, oi), keep(new, ni)
+		if newIdx == nil {
+			newIdx = NewIndex(new, o.IndexNew)
+		}
 	}
+	// A restricted comparison sorts only the entries it compares: a plan or
+	// a verify compares a few changed objects of large sets (issue 18).
+	oi, ni := sortedIndex(old, o.Restrict), sortedIndex(new, o.Restrict)
 	var changes []Change
 	unchanged := map[string]int{}
 	var oldOnly, newOnly []*spconfig.Entry
@@ -304,11 +334,14 @@ func sortChanges(cs []Change) {
 	})
 }
 
-// sortedIndex returns the positions of es ordered by key, then self.id.
-func sortedIndex(es []spconfig.Entry) []int {
-	idx := make([]int, len(es))
-	for i := range idx {
-		idx[i] = i
+// sortedIndex returns the positions of the entries of es that keep accepts
+// (all when nil) ordered by key, then self.id.
+func sortedIndex(es []spconfig.Entry, keep func(spconfig.Key) bool) []int {
+	idx := make([]int, 0, len(es))
+	for i := range es {
+		if keep == nil || keep(es[i].Key()) {
+			idx = append(idx, i)
+		}
 	}
 	slices.SortFunc(idx, func(x, y int) int {
 		kx, ky := es[x].Key(), es[y].Key()
@@ -318,7 +351,10 @@ func sortedIndex(es []spconfig.Entry) []int {
 			}
 			return 1
 		}
-		return strings.Compare(es[x].Self.ID, es[y].Self.ID)
+		if c := strings.Compare(es[x].Self.ID, es[y].Self.ID); c != 0 {
+			return c
+		}
+		return x - y // equal keys and ids keep their order, restricted or not
 	})
 	return idx
 }
@@ -330,7 +366,7 @@ func newChange(k spconfig.Key, kind Kind, old, new *spconfig.Entry) Change {
 
 // comparePairs compares matched pairs on all CPUs; the result keeps the
 // order of pairs. The first error (in pair order) wins.
-func comparePairs(pairs [][2]*spconfig.Entry, o Options, oldIdx, newIdx idIndex) ([]Change, error) {
+func comparePairs(pairs [][2]*spconfig.Entry, o Options, oldIdx, newIdx *Index) ([]Change, error) {
 	out := make([]Change, len(pairs))
 	errs := make([]error, len(pairs))
 	const chunk = 256
@@ -372,7 +408,7 @@ func comparePairs(pairs [][2]*spconfig.Entry, o Options, oldIdx, newIdx idIndex)
 	return out, nil
 }
 
-func comparePair(oe, ne *spconfig.Entry, k spconfig.Key, o Options, oldIdx, newIdx idIndex) (Change, error) {
+func comparePair(oe, ne *spconfig.Entry, k spconfig.Key, o Options, oldIdx, newIdx *Index) (Change, error) {
 	ch := newChange(k, Unchanged, oe, ne)
 	if !skipFastPath && oe.Key() == ne.Key() && bytes.Equal(oe.Object(), ne.Object()) {
 		return ch, nil
@@ -387,15 +423,6 @@ func comparePair(oe, ne *spconfig.Entry, k spconfig.Key, o Options, oldIdx, newI
 	return ch, nil
 }
 
-// withExtra is es followed by extra (a new slice when extra is set).
-func withExtra(es, extra []spconfig.Entry) []spconfig.Entry {
-	if len(extra) == 0 {
-		return es
-	}
-	out := make([]spconfig.Entry, 0, len(es)+len(extra))
-	return append(append(out, es...), extra...)
-}
-
 // label names an entry in errors, also one built without NewEntry.
 func label(e *spconfig.Entry) string {
 	if k := e.Key(); k.Type != "" {
@@ -404,12 +431,12 @@ func label(e *spconfig.Entry) string {
 	return e.Self.Type + " " + e.Self.Name
 }
 
-func normalizePair(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx idIndex) (any, any, error) {
-	x, err := newNormalizer(oe.Self.Type, o.CrossTenant, oldIdx).object(oe.Object())
+func normalizePair(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx *Index) (any, any, error) {
+	x, err := newNormalizer(oe.Self.Type, o.CrossTenant, oldIdx.get()).object(oe.Object())
 	if err != nil {
 		return nil, nil, fmt.Errorf("diff %s (old, id %s): object is not valid JSON: %w", label(oe), oe.Self.ID, err)
 	}
-	y, err := newNormalizer(ne.Self.Type, o.CrossTenant, newIdx).object(ne.Object())
+	y, err := newNormalizer(ne.Self.Type, o.CrossTenant, newIdx.get()).object(ne.Object())
 	if err != nil {
 		return nil, nil, fmt.Errorf("diff %s (new, id %s): object is not valid JSON: %w", label(ne), ne.Self.ID, err)
 	}
@@ -418,7 +445,7 @@ func normalizePair(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx idIndex) (a
 
 // objectChanges normalises both objects and, when they differ, lists the
 // changed fields through a cmp.Reporter.
-func objectChanges(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx idIndex) ([]FieldChange, error) {
+func objectChanges(oe, ne *spconfig.Entry, o Options, oldIdx, newIdx *Index) ([]FieldChange, error) {
 	x, y, err := normalizePair(oe, ne, o, oldIdx, newIdx)
 	if err != nil {
 		return nil, err

@@ -51,9 +51,13 @@ func tokenFor(k spconfig.Key) string {
 // entry whose object.id is the id wins over one that only carries it as
 // self.id, and among equals the smallest token wins, so the index never
 // depends on the order of the entries.
-func buildIndex(es []spconfig.Entry) idIndex {
-	idx := make(idIndex, len(es))
-	strong := make(map[string]bool, len(es))
+func buildIndex(sets ...[]spconfig.Entry) idIndex {
+	n := 0
+	for _, es := range sets {
+		n += len(es)
+	}
+	idx := make(idIndex, n)
+	strong := make(map[string]bool, n)
 	claim := func(id string, info idInfo, isStrong bool) {
 		cur, taken := idx[id]
 		switch {
@@ -61,25 +65,32 @@ func buildIndex(es []spconfig.Entry) idIndex {
 			idx[id], strong[id] = info, isStrong
 		}
 	}
-	for _, e := range es {
-		info := idInfo{Token: tokenFor(e.Key()), Name: e.Key().Name}
-		if e.Self.ID != "" && bytes.Contains(e.Object(), []byte(`"id":"`+e.Self.ID+`"`)) {
-			claim(e.Self.ID, info, true) // the usual case: object.id equals self.id
-			continue
-		}
-		if e.Self.ID != "" {
-			claim(e.Self.ID, info, false)
-		}
-		var o struct {
-			ID any `json:"id"`
-		}
-		if json.Unmarshal(e.Object(), &o) == nil {
-			if s, ok := o.ID.(string); ok && s != "" && s != e.Self.ID {
-				claim(s, info, true)
-			}
+	for _, es := range sets {
+		for _, e := range es {
+			claimEntry(e, claim)
 		}
 	}
 	return idx
+}
+
+// claimEntry claims the ids of one entry (see buildIndex).
+func claimEntry(e spconfig.Entry, claim func(id string, info idInfo, isStrong bool)) {
+	info := idInfo{Token: tokenFor(e.Key()), Name: e.Key().Name}
+	if e.Self.ID != "" && bytes.Contains(e.Object(), []byte(`"id":"`+e.Self.ID+`"`)) {
+		claim(e.Self.ID, info, true) // the usual case: object.id equals self.id
+		return
+	}
+	if e.Self.ID != "" {
+		claim(e.Self.ID, info, false)
+	}
+	var o struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(e.Object(), &o) == nil {
+		if s, ok := o.ID.(string); ok && s != "" && s != e.Self.ID {
+			claim(s, info, true)
+		}
+	}
 }
 
 // normalizer turns one object into the JSON-shaped value that is compared:

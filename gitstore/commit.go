@@ -994,9 +994,21 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	for i, e := range entries {
 		p := dir + "/" + names[i]
 		keep[p] = true
-		data := EncodeFile(e)
 		if old, ok := stored[p]; ok {
-			if plumbing.ComputeHash(plumbing.BlobObject, data) == old.Hash {
+			// The stored file's entry is known (read or written earlier in
+			// this process) and has the same bytes: the file stays, as it
+			// would after the hash or semantic comparison below.
+			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
+				continue
+			}
+		}
+		data := EncodeFile(e)
+		// collision-detecting SHA-1, as git's own ids: the id is also the
+		// key of the decode cache
+		h := plumbing.ComputeHash(plumbing.BlobObject, data)
+		r.decoded.remember(h, e)
+		if old, ok := stored[p]; ok {
+			if h == old.Hash {
 				continue
 			}
 			oldData, err := r.blob(old.Hash)

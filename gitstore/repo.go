@@ -68,6 +68,9 @@ type Repo struct {
 	step func(string)
 	// deletes are remote refs the next push removes (cleanBookkeeping).
 	deletes []string
+
+	// decoded holds object files already read, by blob id (decodecache.go).
+	decoded decodeCache
 }
 
 // File is one object file read from a commit.
@@ -496,6 +499,17 @@ func checkTenant(tenant string) error {
 // ReadTenant returns every object file under tenants/<tenant>/<TYPE>/ at rev,
 // sorted by path (none for the zero rev). Decode errors name the file.
 func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
+	return r.readTenant(rev, tenant, true)
+}
+
+// ReadTenantEntries is ReadTenant without the file bytes (File.Data is
+// nil): a file whose entry is in the decode cache is neither read nor
+// re-encoded.
+func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]File, error) {
+	return r.readTenant(rev, tenant, false)
+}
+
+func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("read tenant: %w", err)
 	}
@@ -531,13 +545,15 @@ func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			data, err := r.blob(e.Hash)
-			if err != nil {
-				return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
-			}
-			ent, err := DecodeFile(full, data)
-			if err != nil {
-				return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+			ent, data, ok := r.cachedFile(e.Hash, withData)
+			if !ok {
+				if data, err = r.blob(e.Hash); err != nil {
+					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
+				}
+				if ent, err = DecodeFile(full, data); err != nil {
+					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+				}
+				r.decoded.put(e.Hash, decodedBlob{entry: ent, data: data})
 			}
 			files = append(files, File{Path: full, Rel: rel, Entry: ent, Data: data})
 		}

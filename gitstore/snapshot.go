@@ -34,6 +34,12 @@ type Snapshot struct {
 	groups map[string]int // lower-cased plain path -> first record; -1 once collided
 	counts map[string]int
 	err    error // the first failed Add; sticky
+
+	// Remember keeps the added entries whose files are unchanged in the
+	// repository's decode cache, so reading the folder later in the same
+	// process (a run's plan indexes the source folder) reads no blob. It
+	// holds those entries in memory until then; a plain export leaves it off.
+	Remember bool
 }
 
 // snapRec is one added entry: what is needed to name, compare and write it.
@@ -145,6 +151,9 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	switch {
 	case same == hashEqual:
 		rec.stored = sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash
+		if sn.Remember {
+			sn.r.decoded.remember(rec.stored, e)
+		}
 	case same == semanticEqual:
 		rec.raw = e.Raw // the stored bytes stay; the entry's own are kept in case its name changes
 	default:

@@ -78,6 +78,7 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, types []string
 	if err != nil {
 		return gitstore.Hash{}, nil, err
 	}
+	sn.Remember = r.rememberSource
 	var (
 		job     spconfig.Job
 		header  spconfig.ExportHeader

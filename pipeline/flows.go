@@ -86,6 +86,7 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 		st.v = st.v.with(changes)
 		srcView = st.v
 	} else {
+		r.rememberSource = true // plan indexes the source folder
 		if _, err := r.exportSnapshot(ctx, res); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"promoter/diff"
 	"promoter/gitstore"
 	"promoter/spconfig"
 )
@@ -37,6 +38,16 @@ type observation struct {
 	live   map[spconfig.Key]spconfig.Entry
 	excl   []spconfig.Key // live objects of the scope's types that the pipeline excludes
 	commit gitstore.Hash  // the observation commit written for it (zero when nothing changed or not written)
+	idx    *diff.Index    // id index of live, built on first use by a comparison
+}
+
+// index is the id index of the live objects, shared by the plan's
+// comparisons (live must not change once it is used).
+func (o *observation) index() *diff.Index {
+	if o.idx == nil {
+		o.idx = diff.NewIndex(valuesOf(o.live))
+	}
+	return o.idx
 }
 
 // entries returns the observed objects sorted by key.
@@ -111,6 +122,15 @@ func (r *Runner) observationSpec(obs *observation, why string, refTypes []string
 type reference struct {
 	objects map[spconfig.Key]spconfig.Entry
 	has     map[string]bool // types that have a reference
+	idx     *diff.Index     // id index of objects, built on first use
+}
+
+// index is the id index of the reference's objects.
+func (ref *reference) index() *diff.Index {
+	if ref.idx == nil {
+		ref.idx = diff.NewIndex(valuesOf(ref.objects))
+	}
+	return ref.idx
 }
 
 // reference reads the drift reference of every pipeline type: for each, the
@@ -148,7 +168,7 @@ func (r *Runner) reference() (*reference, error) {
 		h = ci.Parents[0]
 	}
 	for _, c := range order {
-		files, err := r.Store.ReadTenant(c, p.Target)
+		files, err := commitView(c).readTenant(r.Store, p.Target)
 		if err != nil {
 			return nil, fmt.Errorf("read observation %s of %s: %w", short(c), p.Target, err)
 		}
@@ -199,7 +219,8 @@ func referenceWith(ref *reference, types []string, live []spconfig.Entry) []spco
 // drifted reports the objects among keys whose live version differs from
 // their reference (or that are gone from the target since): they changed
 // outside promoter. Objects without a reference never drift.
-func drifted(ref *reference, live map[spconfig.Key]spconfig.Entry, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
+func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
+	live := obs.live
 	out := map[spconfig.Key]string{}
 	var refList, liveList []spconfig.Entry
 	for k := range keys {
@@ -217,7 +238,7 @@ func drifted(ref *reference, live map[spconfig.Key]spconfig.Entry, keys map[spco
 		return out, nil
 	}
 	liveList = valuesOf(live)
-	d, err := compareRestricted(valuesOf(ref.objects), liveList, func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := compareRestricted(valuesOf(ref.objects), liveList, ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
 	if err != nil {
 		return nil, err
 	}

@@ -203,8 +203,10 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
+	// The id indexes are built once (and only when a pair differs in bytes).
 	desiredList, liveList, appliedList := entriesOf(desired), valuesOf(live), entriesOf(applied)
-	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex})
+	desiredIdx := diff.NewIndex(desiredList, srcIndex)
+	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
@@ -218,13 +220,13 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			suspects[k] = true
 		}
 	}
-	drift, err := drifted(ref, live, suspects)
+	drift, err := drifted(ref, obs, suspects)
 	if err != nil {
 		return nil, fmt.Errorf("diff the reference of %s with the target: %w", p.Target, err)
 	}
 	var changedInGit map[spconfig.Key]bool
 	if applied != nil && len(suspects) > 0 {
-		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
@@ -295,7 +297,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	pl.hubEntries = hubObjects
 	pl.HubPayload, pl.HubPayloadSHA256, pl.hubKeys = document(p.Name+" Configuration Hub", v.rev, hubObjects)
 	pl.Handoff, _, _ = document(p.Name+" for Configuration Hub", v.rev, handoff)
-	if pl.caughtUp, err = caughtUp(ref, live, pl.Items); err != nil {
+	if pl.caughtUp, err = caughtUp(ref, obs, pl.Items); err != nil {
 		return nil, err
 	}
 	for _, k := range obs.excl {
@@ -355,7 +357,8 @@ func notImportableReason(typ string, inLive bool) string {
 
 // caughtUp lists the live objects the plan found equal to the desired state
 // whose drift reference differs from them.
-func caughtUp(ref *reference, live map[spconfig.Key]spconfig.Entry, items []PlanItem) ([]spconfig.Entry, error) {
+func caughtUp(ref *reference, obs *observation, items []PlanItem) ([]spconfig.Entry, error) {
+	live := obs.live
 	cand := map[spconfig.Key]bool{}
 	for _, it := range items {
 		if it.Class != ClassNoop || !ref.has[it.Type] {
@@ -376,7 +379,7 @@ func caughtUp(ref *reference, live map[spconfig.Key]spconfig.Entry, items []Plan
 		}
 	}
 	refList = valuesOf(ref.objects)
-	d, err := compareRestricted(refList, valuesOf(live), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	d, err := compareRestricted(refList, valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
 	if err != nil {
 		return nil, err
 	}
@@ -460,9 +463,10 @@ func (r *Runner) upstreamTenants() []string {
 }
 
 // compareRestricted lists the keys, among those keep accepts, where two
-// object sets differ (ids translate through the whole sets).
-func compareRestricted(a, b []spconfig.Entry, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
-	d, err := diff.Compare(a, b, diff.Options{CrossTenant: true, Restrict: keep})
+// object sets differ (ids translate through the whole sets; ai and bi, when
+// set, are their indexes).
+func compareRestricted(a, b []spconfig.Entry, ai, bi *diff.Index, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
+	d, err := diff.Compare(a, b, diff.Options{CrossTenant: true, Restrict: keep, SharedOld: ai, SharedNew: bi})
 	if err != nil {
 		return nil, err
 	}

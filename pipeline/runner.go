@@ -121,6 +121,10 @@ type Runner struct {
 	// the branch.
 	PullRequests PullRequester
 
+	// rememberSource keeps the snapshot's unchanged entries decoded for the
+	// plan that follows in the same run (gitstore.Snapshot.Remember).
+	rememberSource bool
+
 	showPlan      func(*Plan) // set during Rollback to print the plan before import
 	sourceOrgSeen string      // the source's org name, as this process's export of it said
 }

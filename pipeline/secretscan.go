@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"promoter/jsonspan"
 	"promoter/spconfig"
@@ -34,8 +36,30 @@ var (
 	}
 )
 
+// secretNames memoizes isSecretName: every object of an export repeats the
+// same few dozen field names (issue 18).
+var (
+	secretNames     sync.Map // string -> bool
+	secretNameCount atomic.Int64
+)
+
+const secretNamesMax = 20000 // keys that are data rather than field names stay out
+
 // isSecretName applies the default names to a field name.
 func isSecretName(k string) bool {
+	if v, ok := secretNames.Load(k); ok {
+		return v.(bool)
+	}
+	secret := secretName(k)
+	if len(k) <= 64 && secretNameCount.Load() < secretNamesMax {
+		if _, loaded := secretNames.LoadOrStore(k, secret); !loaded {
+			secretNameCount.Add(1)
+		}
+	}
+	return secret
+}
+
+func secretName(k string) bool {
 	var b strings.Builder
 	for _, r := range strings.ToLower(k) {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
@@ -75,7 +99,8 @@ type secretFinding struct {
 // scanSecrets lists the credential-looking string values of an object:
 // members whose key is a secret name (isSecretName) or matches the
 // pipeline's extra patterns, holding a non-empty string that is not already
-// masked.
+// masked. One pass over the bytes; the path of a finding is built only when
+// there is one (issue 18: the scan runs on every entry of every export).
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 	root, err := jsonspan.Parse(obj)
 	if err != nil {

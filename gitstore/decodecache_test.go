@@ -1,0 +1,60 @@
+package gitstore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"promoter/spconfig"
+)
+
+// The decode cache must be invisible: a folder read by the process that
+// wrote it (entries remembered, no blob read) equals the folder read by a
+// process that opened the repository afresh, file bytes included, and a
+// second read equals the first.
+func TestReadTenantFromTheDecodeCacheEqualsAFreshRead(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	dev := sampleEntries(t, "dev")
+	h, err := r.WriteTenant(ctx, "dev", spconfig.ExportableTypes(), dev, CommitSpec{Message: "Snapshot dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a hand-formatted file: same entry, other bytes (decoded, not remembered)
+	files, err := r.ReadTenant(h, "dev")
+	if err != nil || len(files) == 0 {
+		t.Fatal(len(files), err)
+	}
+	odd := files[0]
+	h, err = r.Commit(ctx, CommitSpec{Message: "reformat", Changes: []Change{{Path: odd.Path, Content: append([]byte("  "), odd.Data...)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := openTest(t, Options{Path: r.Path()})
+	want, err := fresh.ReadTenant(h, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := cmp.Comparer(func(a, b spconfig.Entry) bool {
+		return string(a.Raw) == string(b.Raw) && a.Key() == b.Key() && string(a.Object()) == string(b.Object())
+	})
+	for round := range 2 {
+		got, err := r.ReadTenant(h, "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got, opt); d != "" {
+			t.Fatalf("round %d: cached read differs from a fresh one (-fresh +cached):\n%s", round, d)
+		}
+		entries, err := r.ReadTenantEntries(h, "dev")
+		if err != nil || len(entries) != len(want) {
+			t.Fatal(len(entries), err)
+		}
+		for i := range entries {
+			if entries[i].Path != want[i].Path || string(entries[i].Entry.Raw) != string(want[i].Entry.Raw) {
+				t.Fatalf("round %d: ReadTenantEntries %s differs", round, entries[i].Path)
+			}
+		}
+	}
+}
