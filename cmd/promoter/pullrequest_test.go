@@ -344,3 +344,42 @@ func TestPullRequestRebaseMergeIsRecognised(t *testing.T) {
 		t.Errorf("the proposal after a rebase merge changes:\n%s\nwant only Lowercase Email", got)
 	}
 }
+
+// TestPullRequestKeepsAPersonsMergedEdit: after a person's edit of the
+// target folder is merged into main, the next proposal is built on it: the
+// branch keeps the edit and its plan (main after the merge) imports it, not
+// dev's value (issue 13 failure 3).
+func TestPullRequestKeepsAPersonsMergedEdit(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
+	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	// A person's reviewed edit lands on main.
+	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Full-Time", "Salaried", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.review("commit", "-q", "-am", "prod: Salaried, not Full-Time")
+	w.review("push", "-q", "origin", "main")
+	// dev changes another object: the proposal holds only that one and keeps
+	// the person's edit.
+	w.editObject(w.dev, "TRANSFORM", "Lowercase Email", `"mail"`, `"email"`)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Lowercase Email.json" {
+		t.Errorf("the proposal changes:\n%s\nwant only Lowercase Email", got)
+	}
+	if got := gitOut(t, w.bare, "show", "promoter/dev-to-prod:tenants/prod/TRANSFORM/Get Worker Type.json"); !strings.Contains(got, "Salaried") {
+		t.Errorf("the promotion branch does not keep the person's merged edit:\n%s", got)
+	}
+	classes := w.planJSON(exitOK, "--rev", "refs/heads/promoter/dev-to-prod")
+	if classes["TRANSFORM Get Worker Type"] != "apply" || classes["TRANSFORM Lowercase Email"] != "apply" {
+		t.Errorf("the pull request's plan: Get Worker Type %q, Lowercase Email %q; want both imported (the person's edit and dev's change)",
+			classes["TRANSFORM Get Worker Type"], classes["TRANSFORM Lowercase Email"])
+	}
+}
