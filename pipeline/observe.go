@@ -222,23 +222,21 @@ func referenceWith(ref *reference, types []string, live []spconfig.Entry) []spco
 func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
 	live := obs.live
 	out := map[spconfig.Key]string{}
-	var refList, liveList []spconfig.Entry
+	compared := 0
 	for k := range keys {
-		re, ok := ref.objects[k]
-		if !ok {
+		if _, ok := ref.objects[k]; !ok {
 			continue
 		}
 		if _, inLive := live[k]; !inLive {
 			out[k] = "deleted in the target outside promoter since the last import, adoption or baseline"
 			continue
 		}
-		refList = append(refList, re)
+		compared++
 	}
-	if len(refList) == 0 {
+	if compared == 0 {
 		return out, nil
 	}
-	liveList = valuesOf(live)
-	d, err := compareRestricted(valuesOf(ref.objects), liveList, ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := compareRestricted(valuesOf(ref.objects), valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
 	if err != nil {
 		return nil, err
 	}
