@@ -420,14 +420,14 @@ func TestReliabilityRebaseOnPushMovesTheRecord(t *testing.T) {
 			gitIn(t, other, "add", "README.md")
 			gitIn(t, other, "commit", "-q", "-m", "readme")
 			gitIn(t, other, "push", "-q", "origin", "main")
-			var w *e2e
+			var world atomic.Pointer[e2e] // set once the world is built; read by the tenant's handler
 			var pushed atomic.Bool
 			pushMeanwhile := func(h http.Handler) http.Handler {
 				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 					if isPost("/sp-config/import")(r) && r.URL.Query().Get("preview") == "false" && !pushed.Swap(true) {
 						path := "NOTES.md"
 						if conflict {
-							files := strings.Split(gitIn(t, w.repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", "tenants/dev"), "\x00")
+							files := strings.Split(gitIn(t, world.Load().repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", "tenants/dev"), "\x00")
 							path = files[0]
 						}
 						full := filepath.Join(other, filepath.FromSlash(path))
@@ -442,7 +442,8 @@ func TestReliabilityRebaseOnPushMovesTheRecord(t *testing.T) {
 					h.ServeHTTP(rw, r)
 				})
 			}
-			w = newWorld(t, worldOptions{repo: "repo:\n  path: ./repo\n  remote: " + remote + "\n", prod: tenantSetup{wrap: pushMeanwhile}})
+			w := newWorld(t, worldOptions{repo: "repo:\n  path: ./repo\n  remote: " + remote + "\n", prod: tenantSetup{wrap: pushMeanwhile}})
+			world.Store(w)
 			r := w.exec(nil, "run", "--config", w.cfg)
 			if !pushed.Load() {
 				t.Fatalf("the concurrent push did not happen: %s", r)
