@@ -226,14 +226,13 @@ func (r *Runner) upstream() string {
 func (r *Runner) finishPullRequest(ctx context.Context, res *Result, st *state) (*Result, error) {
 	prop := st.prop
 	if prop.commit.IsZero() {
-		if err := r.Store.Push(ctx); err != nil {
-			return res, fmt.Errorf("push: %w", err)
-		}
+		var blocked error
 		if len(prop.conflicts) > 0 {
 			res.Outcome = OutcomeBlocked
-			return res, &BlockedError{Pipeline: r.Pipeline.Name, Reasons: conflictReasons(prop.conflicts)}
+			blocked = &BlockedError{Pipeline: r.Pipeline.Name, Reasons: conflictReasons(prop.conflicts)}
 		}
-		return res, nil
+		// A push failure never replaces the block (push joins them).
+		return res, r.push(ctx, blocked)
 	}
 	st.v = commitView(prop.commit)
 	if _, err := r.planAndApply(ctx, res, st, false); err != nil && !IsBlocked(err) {

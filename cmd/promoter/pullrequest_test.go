@@ -383,3 +383,36 @@ func TestPullRequestKeepsAPersonsMergedEdit(t *testing.T) {
 			classes["TRANSFORM Get Worker Type"], classes["TRANSFORM Lowercase Email"])
 	}
 }
+
+// TestPullRequestConflictStaysBlockedWhenThePushFails: in pull-request mode
+// a conflict blocks (exit 3, naming it) even when the push fails too; the
+// push failure is reported beside it (issue 14 item 7).
+func TestPullRequestConflictStaysBlockedWhenThePushFails(t *testing.T) {
+	t.Parallel()
+	w := newPRWorld(t)
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
+	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	// A person's edit on main and a dev change of the same object.
+	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Full-Time", "Salaried", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.review("commit", "-q", "-am", "prod: Salaried")
+	w.review("push", "-q", "origin", "main")
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+	// The remote now refuses every push.
+	hook := filepath.Join(w.bare, "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := w.promoter("run", "--config", w.cfg)
+	if code != exitBlocked || !strings.Contains(out+errOut, "conflict: TRANSFORM Get Worker Type") || !strings.Contains(errOut, "push") {
+		t.Errorf("a conflict with a failing push: exit %d, want 3 naming the conflict and the push\n%s\n%s", code, out, lastLines(errOut, 6))
+	}
+}
