@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	}
 	promoterBin = filepath.Join(dir, "promoter")
 	// crashtest compiles the crash hook (crash.go) the reliability tests use.
-	out, err := exec.Command("go", "build", "-race", "-tags", "crashtest", "-o", promoterBin, ".").CombinedOutput()
+	args := append(append([]string{"build"}, buildFlags...), "-tags", "crashtest", "-o", promoterBin, ".")
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build promoter: %v\n%s", err, out)
 		os.Exit(1)
