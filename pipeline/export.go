@@ -18,6 +18,14 @@ func (r *Runner) exportFlow(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	defer unlock()
+	if up := r.upstream(); up != "" {
+		// A tenant that is a target is never snapshotted: its folder is its
+		// desired state (DESIGN section 4, chains).
+		err := r.step(ctx, res, "export", func() (string, string, error) {
+			return "skipped", fmt.Sprintf("%s is the target of pipeline %s: its folder is its desired state, not an export; nothing to export", r.Pipeline.Source, up), nil
+		})
+		return res, err
+	}
 	snap, err := r.exportSnapshot(ctx, res)
 	if err != nil {
 		return res, err

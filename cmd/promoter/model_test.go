@@ -423,8 +423,15 @@ func TestThreeStageChain(t *testing.T) {
 		t.Error("sandbox's Get Worker Type did not reach prod")
 	}
 	liveObject(t, prod, "SOURCE", "ServiceNow")
-	// 4. Quiet when nothing changed.
+	// 4. Quiet when nothing changed; promoter export never snapshots uat.
 	head := w.git("rev-parse", "HEAD")
+	out = w.mustPromoter(exitOK, "export", "--config", w.cfg)
+	if !strings.Contains(out, "uat is the target of pipeline sandbox-to-uat") {
+		t.Errorf("export of the chain does not say why uat is not exported:\n%s", out)
+	}
+	if got := w.git("rev-parse", "HEAD"); got != head {
+		t.Errorf("promoter export committed in a quiet chain:\n%s", w.git("log", "--stat", "--oneline", head+".."+got))
+	}
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	if got := w.git("rev-parse", "HEAD"); got != head || imports(uat) != 1 || imports(prod) != 1 {
 		t.Errorf("a run with no change committed or imported:\n%s", w.git("log", "--oneline", head+".."+got))
