@@ -109,14 +109,9 @@ func pickAdopted(pl *Plan, obs *observation, objects []string) ([]PlanItem, erro
 // target folder (deleting the files of objects gone from the target).
 func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, picked []PlanItem) (string, string, error) {
 	p := r.Pipeline
-	all := st.obs.entries()
-	names, err := gitstore.FileNames(all)
+	pathOf, err := st.obs.paths(p.Target)
 	if err != nil {
 		return "", "", err
-	}
-	pathOf := map[spconfig.Key]string{}
-	for i, e := range all {
-		pathOf[e.Key()] = tenantDir(p.Target) + names[i]
 	}
 	var changes []gitstore.Change
 	var paths, types []string

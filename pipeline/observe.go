@@ -36,9 +36,30 @@ type observation struct {
 	job    string
 	org    string // the export's tenant (org name)
 	live   map[spconfig.Key]spconfig.Entry
-	excl   []spconfig.Key // live objects of the scope's types that the pipeline excludes
-	commit gitstore.Hash  // the observation commit written for it (zero when nothing changed or not written)
-	idx    *diff.Index    // id index of live, built on first use by a comparison
+	excl   []spconfig.Key          // live objects of the scope's types that the pipeline excludes
+	commit gitstore.Hash           // the observation commit written for it (zero when nothing changed or not written)
+	idx    *diff.Index             // id index of live, built on first use by a comparison
+	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
+}
+
+// paths names the file each live object has in the target folder: the
+// names a full export of the target gets (gitstore.FileNames over all of
+// it, so suffixes of colliding names come out as in an export). Computed
+// once per observation.
+func (o *observation) paths(target string) (map[spconfig.Key]string, error) {
+	if o.pathOf != nil {
+		return o.pathOf, nil
+	}
+	all := o.entries()
+	names, err := gitstore.FileNames(all)
+	if err != nil {
+		return nil, fmt.Errorf("name the files of %s: %w", target, err)
+	}
+	o.pathOf = make(map[spconfig.Key]string, len(all))
+	for i, e := range all {
+		o.pathOf[e.Key()] = tenantDir(target) + names[i]
+	}
+	return o.pathOf, nil
 }
 
 // index is the id index of the live objects, shared by the plan's

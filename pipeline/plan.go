@@ -232,7 +232,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		}
 		changedInGit = changedKeys(ch)
 	}
-	removed, err := r.removedFromDesired(v, desired, live)
+	removed, err := r.removedFromDesired(v, desired, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -322,20 +322,10 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	pl.Mapped = r.markMapped(&d, desired)
 	pl.Diff = d
 
-	spconfig.SortEntries(payload)
-	if len(payload) > 0 {
-		doc := &spconfig.ExportDocument{
-			ExportHeader: spconfig.ExportHeader{Version: 1, Description: "promoter " + p.Name + " " + short(v.rev)},
-			Objects:      payload,
-		}
-		pl.Payload = doc.Bytes()
-		sum := sha256.Sum256(pl.Payload)
-		pl.PayloadSHA256 = hex.EncodeToString(sum[:])
-		for _, e := range payload {
-			pl.payloadKeys = append(pl.payloadKeys, e.Key())
-			if !slices.Contains(pl.importedTypes, e.Type()) {
-				pl.importedTypes = append(pl.importedTypes, e.Type())
-			}
+	pl.Payload, pl.PayloadSHA256, pl.payloadKeys = document(p.Name, v.rev, payload)
+	for _, k := range pl.payloadKeys {
+		if !slices.Contains(pl.importedTypes, k.Type) {
+			pl.importedTypes = append(pl.importedTypes, k.Type)
 		}
 	}
 	if err := r.checkPayload(pl, v, obs.org, payload); err != nil {
@@ -394,37 +384,32 @@ func caughtUp(ref *reference, obs *observation, items []PlanItem) ([]spconfig.En
 // file the target folder held at some point of its history: they were
 // removed from the desired state (or created by a promotion that was
 // reverted) and SP-Config cannot delete them. The others were never managed.
-func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.File, live map[spconfig.Key]spconfig.Entry) (map[spconfig.Key]bool, error) {
-	var only []spconfig.Entry
-	for k, e := range live {
+func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.File, obs *observation) (map[spconfig.Key]bool, error) {
+	var only []spconfig.Key
+	for k := range obs.live {
 		if _, ok := desired[k]; !ok {
-			only = append(only, e)
+			only = append(only, k)
 		}
 	}
 	out := map[spconfig.Key]bool{}
 	if len(only) == 0 {
 		return out, nil
 	}
-	all := valuesOf(live)
-	names, err := gitstore.FileNames(all)
+	pathOf, err := obs.paths(r.Pipeline.Target)
 	if err != nil {
 		return nil, err
 	}
-	pathOf := map[spconfig.Key]string{}
-	for i, e := range all {
-		pathOf[e.Key()] = tenantDir(r.Pipeline.Target) + names[i]
-	}
 	paths := make([]string, 0, len(only))
-	for _, e := range only {
-		paths = append(paths, pathOf[e.Key()])
+	for _, k := range only {
+		paths = append(paths, pathOf[k])
 	}
 	writers, err := r.lastWriters(v, paths)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range only {
-		if _, ok := writers[pathOf[e.Key()]]; ok {
-			out[e.Key()] = true
+	for _, k := range only {
+		if _, ok := writers[pathOf[k]]; ok {
+			out[k] = true
 		}
 	}
 	return out, nil

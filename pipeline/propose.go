@@ -325,14 +325,13 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 			has[f.Entry.Key()] = true
 			taken[f.Path] = true
 		}
-		all := obs.entries()
-		names, err := gitstore.FileNames(all)
+		pathOf, err := obs.paths(p.Target)
 		if err != nil {
-			return fmt.Errorf("name the baseline files of %s: %w", p.Target, err)
+			return err
 		}
-		for i, e := range all {
+		for _, e := range obs.entries() {
 			k := e.Key()
-			path := tenantDir(p.Target) + names[i]
+			path := pathOf[k]
 			if has[k] || !slices.Contains(fresh, k.Type) {
 				continue
 			}

@@ -341,38 +341,39 @@ func (d *demo) story(ctx context.Context) error {
 
 // prodValue is the attributes.value of a prod transform, for the story.
 func (d *demo) prodValue(name string) string {
-	for _, e := range d.prod.Objects("TRANSFORM") {
-		if e.Key().Name != name {
-			continue
-		}
-		var o struct {
-			Attributes struct {
-				Value string `json:"value"`
-			} `json:"attributes"`
-		}
-		if json.Unmarshal(e.Object(), &o) == nil {
-			return o.Attributes.Value
+	var o struct {
+		Attributes struct {
+			Value string `json:"value"`
+		} `json:"attributes"`
+	}
+	if !d.prodObject("TRANSFORM", name, &o) {
+		return "(missing)"
+	}
+	return o.Attributes.Value
+}
+
+// prodObject decodes the object of a prod object into v; false when prod
+// has no such object.
+func (d *demo) prodObject(typ, name string, v any) bool {
+	for _, e := range d.prod.Objects(typ) {
+		if e.Key().Name == name {
+			return json.Unmarshal(e.Object(), v) == nil
 		}
 	}
-	return "(missing)"
+	return false
 }
 
 // roleOwner is the owner of a prod ROLE, for the story.
 func (d *demo) roleOwner(name string) string {
-	for _, e := range d.prod.Objects("ROLE") {
-		if e.Key().Name != name {
-			continue
-		}
-		var o struct {
-			Owner struct {
-				Name string `json:"name"`
-			} `json:"owner"`
-		}
-		if json.Unmarshal(e.Object(), &o) == nil {
-			return o.Owner.Name
-		}
+	var o struct {
+		Owner struct {
+			Name string `json:"name"`
+		} `json:"owner"`
 	}
-	return "(missing)"
+	if !d.prodObject("ROLE", name, &o) {
+		return "(missing)"
+	}
+	return o.Owner.Name
 }
 
 // commitWithTrailer finds the newest first-parent commit of the branch that

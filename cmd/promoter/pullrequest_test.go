@@ -64,6 +64,34 @@ func (w *prWorld) branchFiles() string {
 	return strings.TrimSpace(gitOut(w.t, w.bare, "diff", "--name-only", "main", "promoter/dev-to-prod"))
 }
 
+// reviewEdit changes the first old to new in a file of the reviewer's
+// clone and commits it there (the caller pushes it where it belongs).
+func (w *prWorld) reviewEdit(rel, old, new, message string) {
+	w.t.Helper()
+	w.review("status", "-s") // clones on first use
+	path := filepath.Join(w.reviewer, filepath.FromSlash(rel))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		w.t.Fatalf("%s has no %q to replace", rel, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	w.review("commit", "-q", "-am", message)
+}
+
+// mergeFirstProposal merges the first proposal with a merge commit, deletes
+// its branch and applies main, as a reviewer and the CI recipe would.
+func (w *prWorld) mergeFirstProposal() {
+	w.t.Helper()
+	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
+	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
+	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+}
+
 // remoteRefs lists the remote's refs.
 func (w *prWorld) remoteRefs() []string {
 	var out []string
@@ -164,15 +192,7 @@ func TestPullRequestBranchWithAReviewersCommitIsNeverOverwritten(t *testing.T) {
 	w := newPRWorld(t)
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
 	w.review("checkout", "-q", "-b", "fixup", "origin/promoter/dev-to-prod")
-	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Contingent", "Temporary", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w.review("commit", "-q", "-am", "reviewer: Temporary, not Contingent")
+	w.reviewEdit("tenants/prod/TRANSFORM/Get Worker Type.json", "Contingent", "Temporary", "reviewer: Temporary, not Contingent")
 	fixup := w.review("rev-parse", "HEAD")
 	w.review("push", "-q", "origin", "HEAD:promoter/dev-to-prod")
 
@@ -353,19 +373,9 @@ func TestPullRequestKeepsAPersonsMergedEdit(t *testing.T) {
 	t.Parallel()
 	w := newPRWorld(t)
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
-	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
-	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
-	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	w.mergeFirstProposal()
 	// A person's reviewed edit lands on main.
-	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Full-Time", "Salaried", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w.review("commit", "-q", "-am", "prod: Salaried, not Full-Time")
+	w.reviewEdit("tenants/prod/TRANSFORM/Get Worker Type.json", "Full-Time", "Salaried", "prod: Salaried, not Full-Time")
 	w.review("push", "-q", "origin", "main")
 	// dev changes another object: the proposal holds only that one and keeps
 	// the person's edit.
@@ -391,19 +401,9 @@ func TestPullRequestConflictStaysBlockedWhenThePushFails(t *testing.T) {
 	t.Parallel()
 	w := newPRWorld(t)
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
-	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
-	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod")
-	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+	w.mergeFirstProposal()
 	// A person's edit on main and a dev change of the same object.
-	path := filepath.Join(w.reviewer, "tenants", "prod", "TRANSFORM", "Get Worker Type.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "Full-Time", "Salaried", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w.review("commit", "-q", "-am", "prod: Salaried")
+	w.reviewEdit("tenants/prod/TRANSFORM/Get Worker Type.json", "Full-Time", "Salaried", "prod: Salaried")
 	w.review("push", "-q", "origin", "main")
 	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
 	// The remote now refuses every push.

@@ -283,6 +283,36 @@ func (t *Tenant) saveOrLog() {
 	}
 }
 
+// parseMultipart parses a multipart/form-data request body, or answers 400
+// saying what to send (parts) and returns false. The caller removes the
+// form's files (r.MultipartForm.RemoveAll).
+func (t *Tenant) parseMultipart(w http.ResponseWriter, r *http.Request, parts string) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send multipart/form-data with "+parts+".")
+		return false
+	}
+	if err := r.ParseMultipartForm(64 << 20); err != nil {
+		t.badRequest(w, "The multipart request could not be parsed: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// requiredPart returns a part of a parsed multipart request, or answers 400
+// and returns false when it is missing or cannot be read.
+func (t *Tenant) requiredPart(w http.ResponseWriter, r *http.Request, name string) ([]byte, bool) {
+	data, ok, err := formPart(r, name)
+	switch {
+	case err != nil:
+		t.badRequest(w, "Required request part '"+name+"' could not be read: "+err.Error())
+		return nil, false
+	case !ok:
+		t.badRequest(w, "Required request part '"+name+"' is not present.")
+		return nil, false
+	}
+	return data, true
+}
+
 // formPart returns a multipart part's bytes, whether sent as a file or a field.
 func formPart(r *http.Request, name string) ([]byte, bool, error) {
 	if fhs := r.MultipartForm.File[name]; len(fhs) > 0 {
@@ -310,23 +340,12 @@ func (t *Tenant) serveStartImport(w http.ResponseWriter, r *http.Request) {
 		}
 		preview = b
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
-		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send multipart/form-data with a file part named 'data'.")
-		return
-	}
-	if err := r.ParseMultipartForm(64 << 20); err != nil {
-		t.badRequest(w, "The multipart request could not be parsed: "+err.Error())
+	if !t.parseMultipart(w, r, "a file part named 'data'") {
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
-	data, ok, err := formPart(r, "data")
-	switch {
-	case err != nil:
-		t.badRequest(w, "Required request part 'data' could not be read: "+err.Error())
-		return
-	case !ok:
-		t.badRequest(w, "Required request part 'data' is not present.")
+	data, ok := t.requiredPart(w, r, "data")
+	if !ok {
 		return
 	}
 	if !json.Valid(data) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -76,22 +75,12 @@ func (t *Tenant) serveListUploads(w http.ResponseWriter, r *http.Request) {
 // serveCreateUpload is POST /configuration-hub/backups/uploads: multipart
 // parts "data" (an SP-Config export document) and "name".
 func (t *Tenant) serveCreateUpload(w http.ResponseWriter, r *http.Request, who string) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
-		t.badRequest(w, "Content type '"+r.Header.Get("Content-Type")+"' not supported: send multipart/form-data with the parts 'data' and 'name'.")
-		return
-	}
-	if err := r.ParseMultipartForm(64 << 20); err != nil {
-		t.badRequest(w, "The multipart request could not be parsed: "+err.Error())
+	if !t.parseMultipart(w, r, "the parts 'data' and 'name'") {
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
-	data, ok, err := formPart(r, "data")
-	switch {
-	case err != nil:
-		t.badRequest(w, "Required request part 'data' could not be read: "+err.Error())
-		return
-	case !ok:
-		t.badRequest(w, "Required request part 'data' is not present.")
+	data, ok := t.requiredPart(w, r, "data")
+	if !ok {
 		return
 	}
 	name, ok, err := formPart(r, "name")
