@@ -283,3 +283,40 @@ func TestNew(t *testing.T) {
 		t.Errorf("default roots %q %q", gh.c.base, gl.c.base)
 	}
 }
+
+// TestLastStateSaysOpenMergedOrClosed: both forges tell what became of the
+// newest pull request of a branch, which pull-request mode reads to decline
+// the changes of one closed without merging.
+func TestLastStateSaysOpenMergedOrClosed(t *testing.T) {
+	for _, c := range forgeCases {
+		t.Run(c.name, func(t *testing.T) {
+			f := startFake(t, nil)
+			st, ok := newPR(t, c, f, testToken, &sleeps{}).(pipeline.PullRequestStater)
+			if !ok {
+				t.Fatalf("the %s client cannot tell pull request states", c.provider)
+			}
+			ctx := context.Background()
+			const branch = "promoter/dev-to-prod"
+			check := func(want string) {
+				t.Helper()
+				if got, err := st.LastState(ctx, branch); err != nil || got != want {
+					t.Errorf("LastState = %q, %v; want %q", got, err, want)
+				}
+			}
+			check("")
+			pr := st.(pipeline.PullRequester)
+			req := pipeline.PullRequest{Pipeline: "dev-to-prod", Branch: branch, Base: "main", Title: "t", Body: "b"}
+			if _, err := pr.OpenOrUpdate(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			check(pipeline.PullRequestOpen)
+			f.MergePullRequest(1)
+			check(pipeline.PullRequestMerged)
+			if _, err := pr.OpenOrUpdate(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			f.DeclinePullRequest(2)
+			check(pipeline.PullRequestClosed) // the newest one counts
+		})
+	}
+}
