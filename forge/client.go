@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"promoter/config"
 	"promoter/pipeline"
 	"promoter/retry"
 )
@@ -40,7 +41,7 @@ type Options struct {
 // New returns the pull-request client a pipeline's pullRequest section
 // configures, or nil (and no error) for provider "none" or unset: the branch
 // is then only pushed.
-func New(cfg pipeline.PullRequestConfig, token string, o Options) (pipeline.PullRequester, error) {
+func New(cfg config.PullRequest, token string, o Options) (pipeline.PullRequester, error) {
 	if o.TokenEnv == "" {
 		o.TokenEnv = cfg.TokenEnv
 	}

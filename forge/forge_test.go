@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"promoter/config"
 	"promoter/forge/forgetest"
 	"promoter/pipeline"
 )
@@ -55,7 +56,7 @@ var forgeCases = []forgeCase{
 
 func newPR(t *testing.T, c forgeCase, f *forgetest.Server, token string, sl *sleeps) pipeline.PullRequester {
 	t.Helper()
-	pr, err := New(pipeline.PullRequestConfig{Provider: c.provider, Repo: c.repo, BaseURL: c.base(f), TokenEnv: "FORGE_TOKEN"}, token, Options{Sleep: sl.sleep})
+	pr, err := New(config.PullRequest{Provider: c.provider, Repo: c.repo, BaseURL: c.base(f), TokenEnv: "FORGE_TOKEN"}, token, Options{Sleep: sl.sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 	closed.Close()
 	for _, provider := range []string{"github", "gitlab"} {
 		for _, base := range []string{echo.URL, closed.URL} {
-			pr, err := New(pipeline.PullRequestConfig{Provider: provider, Repo: "acme/isc-config", BaseURL: base, TokenEnv: "T"}, testToken, Options{Sleep: (&sleeps{}).sleep})
+			pr, err := New(config.PullRequest{Provider: provider, Repo: "acme/isc-config", BaseURL: base, TokenEnv: "T"}, testToken, Options{Sleep: (&sleeps{}).sleep})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,18 +251,18 @@ func TestLongBodyIsCut(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	tests := []struct {
-		cfg     pipeline.PullRequestConfig
+		cfg     config.PullRequest
 		token   string
 		wantNil bool
 		wantErr string
 	}{
-		{cfg: pipeline.PullRequestConfig{}, wantNil: true},
-		{cfg: pipeline.PullRequestConfig{Provider: "none"}, wantNil: true},
-		{cfg: pipeline.PullRequestConfig{Provider: "gitea"}, wantErr: `unknown forge`},
-		{cfg: pipeline.PullRequestConfig{Provider: "github", Repo: "isc-config"}, token: "x", wantErr: `"isc-config" is not owner/name`},
-		{cfg: pipeline.PullRequestConfig{Provider: "github", Repo: "a/b"}, wantErr: "no API token"},
-		{cfg: pipeline.PullRequestConfig{Provider: "gitlab", Repo: "a/b", BaseURL: "ftp://x"}, token: "x", wantErr: "not an http(s) URL"},
-		{cfg: pipeline.PullRequestConfig{Provider: "gitlab", Repo: "a/b"}, token: "x"},
+		{cfg: config.PullRequest{}, wantNil: true},
+		{cfg: config.PullRequest{Provider: "none"}, wantNil: true},
+		{cfg: config.PullRequest{Provider: "gitea"}, wantErr: `unknown forge`},
+		{cfg: config.PullRequest{Provider: "github", Repo: "isc-config"}, token: "x", wantErr: `"isc-config" is not owner/name`},
+		{cfg: config.PullRequest{Provider: "github", Repo: "a/b"}, wantErr: "no API token"},
+		{cfg: config.PullRequest{Provider: "gitlab", Repo: "a/b", BaseURL: "ftp://x"}, token: "x", wantErr: "not an http(s) URL"},
+		{cfg: config.PullRequest{Provider: "gitlab", Repo: "a/b"}, token: "x"},
 	}
 	for _, tt := range tests {
 		pr, err := New(tt.cfg, tt.token, Options{})

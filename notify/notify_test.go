@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"promoter/config"
 	"promoter/pipeline"
 )
 
@@ -312,11 +313,11 @@ func TestTransportErrorHidesURL(t *testing.T) {
 
 func TestHookAndConfig(t *testing.T) {
 	rc := newReceiver(t)
-	cfg := &pipeline.Config{Notifications: []pipeline.NotificationConfig{
+	cfg := &config.Config{Notifications: []config.Notification{
 		{Type: "webhook", URL: rc.URL + "/a", Events: []string{"promoted"}},
 		{Type: "slack", URLEnv: "SLACK_URL", Events: []string{"blocked", "failed"}},
 	}}
-	sec := &pipeline.Secrets{NotificationURLs: map[int]string{1: rc.URL + "/b"}}
+	sec := &config.Secrets{NotificationURLs: map[int]string{1: rc.URL + "/b"}}
 	n := New(cfg, sec, nil)
 	if n == nil || len(n.Receivers) != 2 {
 		t.Fatalf("New: %+v", n)
@@ -329,7 +330,7 @@ func TestHookAndConfig(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], `"blocks"`) || !strings.Contains(got[0], "held") {
 		t.Errorf("receivers got %q, want one Slack message about the block", got)
 	}
-	if New(&pipeline.Config{}, nil, nil) != nil {
+	if New(&config.Config{}, nil, nil) != nil {
 		t.Error("New without receivers is not nil")
 	}
 }

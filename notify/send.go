@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/config"
 	"promoter/pipeline"
 	"promoter/retry"
 )
@@ -43,7 +44,7 @@ type Notifier struct {
 
 // New returns the notifier of the configured receivers, or nil when there
 // are none. sec holds the URLs given by variable.
-func New(cfg *pipeline.Config, sec *pipeline.Secrets, logger *slog.Logger) *Notifier {
+func New(cfg *config.Config, sec *config.Secrets, logger *slog.Logger) *Notifier {
 	var rs []Receiver
 	for i, n := range cfg.Notifications {
 		u := n.URL

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
@@ -50,7 +51,7 @@ func benchRunner(b *testing.B, dir, url string) *Runner {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	c, err := Load(cfgPath)
+	c, err := config.Load(cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
@@ -214,7 +215,7 @@ pipelines:
     exclude: [{type: AUTH_ORG}]
     gate: {allowWarnings: ["^Object to be imported"]}
 `, filepath.Join(dir, "repo"), srv["dev"].URL, srv["prod"].URL)
-	cfg, err := Parse(filepath.Join(dir, "promotion.yaml"), []byte(yaml))
+	cfg, err := config.Parse(filepath.Join(dir, "promotion.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

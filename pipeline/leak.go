@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"promoter/config"
 	"promoter/jsonspan"
 	"promoter/spconfig"
 )
@@ -104,7 +105,7 @@ func wordByte(b byte) bool {
 
 // tenantHost is the host of a tenant's baseURL (with the port for a
 // loopback host, whose bare address says nothing about the tenant).
-func tenantHost(t *TenantConfig) string {
+func tenantHost(t *config.Tenant) string {
 	if t == nil {
 		return ""
 	}
@@ -112,7 +113,7 @@ func tenantHost(t *TenantConfig) string {
 	if err != nil {
 		return ""
 	}
-	if isLoopback(u.Hostname()) {
+	if config.IsLoopback(u.Hostname()) {
 		return u.Host
 	}
 	return u.Hostname()
@@ -143,10 +144,10 @@ func (r *Runner) fingerprints(v view, targetOrg string) []fingerprint {
 	add(fingerprint{text: srcHost, fold: true, what: "the API host of tenant " + p.Source})
 	add(fingerprint{text: r.sourceOrg(v), fold: true, what: "the org name of tenant " + p.Source})
 	for i, m := range p.Mappings {
-		add(fingerprint{text: m.From, what: "the from of " + r.Config.where(p, fmt.Sprintf("mappings[%d]", i))})
+		add(fingerprint{text: m.From, what: "the from of " + r.Config.Where(p, fmt.Sprintf("mappings[%d]", i))})
 	}
 	for i, re := range p.Gate.LeakRegexps() {
-		out = append(out, fingerprint{re: re, what: "the pattern " + r.Config.where(p, fmt.Sprintf("gate.leakPatterns[%d]", i))})
+		out = append(out, fingerprint{re: re, what: "the pattern " + r.Config.Where(p, fmt.Sprintf("gate.leakPatterns[%d]", i))})
 	}
 	return out
 }
@@ -205,7 +206,7 @@ func (r *Runner) checkPayload(pl *Plan, v view, targetOrg string, payload []spco
 			if ok && json.Unmarshal(cur, &s) == nil && (s == m.From || s == m.To) {
 				continue
 			}
-			miss := MappingMiss{Object: k.String(), Mapping: r.Config.where(p, fmt.Sprintf("mappings[%d]", i)), Path: m.Path, From: m.From, To: m.To}
+			miss := MappingMiss{Object: k.String(), Mapping: r.Config.Where(p, fmt.Sprintf("mappings[%d]", i)), Path: m.Path, From: m.From, To: m.To}
 			if ok {
 				miss.Value = string(cur)
 			}
@@ -215,7 +216,7 @@ func (r *Runner) checkPayload(pl *Plan, v view, targetOrg string, payload []spco
 			continue
 		}
 		signed := e.Signed() || spconfig.SignedType(k.Type)
-		err := walkStrings(e.Object(), func(segs []PathSegment, s string) {
+		err := walkStrings(e.Object(), func(segs []config.PathSegment, s string) {
 			path := ""
 			for _, f := range fps {
 				found, hit := f.find(r.withoutMappedValues(s, f))
@@ -223,9 +224,9 @@ func (r *Runner) checkPayload(pl *Plan, v view, targetOrg string, payload []spco
 					continue
 				}
 				if path == "" {
-					path = FormatPath(segs)
+					path = config.FormatPath(segs)
 				}
-				if slices.ContainsFunc(p.Gate.AllowLeaks, func(a LeakAllowance) bool { return a.Allows(k, path) }) {
+				if slices.ContainsFunc(p.Gate.AllowLeaks, func(a config.LeakAllowance) bool { return a.Allows(k, path) }) {
 					return
 				}
 				pl.Leaks = append(pl.Leaks, Leak{Object: k.String(), Path: path, Value: s, Found: found, What: f.what, Signed: signed, key: k})
@@ -256,21 +257,21 @@ func (r *Runner) withoutMappedValues(s string, f fingerprint) string {
 
 // walkStrings calls fn with the path and value of every string in a JSON
 // document, object keys in sorted order.
-func walkStrings(doc []byte, fn func(segs []PathSegment, s string)) error {
+func walkStrings(doc []byte, fn func(segs []config.PathSegment, s string)) error {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return err
 	}
-	var walk func(v any, segs []PathSegment)
-	walk = func(v any, segs []PathSegment) {
+	var walk func(v any, segs []config.PathSegment)
+	walk = func(v any, segs []config.PathSegment) {
 		switch x := v.(type) {
 		case string:
 			fn(segs, x)
 		case []any:
 			for i, el := range x {
-				walk(el, append(segs[:len(segs):len(segs)], PathSegment{Index: i, IsIndex: true}))
+				walk(el, append(segs[:len(segs):len(segs)], config.PathSegment{Index: i, IsIndex: true}))
 			}
 		case map[string]any:
 			keys := make([]string, 0, len(x))
@@ -279,7 +280,7 @@ func walkStrings(doc []byte, fn func(segs []PathSegment, s string)) error {
 			}
 			slices.Sort(keys)
 			for _, k := range keys {
-				walk(x[k], append(segs[:len(segs):len(segs)], PathSegment{Key: k}))
+				walk(x[k], append(segs[:len(segs):len(segs)], config.PathSegment{Key: k}))
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"net/url"
+	"promoter/config"
 	"strings"
 	"testing"
 )
@@ -106,7 +107,7 @@ func TestLeakGuardBlocksSourceFingerprints(t *testing.T) {
 
 	g := &h.cfg.Pipelines[0].Gate
 	for _, l := range res.Plan.Leaks {
-		g.AllowLeaks = append(g.AllowLeaks, LeakAllowance{Type: l.key.Type, Name: l.key.Name, Path: l.Path})
+		g.AllowLeaks = append(g.AllowLeaks, config.LeakAllowance{Type: l.key.Type, Name: l.key.Name, Path: l.Path})
 	}
 	if err := h.cfg.Validate(); err != nil {
 		t.Fatal(err)

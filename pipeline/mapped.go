@@ -52,7 +52,7 @@ func (r *Runner) markMapped(d *diff.Result, desired map[spconfig.Key]gitstore.Fi
 			if err != nil || !ok || json.Unmarshal(cur, &s) != nil || s != m.To {
 				continue
 			}
-			mv := MappedValue{Object: c.Key.String(), Path: m.Path, From: m.From, To: m.To, Mapping: r.Config.where(p, fmt.Sprintf("mappings[%d]", i))}
+			mv := MappedValue{Object: c.Key.String(), Path: m.Path, From: m.From, To: m.To, Mapping: r.Config.Where(p, fmt.Sprintf("mappings[%d]", i))}
 			out = append(out, mv)
 			notes = append(notes, fmt.Sprintf("mapped: %s = %s (from %s)", m.Path, strconv.Quote(m.To), strconv.Quote(m.From)))
 		}

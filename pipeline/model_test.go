@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"promoter/config"
 	"promoter/gitstore"
 )
 
@@ -20,7 +21,7 @@ func TestExcludedObjectKeepsItsTargetFileWhenDeletedInTheSource(t *testing.T) {
 	if _, ok, err := h.store.ReadFile(head, path); err != nil || !ok {
 		t.Fatalf("%s is not in the target folder after the first promotion (%v); the test would prove nothing", path, err)
 	}
-	h.cfg.Pipelines[0].Exclude = append(h.cfg.Pipelines[0].Exclude, ObjectRef{Type: "LIFECYCLE_STATE", Name: "Contractors / terminated"})
+	h.cfg.Pipelines[0].Exclude = append(h.cfg.Pipelines[0].Exclude, config.ObjectRef{Type: "LIFECYCLE_STATE", Name: "Contractors / terminated"})
 	if err := h.dev.DeleteObject("LIFECYCLE_STATE", "Contractors / terminated"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
@@ -22,8 +23,8 @@ type harness struct {
 	t         *testing.T
 	dev, prod *spconfigtest.Server
 	store     *gitstore.Repo
-	cfg       *Config
-	sec       *Secrets
+	cfg       *config.Config
+	sec       *config.Secrets
 }
 
 const harnessConfig = `repo:
@@ -71,7 +72,7 @@ func newHarness(t *testing.T, extra string) *harness {
 		}
 	}
 	dir := t.TempDir()
-	cfg, err := Parse(filepath.Join(dir, "promotion.yaml"), fmt.Appendf(nil, harnessConfig, filepath.Join(dir, "repo"), h.dev.URL, h.prod.URL, extra))
+	cfg, err := config.Parse(filepath.Join(dir, "promotion.yaml"), fmt.Appendf(nil, harnessConfig, filepath.Join(dir, "repo"), h.dev.URL, h.prod.URL, extra))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestMappingAppliedOnPromotionAndRefusedOnSigned(t *testing.T) {
 	for _, e := range h.dev.Objects("RULE") {
 		rule = e
 	}
-	p := &PipelineConfig{Mappings: []Mapping{{Type: "RULE", Name: rule.Key().Name, Path: "$.name", From: "x", To: "y"}}}
+	p := &config.Pipeline{Mappings: []config.Mapping{{Type: "RULE", Name: rule.Key().Name, Path: "$.name", From: "x", To: "y"}}}
 	if _, _, err := mapEntry(p, rule); err == nil || !strings.Contains(err.Error(), "signed") {
 		t.Errorf("mapping on a signed RULE: err %v, want a refusal", err)
 	}
@@ -387,8 +388,8 @@ func TestGateReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(g GateConfig) *Runner {
-		p := &PipelineConfig{Name: "p", Gate: g}
+	cfg := func(g config.Gate) *Runner {
+		p := &config.Pipeline{Name: "p", Gate: g}
 		return &Runner{Pipeline: p, Store: store, Now: func() time.Time { return time.Date(2026, 11, 20, 19, 0, 0, 0, time.UTC) }} // a Friday
 	}
 	plan := func(mut func(*Plan)) *Plan {
@@ -399,44 +400,44 @@ func TestGateReasons(t *testing.T) {
 		}
 		return pl
 	}
-	window := DenyWindow{Cron: "0 18 * * 5", Duration: Duration{62 * time.Hour}}
+	window := config.DenyWindow{Cron: "0 18 * * 5", Duration: config.Duration{Duration: 62 * time.Hour}}
 	tests := []struct {
 		name string
-		gate GateConfig
+		gate config.Gate
 		pl   *Plan
 		want string // substring of the only reason; "" = clean
 	}{
-		{"clean", GateConfig{MaxChanges: 50}, plan(nil), ""},
-		{"preview error", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
+		{"clean", config.Gate{MaxChanges: 50}, plan(nil), ""},
+		{"preview error", config.Gate{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Preview.Errors = []TypedMessage{{Type: "SOURCE", Text: "Unable to resolve"}}
 		}), "preview error (SOURCE): Unable to resolve"},
-		{"warning not allowed", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
+		{"warning not allowed", config.Gate{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Preview.Warnings = []TypedMessage{{Type: "SOURCE", Text: "Something odd"}}
 		}), "not allowed by gate.allowWarnings"},
-		{"warning allowed", GateConfig{MaxChanges: 50, AllowWarnings: []string{"^Something"}}, plan(func(p *Plan) {
+		{"warning allowed", config.Gate{MaxChanges: 50, AllowWarnings: []string{"^Something"}}, plan(func(p *Plan) {
 			p.Preview.Warnings = []TypedMessage{{Type: "SOURCE", Text: "Something odd"}}
 		}), ""},
-		{"budget", GateConfig{MaxChanges: 1}, plan(func(p *Plan) {
+		{"budget", config.Gate{MaxChanges: 1}, plan(func(p *Plan) {
 			p.payloadKeys = append(p.payloadKeys, spconfig.Key{Type: "TRANSFORM", Name: "b"})
 		}), "change budget: 2 objects"},
-		{"unlimited budget", GateConfig{MaxChanges: -1}, plan(func(p *Plan) {
+		{"unlimited budget", config.Gate{MaxChanges: -1}, plan(func(p *Plan) {
 			p.payloadKeys = append(p.payloadKeys, spconfig.Key{Type: "TRANSFORM", Name: "b"})
 		}), ""},
-		{"no preview", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview = nil }), "no preview was run"},
-		{"preview failed", GateConfig{MaxChanges: 50}, plan(func(p *Plan) { p.Preview.Status = spconfig.StatusFailed }), "preview job ended FAILED"},
-		{"drift blocks", GateConfig{MaxChanges: 50, OnDrift: "block"}, plan(func(p *Plan) {
+		{"no preview", config.Gate{MaxChanges: 50}, plan(func(p *Plan) { p.Preview = nil }), "no preview was run"},
+		{"preview failed", config.Gate{MaxChanges: 50}, plan(func(p *Plan) { p.Preview.Status = spconfig.StatusFailed }), "preview job ended FAILED"},
+		{"drift blocks", config.Gate{MaxChanges: 50, OnDrift: "block"}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), "drift: TRANSFORM a"},
-		{"drift overwritten", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
+		{"drift overwritten", config.Gate{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
 		}), ""},
-		{"drift of a type SP-Config cannot import", GateConfig{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
+		{"drift of a type SP-Config cannot import", config.Gate{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift}}
 		}), "drift: WORKFLOW a changed in prod outside git; SP-Config cannot import WORKFLOW: take the live version into git with promoter adopt"},
-		{"conflict", GateConfig{MaxChanges: 50}, plan(func(p *Plan) {
+		{"conflict", config.Gate{MaxChanges: 50}, plan(func(p *Plan) {
 			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassConflict}}
 		}), "conflict: TRANSFORM a"},
-		{"deny window", GateConfig{MaxChanges: 50, DenyWindows: []DenyWindow{window}}, plan(nil), "deny window"},
+		{"deny window", config.Gate{MaxChanges: 50, DenyWindows: []config.DenyWindow{window}}, plan(nil), "deny window"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

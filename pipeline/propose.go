@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"promoter/config"
 	"promoter/diff"
 	"promoter/gitstore"
 	"promoter/spconfig"
@@ -484,7 +485,7 @@ func (r *Runner) promoted(path string, files map[string][]byte) ([]byte, *spconf
 }
 
 // mappedTypes lists the types the pipeline's mappings name.
-func mappedTypes(p *PipelineConfig) []string {
+func mappedTypes(p *config.Pipeline) []string {
 	var out []string
 	for _, m := range p.Mappings {
 		if m.Type != "" && !slices.Contains(out, m.Type) {
@@ -495,7 +496,7 @@ func mappedTypes(p *PipelineConfig) []string {
 }
 
 // mapped reports whether a mapping of the pipeline matches the object.
-func mapped(p *PipelineConfig, k spconfig.Key) bool {
+func mapped(p *config.Pipeline, k spconfig.Key) bool {
 	for _, m := range p.Mappings {
 		if m.Matches(k.Type, k.Scope, k.Name) {
 			return true
@@ -514,7 +515,7 @@ func compareKeys(a, b spconfig.Key) int {
 	return 1
 }
 
-func prBranch(p *PipelineConfig) string {
+func prBranch(p *config.Pipeline) string {
 	prefix := p.PullRequest.BranchPrefix
 	if prefix == "" {
 		prefix = "promoter/"

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"promoter/config"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,7 @@ pipelines:
 			if err := os.WriteFile(file, []byte(strings.Replace(y, "%s", tc.extra, 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Load(file)
+			_, err := config.Load(file)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("want accepted, got %v", err)

@@ -141,7 +141,7 @@ func TestPlanJSONIsStable(t *testing.T) {
 // TestREADMEPlanFieldsMatchTheJSON: the README's table of plan fields lists
 // exactly the fields of the golden JSON plan.
 func TestREADMEPlanFieldsMatchTheJSON(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

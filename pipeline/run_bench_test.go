@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"promoter/config"
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
 )
@@ -95,7 +96,7 @@ func BenchmarkRun(b *testing.B) {
 }
 
 func runBenchRunner(b *testing.B, dir string) *Runner {
-	c, err := Load(filepath.Join(dir, "promotion.yaml"))
+	c, err := config.Load(filepath.Join(dir, "promotion.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}

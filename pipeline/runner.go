@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 )
@@ -103,8 +104,8 @@ type Store interface {
 
 // Runner runs the flows of one pipeline.
 type Runner struct {
-	Config   *Config
-	Pipeline *PipelineConfig
+	Config   *config.Config
+	Pipeline *config.Pipeline
 	Store    Store
 	Source   Tenant
 	Target   Tenant

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"promoter/config"
 	"slices"
 	"sync"
 	"time"
@@ -97,7 +98,7 @@ type PipelineStatus struct {
 }
 
 type pipelineState struct {
-	cfg     *PipelineConfig
+	cfg     *config.Pipeline
 	sched   cron.Schedule
 	running *activeRun
 	runs    []RunRecord // newest first
@@ -114,7 +115,7 @@ type activeRun struct {
 // Scheduler runs pipelines on their schedules and on demand, never two runs
 // of one pipeline at once.
 type Scheduler struct {
-	cfg   *Config
+	cfg   *config.Config
 	o     SchedulerOptions
 	order []string
 	cron  *cron.Cron
@@ -127,7 +128,7 @@ type Scheduler struct {
 }
 
 // NewScheduler prepares the schedule of every pipeline of cfg.
-func NewScheduler(cfg *Config, o SchedulerOptions) (*Scheduler, error) {
+func NewScheduler(cfg *config.Config, o SchedulerOptions) (*Scheduler, error) {
 	if o.Run == nil {
 		return nil, errors.New("new scheduler: SchedulerOptions.Run is required")
 	}
@@ -147,9 +148,9 @@ func NewScheduler(cfg *Config, o SchedulerOptions) (*Scheduler, error) {
 	for _, p := range cfg.Pipelines {
 		st := &pipelineState{cfg: p}
 		if p.Schedule != "" {
-			sched, err := parseCron(p.Schedule)
+			sched, err := config.ParseCron(p.Schedule)
 			if err != nil {
-				return nil, fmt.Errorf("pipeline %s: schedule %q: %w; %s", p.Name, p.Schedule, err, cronHelp)
+				return nil, fmt.Errorf("pipeline %s: schedule %q: %w; %s", p.Name, p.Schedule, err, config.CronHelp)
 			}
 			st.sched = sched
 			name := p.Name

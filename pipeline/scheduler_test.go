@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"promoter/config"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -66,8 +67,8 @@ func (f *fakeRuns) done() []string {
 	return append([]string(nil), f.steps...)
 }
 
-func schedConfig(pipes ...*PipelineConfig) *Config {
-	return &Config{Pipelines: pipes}
+func schedConfig(pipes ...*config.Pipeline) *config.Config {
+	return &config.Config{Pipelines: pipes}
 }
 
 func TestSchedulerSkipsWhileRunningAndNothingElse(t *testing.T) {
@@ -76,8 +77,8 @@ func TestSchedulerSkipsWhileRunningAndNothingElse(t *testing.T) {
 		var skipped []string
 		var mu sync.Mutex
 		s, err := NewScheduler(schedConfig(
-			&PipelineConfig{Name: "a", Schedule: "*/5 * * * *"},
-			&PipelineConfig{Name: "b"},
+			&config.Pipeline{Name: "a", Schedule: "*/5 * * * *"},
+			&config.Pipeline{Name: "b"},
 		), SchedulerOptions{Run: f.run, OnSkip: func(p string) { mu.Lock(); skipped = append(skipped, p); mu.Unlock() }})
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +155,7 @@ func TestSchedulerShutdown(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFakeRuns(steps, tc.importAfter)
 				var recs []RunRecord
-				s, err := NewScheduler(schedConfig(&PipelineConfig{Name: "p"}), SchedulerOptions{
+				s, err := NewScheduler(schedConfig(&config.Pipeline{Name: "p"}), SchedulerOptions{
 					Run: f.run, Grace: time.Minute, OnRun: func(r RunRecord) { recs = append(recs, r) },
 				})
 				if err != nil {
@@ -222,7 +223,7 @@ func TestSchedulerHistoryOutcomes(t *testing.T) {
 			}
 			return r.res, r.err
 		}
-		s, err := NewScheduler(schedConfig(&PipelineConfig{Name: "p"}), SchedulerOptions{Run: run, History: 3})
+		s, err := NewScheduler(schedConfig(&config.Pipeline{Name: "p"}), SchedulerOptions{Run: run, History: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +257,7 @@ func TestSchedulerBlockedRecordKeepsReasons(t *testing.T) {
 			return &Result{Outcome: OutcomeBlocked}, &BlockedError{Pipeline: name, Reasons: []string{"drift: SOURCE AD"}}
 		}
 		var rec RunRecord
-		s, _ := NewScheduler(schedConfig(&PipelineConfig{Name: "p"}), SchedulerOptions{Run: run, OnRun: func(r RunRecord) { rec = r }})
+		s, _ := NewScheduler(schedConfig(&config.Pipeline{Name: "p"}), SchedulerOptions{Run: run, OnRun: func(r RunRecord) { rec = r }})
 		s.Trigger("p", TriggerSchedule)
 		synctest.Wait()
 		if rec.Outcome != OutcomeBlocked || !cmp.Equal(rec.Blocked, []string{"drift: SOURCE AD"}) {
@@ -267,7 +268,7 @@ func TestSchedulerBlockedRecordKeepsReasons(t *testing.T) {
 
 func TestSchedulerRejectsBadSchedule(t *testing.T) {
 	for _, spec := range []string{"CRON_TZ=Europe/Berlin", "61 * * * *", "0 0 31 2 *"} {
-		_, err := NewScheduler(schedConfig(&PipelineConfig{Name: "p", Schedule: spec}), SchedulerOptions{Run: func(context.Context, string, Hooks) (*Result, error) { return nil, nil }})
+		_, err := NewScheduler(schedConfig(&config.Pipeline{Name: "p", Schedule: spec}), SchedulerOptions{Run: func(context.Context, string, Hooks) (*Result, error) { return nil, nil }})
 		if err == nil {
 			t.Errorf("schedule %q accepted", spec)
 		}

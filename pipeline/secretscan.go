@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"promoter/config"
 	"promoter/jsonspan"
 	"promoter/spconfig"
 )
@@ -93,7 +94,7 @@ func secretName(k string) bool {
 // secretFinding is one credential-looking value in an object.
 type secretFinding struct {
 	path string
-	segs []PathSegment
+	segs []config.PathSegment
 }
 
 // scanSecrets lists the credential-looking string values of an object:
@@ -107,7 +108,7 @@ func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 		return nil, err
 	}
 	var out []secretFinding
-	jsonspan.Walk(root, func(path []PathSegment, n *jsonspan.Node) bool {
+	jsonspan.Walk(root, func(path []config.PathSegment, n *jsonspan.Node) bool {
 		if len(path) == 0 {
 			return true
 		}
@@ -126,7 +127,7 @@ func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 }
 
 // secretPath names a finding: $.key.key[0] (keys as they are, unquoted).
-func secretPath(path []PathSegment) string {
+func secretPath(path []config.PathSegment) string {
 	var b strings.Builder
 	b.WriteString("$")
 	for _, s := range path {
@@ -157,9 +158,9 @@ func isSecretKey(k string, extra []*regexp.Regexp) bool {
 // "refuse" it returns an error naming every field, with "redact" it replaces
 // the values (never in signed objects, which are refused instead), with
 // "off" it does nothing.
-func secretScan(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
+func secretScan(p *config.Pipeline, e spconfig.Entry) (spconfig.Entry, error) {
 	sc := &p.SecretScan
-	if sc.Action == ScanOff {
+	if sc.Action == config.ScanOff {
 		return e, nil
 	}
 	found, err := scanSecrets(e.Object(), sc.KeyPatterns())
@@ -173,7 +174,7 @@ func secretScan(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 	for _, f := range found {
 		paths = append(paths, f.path)
 	}
-	if sc.Action == ScanRefuse || e.Signed() || spconfig.SignedType(e.Type()) {
+	if sc.Action == config.ScanRefuse || e.Signed() || spconfig.SignedType(e.Type()) {
 		return e, fmt.Errorf("%s holds credential-looking values at %s; promoter will not commit them to git: remove them in the tenant, add strip rules, or set secretScan.action: redact", e.Key(), strings.Join(paths, ", "))
 	}
 	obj := []byte(e.Object())

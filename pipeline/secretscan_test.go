@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"promoter/config"
 	"promoter/spconfig"
 )
 
@@ -214,11 +215,11 @@ func TestSecretScanOverEverySampleType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			refuse := &PipelineConfig{SecretScan: SecretScanConfig{Action: ScanRefuse}}
+			refuse := &config.Pipeline{SecretScan: config.SecretScan{Action: config.ScanRefuse}}
 			if _, err := secretScan(refuse, pe); err == nil || !strings.Contains(err.Error(), "$.adminPassword") || strings.Contains(err.Error(), plantedValue) {
 				t.Errorf("refuse: want an error naming the fields without their values, got %v", err)
 			}
-			redact := &PipelineConfig{SecretScan: SecretScanConfig{Action: ScanRedact}}
+			redact := &config.Pipeline{SecretScan: config.SecretScan{Action: config.ScanRedact}}
 			re, err := secretScan(redact, pe)
 			if pe.Signed() || spconfig.SignedType(typ) {
 				if err == nil {

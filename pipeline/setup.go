@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 )
@@ -17,14 +18,8 @@ type Env struct {
 	Observer func(tenant string, ev spconfig.RequestEvent)
 }
 
-// RepoPath is the folder of the repository: repo.path, which Load has made
-// absolute against the configuration file's folder (issue 14: joining the
-// folder again here opened dir/dir/isc-config for --config dir/promotion.yaml).
-// A Config from Parse keeps repo.path as written.
-func (c *Config) RepoPath() string { return c.Repo.Path }
-
 // OpenStore opens (creating or cloning when needed) the configured repository.
-func OpenStore(ctx context.Context, cfg *Config, sec *Secrets, logger *slog.Logger) (*gitstore.Repo, error) {
+func OpenStore(ctx context.Context, cfg *config.Config, sec *config.Secrets, logger *slog.Logger) (*gitstore.Repo, error) {
 	repo, err := gitstore.Open(ctx, gitstore.Options{
 		Path:        cfg.RepoPath(),
 		Remote:      cfg.Repo.Remote,
@@ -45,7 +40,7 @@ func OpenStore(ctx context.Context, cfg *Config, sec *Secrets, logger *slog.Logg
 // NewClient builds the SP-Config client of a configured tenant. attempt,
 // when positive, bounds one HTTP attempt's wait for an answer (a pipeline
 // gives its jobTimeout when that is shorter than the client's default).
-func NewClient(cfg *Config, sec *Secrets, tenant string, env Env, attempt time.Duration) (*spconfig.Client, error) {
+func NewClient(cfg *config.Config, sec *config.Secrets, tenant string, env Env, attempt time.Duration) (*spconfig.Client, error) {
 	t, ok := cfg.Tenants[tenant]
 	if !ok {
 		return nil, fmt.Errorf("tenant %q is not configured", tenant)
@@ -76,7 +71,7 @@ func NewClient(cfg *Config, sec *Secrets, tenant string, env Env, attempt time.D
 }
 
 // NewRunner wires a runner for the named pipeline ("" when there is only one).
-func NewRunner(cfg *Config, sec *Secrets, name string, store Store, env Env) (*Runner, error) {
+func NewRunner(cfg *config.Config, sec *config.Secrets, name string, store Store, env Env) (*Runner, error) {
 	p, err := cfg.Pipeline(name)
 	if err != nil {
 		return nil, err

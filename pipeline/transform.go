@@ -4,19 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"promoter/config"
 	"promoter/jsonspan"
 	"promoter/spconfig"
 )
 
 // pipelineTypes returns the object types a pipeline covers.
-func pipelineTypes(p *PipelineConfig) []string { return p.Types() }
+func pipelineTypes(p *config.Pipeline) []string { return p.Types() }
 
 // excluded reports whether policy keeps the object out of promotion.
-func excluded(p *PipelineConfig, k spconfig.Key) bool { return p.Excluded(k.Type, k.Scope, k.Name) }
+func excluded(p *config.Pipeline, k spconfig.Key) bool { return p.Excluded(k.Type, k.Scope, k.Name) }
 
 // sanitize applies the pipeline's strip rules and secret scan to an exported
 // entry, before it is compared or committed.
-func sanitize(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
+func sanitize(p *config.Pipeline, e spconfig.Entry) (spconfig.Entry, error) {
 	e, err := stripEntry(p, e)
 	if err != nil {
 		return e, err
@@ -25,7 +26,7 @@ func sanitize(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 }
 
 // stripEntry removes the configured fields from an unsigned entry's object.
-func stripEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
+func stripEntry(p *config.Pipeline, e spconfig.Entry) (spconfig.Entry, error) {
 	if e.Signed() || spconfig.SignedType(e.Type()) {
 		return e, nil
 	}
@@ -56,7 +57,7 @@ func stripEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, error) {
 // mapEntry applies the pipeline's value mappings to an entry copied into the
 // target folder. A mapping that matches a signed object is refused: signed
 // objects must reach the target unmodified.
-func mapEntry(p *PipelineConfig, e spconfig.Entry) (spconfig.Entry, []string, error) {
+func mapEntry(p *config.Pipeline, e spconfig.Entry) (spconfig.Entry, []string, error) {
 	obj := []byte(e.Object())
 	var applied []string
 	for _, m := range p.Mappings {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"promoter/config"
 	"promoter/spconfig"
 )
 
@@ -41,25 +42,25 @@ func (r *Runner) unmatchedRules(src []spconfig.Entry, liveExcluded []spconfig.Ke
 		msg := fmt.Sprintf("matches no object of %s", where)
 		if typ != "" && !slices.Contains(p.Types(), typ) {
 			msg += fmt.Sprintf("; %s is not among the pipeline's types", typ)
-		} else if name != "" && !isRegexpName(name) {
+		} else if name != "" && !config.IsRegexpName(name) {
 			var names []string
 			for _, k := range keys {
 				if typ == "" || k.Type == typ {
 					names = append(names, k.Name)
 				}
 			}
-			if s := suggest(name, names); s != "" {
+			if s := config.Suggest(name, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", strconv.Quote(s))
 			}
 		}
 		out = append(out, UnmatchedRule{Rule: rule, Type: typ, Name: name, Message: msg + "; check its type and name, or remove it"})
 	}
 	for i, x := range p.Exclude {
-		report(r.Config.where(p, fmt.Sprintf("exclude[%d]", i)), x.Type, x.Name, fmt.Sprintf("the %s export or of %s", p.Source, p.Target),
+		report(r.Config.Where(p, fmt.Sprintf("exclude[%d]", i)), x.Type, x.Name, fmt.Sprintf("the %s export or of %s", p.Source, p.Target),
 			append(slices.Clone(srcKeys), liveExcluded...), func(k spconfig.Key) bool { return x.Matches(k.Type, k.Scope, k.Name) })
 	}
 	for i, m := range p.Mappings {
-		report(r.Config.where(p, fmt.Sprintf("mappings[%d]", i)), m.Type, m.Name, fmt.Sprintf("the %s export", p.Source), srcKeys,
+		report(r.Config.Where(p, fmt.Sprintf("mappings[%d]", i)), m.Type, m.Name, fmt.Sprintf("the %s export", p.Source), srcKeys,
 			func(k spconfig.Key) bool { return m.Matches(k.Type, k.Scope, k.Name) })
 	}
 	return out

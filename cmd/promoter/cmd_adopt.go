@@ -18,7 +18,7 @@ func (l *objectList) Set(v string) error { *l = append(*l, v); return nil }
 
 func runAdopt(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "adopt")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline whose target to adopt from")
 	var objects objectList
 	fs.Var(&objects, "object", "object to adopt, TYPE:NAME (repeatable; default: every drifted object)")
@@ -28,7 +28,7 @@ func runAdopt(ctx context.Context, env *environment, args []string) error {
 	if *name == "" {
 		return usageError("adopt needs --pipeline NAME")
 	}
-	r, err := openRunner(ctx, env, *config, *name)
+	r, err := openRunner(ctx, env, *configFile, *name)
 	if err != nil {
 		return err
 	}

@@ -13,13 +13,13 @@ func init() {
 
 func runApply(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "apply")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline (default: every pipeline)")
 	rev := fs.String("rev", "HEAD", "revision of the target folder to apply")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+	return eachRunner(ctx, env, *configFile, *name, true, func(r *pipeline.Runner) error {
 		res, err := r.Apply(ctx, *rev)
 		printResult(env, res)
 		return flowError(err)

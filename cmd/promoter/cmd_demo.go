@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/pipeline"
 	"promoter/spconfig"
@@ -164,7 +165,7 @@ func (d *demo) say(title string, lines ...string) {
 
 // runner wires a fresh runner, as a new process would.
 func (d *demo) runner(ctx context.Context) (*pipeline.Runner, *gitstore.Repo, error) {
-	cfg, err := pipeline.Load(d.cfgPath)
+	cfg, err := config.Load(d.cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}

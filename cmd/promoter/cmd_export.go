@@ -13,12 +13,12 @@ func init() {
 
 func runExport(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "export")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline whose source to export (default: every pipeline)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+	return eachRunner(ctx, env, *configFile, *name, true, func(r *pipeline.Runner) error {
 		res, err := r.Export(ctx)
 		printResult(env, res)
 		return flowError(err)

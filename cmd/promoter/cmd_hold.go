@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/pipeline"
 )
@@ -22,14 +23,14 @@ func init() {
 
 func runHold(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "hold")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	reason := fs.String("reason", "", "why the pipeline is held (shown in every blocked run)")
 	by := fs.String("by", "", "who holds it (default $USER@host)")
 	name, err := parsePipelineArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	store, cfg, logger, err := openHoldStore(ctx, env, *config)
+	store, cfg, logger, err := openHoldStore(ctx, env, *configFile)
 	if err != nil {
 		return err
 	}
@@ -92,17 +93,17 @@ func parsePipelineArgs(fs *flag.FlagSet, args []string) (string, error) {
 
 // openHoldStore opens the repository of a configuration. Holds need only the
 // repository's credentials: tenant secrets that are not set are no problem.
-func openHoldStore(ctx context.Context, env *environment, path string) (*gitstore.Repo, *pipeline.Config, *slog.Logger, error) {
+func openHoldStore(ctx context.Context, env *environment, path string) (*gitstore.Repo, *config.Config, *slog.Logger, error) {
 	if path == "" {
 		return nil, nil, nil, usageError("--config FILE is required")
 	}
-	cfg, err := pipeline.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, nil, nil, &exitError{code: exitUsage, err: err}
 	}
 	sec, err := cfg.ResolveFlowSecrets(env.getenv)
 	if err != nil {
-		sec = &pipeline.Secrets{}
+		sec = &config.Secrets{}
 		switch a := cfg.Repo.Auth; {
 		case a.TokenEnv != "":
 			sec.GitToken = env.getenv(a.TokenEnv)

@@ -15,7 +15,7 @@ func init() {
 
 func runPlan(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "plan")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline (default: every pipeline)")
 	rev := fs.String("rev", "", "revision of the target folder to plan (default: what the next run would do, committing nothing)")
 	format := fs.String("format", "text", "output format: text, markdown or json")
@@ -28,7 +28,7 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	default:
 		return usageError("--format %q: use text, markdown or json", *format)
 	}
-	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+	return eachRunner(ctx, env, *configFile, *name, true, func(r *pipeline.Runner) error {
 		res, err := r.Plan(ctx, *rev)
 		if *upload != "" && res != nil && res.Plan != nil {
 			if werr := writeUpload(env, *upload, res.Plan); werr != nil {

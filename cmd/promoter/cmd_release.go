@@ -15,7 +15,7 @@ func init() {
 
 func runRelease(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "release")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	by := fs.String("by", "", "who releases it (default $USER@host)")
 	name, err := parsePipelineArgs(fs, args)
 	if err != nil {
@@ -24,7 +24,7 @@ func runRelease(ctx context.Context, env *environment, args []string) error {
 	if name == "" {
 		return usageError("PIPELINE is required: promoter release PIPELINE --config FILE")
 	}
-	store, cfg, logger, err := openHoldStore(ctx, env, *config)
+	store, cfg, logger, err := openHoldStore(ctx, env, *configFile)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ func init() {
 
 func runResume(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "resume")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline whose target ran the import")
 	job := fs.String("job", "", "id of the import job in the target")
 	rev := fs.String("rev", "", "revision the job imported, when no in-flight marker names it (default: the branch tip)")
@@ -19,7 +19,7 @@ func runResume(ctx context.Context, env *environment, args []string) error {
 	if *name == "" || *job == "" {
 		return usageError("resume needs --pipeline NAME and --job ID")
 	}
-	r, err := openRunner(ctx, env, *config, *name)
+	r, err := openRunner(ctx, env, *configFile, *name)
 	if err != nil {
 		return err
 	}

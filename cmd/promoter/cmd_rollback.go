@@ -14,7 +14,7 @@ func init() {
 
 func runRollback(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "rollback")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline whose target to roll back")
 	to := fs.String("to", "", "revision whose target folder to restore")
 	if err := parseFlags(fs, args); err != nil {
@@ -23,7 +23,7 @@ func runRollback(ctx context.Context, env *environment, args []string) error {
 	if *name == "" || *to == "" {
 		return usageError("rollback needs --pipeline NAME and --to REV")
 	}
-	r, err := openRunner(ctx, env, *config, *name)
+	r, err := openRunner(ctx, env, *configFile, *name)
 	if err != nil {
 		return err
 	}

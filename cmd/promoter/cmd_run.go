@@ -15,13 +15,13 @@ func init() {
 
 func runRun(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "run")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	name := fs.String("pipeline", "", "pipeline to run (default: every pipeline, in the order of the file)")
 	dry := fs.Bool("dry-run", false, "show what the run would do (export, baseline, proposal, plan, preview) without committing, pushing or importing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return eachRunner(ctx, env, *config, *name, true, func(r *pipeline.Runner) error {
+	return eachRunner(ctx, env, *configFile, *name, true, func(r *pipeline.Runner) error {
 		res, err := r.Run(ctx, pipeline.RunOptions{DryRun: *dry})
 		printResult(env, res)
 		return flowError(err)

@@ -20,7 +20,7 @@ func init() {
 
 func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "serve")
-	config := fs.String("config", "", "configuration file (promotion.yaml)")
+	configFile := fs.String("config", "", "configuration file (promotion.yaml)")
 	listen := fs.String("listen", "", "address to serve HTTP on (default serve.listen of the configuration, \":8080\")")
 	logFormat := fs.String("log-format", "", "log format: text, json or auto (default "+envLogFormat+", then log.format, then auto)")
 	grace := fs.Duration("grace", 2*time.Minute, "on SIGTERM, how long a running run may go on before it is cancelled")
@@ -34,7 +34,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if *logFormat != "" && !validLogFormat(*logFormat) {
 		return usageError("--log-format %q: use text, json or auto", *logFormat)
 	}
-	cfg, sec, err := loadConfigFor(env, *config, true)
+	cfg, sec, err := loadConfigFor(env, *configFile, true)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"promoter/pipeline"
+	"promoter/config"
 )
 
 func init() {
@@ -33,12 +33,12 @@ func runValidate(_ context.Context, env *environment, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError("validate: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := pipeline.Load(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err == nil {
 		_, err = cfg.ResolveSecrets(env.getenv)
 	}
 	if err != nil {
-		var ce *pipeline.ConfigError
+		var ce *config.Error
 		if !errors.As(err, &ce) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("validate %s: %w", *configPath, err)}
 		}

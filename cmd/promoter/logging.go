@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"promoter/pipeline"
+	"promoter/config"
 	"promoter/spconfig"
 )
 
@@ -36,7 +36,7 @@ type logSettings struct {
 
 // logSettingsFor resolves the settings from the environment and, when given,
 // the configuration. Unknown values are reported in problems and ignored.
-func logSettingsFor(env *environment, cfg *pipeline.Config) (s logSettings, problems []string) {
+func logSettingsFor(env *environment, cfg *config.Config) (s logSettings, problems []string) {
 	s = logSettings{Format: "auto", Level: "info"}
 	if cfg != nil {
 		if cfg.Log.Format != "" {

@@ -22,7 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"promoter/pipeline"
+	"promoter/config"
 )
 
 // daemon is a running `promoter serve` of the real binary.
@@ -503,7 +503,7 @@ func TestDeployManifestsAgreeWithTheBinary(t *testing.T) {
 	}
 	// The embedded configuration is valid and its secrets are in the Secret.
 	cm := get(kinds["ConfigMap"], "data", "promotion.yaml")
-	cfg, err := pipeline.Parse("promotion.yaml", []byte(fmt.Sprint(cm)))
+	cfg, err := config.Parse("promotion.yaml", []byte(fmt.Sprint(cm)))
 	if err != nil {
 		t.Fatalf("ConfigMap promotion.yaml: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"promoter/config"
 	"promoter/forge"
 	"promoter/notify"
 	"promoter/pipeline"
@@ -15,8 +16,8 @@ import (
 // PROMOTER_LOG_FORMAT, else log.format of cfg (when given), else auto: text
 // on a terminal, JSON otherwise; the level PROMOTER_LOG_LEVEL, else
 // log.level, else info (see logging.go).
-func newLogger(env *environment, cfg ...*pipeline.Config) *slog.Logger {
-	var c *pipeline.Config
+func newLogger(env *environment, cfg ...*config.Config) *slog.Logger {
+	var c *config.Config
 	if len(cfg) > 0 {
 		c = cfg[0]
 	}
@@ -30,17 +31,17 @@ func newLogger(env *environment, cfg ...*pipeline.Config) *slog.Logger {
 
 // loadConfig loads and validates the configuration and resolves its secrets;
 // every problem is a usage error (exit 2).
-func loadConfig(env *environment, path string) (*pipeline.Config, *pipeline.Secrets, error) {
+func loadConfig(env *environment, path string) (*config.Config, *config.Secrets, error) {
 	return loadConfigFor(env, path, false)
 }
 
 // loadConfigFor is loadConfig; serve also resolves the daemon's own secrets
 // (the manual trigger token), which the other commands do not need set.
-func loadConfigFor(env *environment, path string, serve bool) (*pipeline.Config, *pipeline.Secrets, error) {
+func loadConfigFor(env *environment, path string, serve bool) (*config.Config, *config.Secrets, error) {
 	if path == "" {
 		return nil, nil, usageError("--config FILE is required")
 	}
-	cfg, err := pipeline.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
@@ -133,12 +134,12 @@ func eachRunner(ctx context.Context, env *environment, configPath, name string, 
 // wireRunner builds the runner of one pipeline with everything a command or
 // the daemon adds around it: the forge client in pull-request mode,
 // notifications, progress on long polls, and the test crash point.
-func wireRunner(ctx context.Context, env *environment, cfg *pipeline.Config, sec *pipeline.Secrets, name string, store pipeline.Store, penv pipeline.Env) (*pipeline.Runner, error) {
+func wireRunner(ctx context.Context, env *environment, cfg *config.Config, sec *config.Secrets, name string, store pipeline.Store, penv pipeline.Env) (*pipeline.Runner, error) {
 	r, err := pipeline.NewRunner(cfg, sec, name, store, penv)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	if r.Pipeline.Mode == pipeline.ModePullRequest {
+	if r.Pipeline.Mode == config.ModePullRequest {
 		if r.PullRequests, err = forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: penv.Logger}); err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
 		}

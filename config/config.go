@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"errors"
@@ -35,13 +35,13 @@ import (
 
 // Config is a parsed and validated promotion.yaml.
 type Config struct {
-	Path          string                   `yaml:"-"` // file it was loaded from
-	Repo          RepoConfig               `yaml:"repo"`
-	Tenants       map[string]*TenantConfig `yaml:"tenants"`
-	Pipelines     []*PipelineConfig        `yaml:"pipelines"`
-	Serve         ServeConfig              `yaml:"serve"`
-	Notifications []NotificationConfig     `yaml:"notifications"`
-	Log           LogConfig                `yaml:"log"`
+	Path          string             `yaml:"-"` // file it was loaded from
+	Repo          Repo               `yaml:"repo"`
+	Tenants       map[string]*Tenant `yaml:"tenants"`
+	Pipelines     []*Pipeline        `yaml:"pipelines"`
+	Serve         Serve              `yaml:"serve"`
+	Notifications []Notification     `yaml:"notifications"`
+	Log           Log                `yaml:"log"`
 
 	// lines maps a field path (pipelines[0].gate.maxChanges) to the line of
 	// its key in the file; empty for a Config built in code.
@@ -49,12 +49,12 @@ type Config struct {
 }
 
 // RepoConfig is the git repository of object files.
-type RepoConfig struct {
-	Path   string        `yaml:"path"`   // working copy; relative paths are relative to the config file
-	Remote string        `yaml:"remote"` // optional; pushed to and pulled from
-	Branch string        `yaml:"branch"` // default "main"
-	Auth   GitAuthConfig `yaml:"auth"`
-	Author AuthorConfig  `yaml:"author"` // commit author; default promoter <promoter@localhost>
+type Repo struct {
+	Path   string  `yaml:"path"`   // working copy; relative paths are relative to the config file
+	Remote string  `yaml:"remote"` // optional; pushed to and pulled from
+	Branch string  `yaml:"branch"` // default "main"
+	Auth   GitAuth `yaml:"auth"`
+	Author Author  `yaml:"author"` // commit author; default promoter <promoter@localhost>
 	// Init lets promoter make a git repository of an existing folder that is
 	// not empty and not one already (otherwise refused: it is most likely
 	// the wrong folder).
@@ -63,7 +63,7 @@ type RepoConfig struct {
 
 // GitAuthConfig names where the git credential lives. TokenEnv and TokenFile
 // are for https remotes (exactly one of them), SSHKeyFile for ssh remotes.
-type GitAuthConfig struct {
+type GitAuth struct {
 	TokenEnv   string `yaml:"tokenEnv"`
 	TokenFile  string `yaml:"tokenFile"`
 	Username   string `yaml:"username"` // sent with the token; default "x-access-token" when a token is set
@@ -71,14 +71,14 @@ type GitAuthConfig struct {
 }
 
 // AuthorConfig is the author and committer of promoter's commits.
-type AuthorConfig struct {
+type Author struct {
 	Name  string `yaml:"name"`
 	Email string `yaml:"email"`
 }
 
 // TenantConfig is one ISC tenant. The client id and secret come from an
 // environment variable or a file, never from the config itself.
-type TenantConfig struct {
+type Tenant struct {
 	Name             string `yaml:"-"` // map key
 	BaseURL          string `yaml:"baseURL"`
 	APIVersion       string `yaml:"apiVersion"` // beta | v2024 | v2025 (default) | v2026 | v1
@@ -91,27 +91,27 @@ type TenantConfig struct {
 }
 
 // PipelineConfig is one promotion from a source tenant to a target tenant.
-type PipelineConfig struct {
-	Name         string            `yaml:"name"`
-	Source       string            `yaml:"source"`
-	Target       string            `yaml:"target"`
-	Schedule     string            `yaml:"schedule"`     // standard 5-field cron, optional CRON_TZ= prefix; empty: only on demand
-	IncludeTypes []string          `yaml:"includeTypes"` // default all exportable types
-	ExcludeTypes []string          `yaml:"excludeTypes"`
-	Exclude      []ObjectRef       `yaml:"exclude"` // objects never promoted
-	Mode         string            `yaml:"mode"`    // auto (default) | pull-request | manual
-	Gate         GateConfig        `yaml:"gate"`
-	Guard        GuardConfig       `yaml:"guard"`
-	Mappings     []Mapping         `yaml:"mappings"`
-	Strip        []StripRule       `yaml:"strip"`
-	SecretScan   SecretScanConfig  `yaml:"secretScan"`
-	JobTimeout   Duration          `yaml:"jobTimeout"` // default 30m
-	PullRequest  PullRequestConfig `yaml:"pullRequest"`
-	Deploy       DeployConfig      `yaml:"deploy"`
+type Pipeline struct {
+	Name         string      `yaml:"name"`
+	Source       string      `yaml:"source"`
+	Target       string      `yaml:"target"`
+	Schedule     string      `yaml:"schedule"`     // standard 5-field cron, optional CRON_TZ= prefix; empty: only on demand
+	IncludeTypes []string    `yaml:"includeTypes"` // default all exportable types
+	ExcludeTypes []string    `yaml:"excludeTypes"`
+	Exclude      []ObjectRef `yaml:"exclude"` // objects never promoted
+	Mode         string      `yaml:"mode"`    // auto (default) | pull-request | manual
+	Gate         Gate        `yaml:"gate"`
+	Guard        Guard       `yaml:"guard"`
+	Mappings     []Mapping   `yaml:"mappings"`
+	Strip        []StripRule `yaml:"strip"`
+	SecretScan   SecretScan  `yaml:"secretScan"`
+	JobTimeout   Duration    `yaml:"jobTimeout"` // default 30m
+	PullRequest  PullRequest `yaml:"pullRequest"`
+	Deploy       Deploy      `yaml:"deploy"`
 }
 
 // DeployConfig chooses the channels of a pipeline's objects.
-type DeployConfig struct {
+type Deploy struct {
 	// ConfigurationHub deploys the changed objects of the 18 types SP-Config
 	// cannot import through Configuration Hub (upload, draft, deploy), with
 	// the same gate, verify and record as the import. Default off: they are
@@ -153,7 +153,7 @@ func matchObjectName(pattern string, re *regexp.Regexp, scope, name string) bool
 	if scope != "" {
 		full = scope + " / " + name
 	}
-	if isRegexpName(pattern) {
+	if IsRegexpName(pattern) {
 		if re == nil {
 			var err error
 			if re, err = regexp.Compile(pattern[1 : len(pattern)-1]); err != nil {
@@ -165,12 +165,12 @@ func matchObjectName(pattern string, re *regexp.Regexp, scope, name string) bool
 	return pattern == name || pattern == full
 }
 
-func isRegexpName(s string) bool {
+func IsRegexpName(s string) bool {
 	return len(s) >= 2 && strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/")
 }
 
 // GateConfig is the policy a preview must pass before the real import.
-type GateConfig struct {
+type Gate struct {
 	AllowWarnings []string     `yaml:"allowWarnings"` // regexps matched against preview warning texts
 	MaxChanges    int          `yaml:"maxChanges"`    // default 50; 0 means default; -1 = unlimited
 	OnDrift       string       `yaml:"onDrift"`       // block (default) | overwrite
@@ -207,7 +207,7 @@ func (a LeakAllowance) Allows(k spconfig.Key, path string) bool {
 }
 
 // LeakRegexps returns the compiled gate.leakPatterns.
-func (g *GateConfig) LeakRegexps() []*regexp.Regexp {
+func (g *Gate) LeakRegexps() []*regexp.Regexp {
 	if g.leaks == nil {
 		for _, s := range g.LeakPatterns {
 			if re, err := regexp.Compile(s); err == nil {
@@ -225,7 +225,7 @@ const (
 )
 
 // WarningAllowed reports whether a preview warning text matches the allow-list.
-func (g *GateConfig) WarningAllowed(text string) bool {
+func (g *Gate) WarningAllowed(text string) bool {
 	if g.allow == nil {
 		for _, s := range g.AllowWarnings {
 			if re, err := regexp.Compile(s); err == nil {
@@ -242,7 +242,7 @@ func (g *GateConfig) WarningAllowed(text string) bool {
 }
 
 // ChangeLimit returns the change budget and whether there is one (MaxChanges -1: none).
-func (g GateConfig) ChangeLimit() (int, bool) {
+func (g Gate) ChangeLimit() (int, bool) {
 	if g.MaxChanges < 0 {
 		return 0, false
 	}
@@ -253,7 +253,7 @@ func (g GateConfig) ChangeLimit() (int, bool) {
 }
 
 // OpenDenyWindow returns the first deny window open at now and when it closes.
-func (g GateConfig) OpenDenyWindow(now time.Time) (w DenyWindow, closes time.Time, open bool) {
+func (g Gate) OpenDenyWindow(now time.Time) (w DenyWindow, closes time.Time, open bool) {
 	for _, w := range g.DenyWindows {
 		if end, ok := w.OpenAt(now); ok {
 			return w, end, true
@@ -277,7 +277,7 @@ func (w DenyWindow) OpenAt(now time.Time) (closes time.Time, open bool) {
 	sched := w.sched
 	if sched == nil {
 		var err error
-		if sched, err = parseCron(w.Cron); err != nil {
+		if sched, err = ParseCron(w.Cron); err != nil {
 			return time.Time{}, false
 		}
 	}
@@ -292,7 +292,7 @@ func (w DenyWindow) OpenAt(now time.Time) (closes time.Time, open bool) {
 }
 
 // GuardConfig protects the snapshot from exports that lost objects.
-type GuardConfig struct {
+type Guard struct {
 	MaxDropPercent float64 `yaml:"maxDropPercent"` // refuse an export dropping more than this share of any type's objects; default 20
 	MinObjects     int     `yaml:"minObjects"`     // refuse an export with fewer objects in total; 0: no minimum
 }
@@ -334,7 +334,7 @@ func (s StripRule) Segments() ([]PathSegment, error) { return ParsePath(s.Path) 
 
 // SecretScanConfig is the scan of exported content for credential-looking
 // fields (password, secret, private key, token) before it is committed.
-type SecretScanConfig struct {
+type SecretScan struct {
 	Action string   `yaml:"action"` // refuse (default) | redact | off
 	Keys   []string `yaml:"keys"`   // extra field-name regexps treated as credentials
 
@@ -349,7 +349,7 @@ const (
 )
 
 // KeyPatterns returns the compiled extra key patterns.
-func (s *SecretScanConfig) KeyPatterns() []*regexp.Regexp {
+func (s *SecretScan) KeyPatterns() []*regexp.Regexp {
 	if s.keys == nil {
 		for _, k := range s.Keys {
 			if re, err := regexp.Compile(k); err == nil {
@@ -361,7 +361,7 @@ func (s *SecretScanConfig) KeyPatterns() []*regexp.Regexp {
 }
 
 // PullRequestConfig is where pull-request mode opens its pull requests.
-type PullRequestConfig struct {
+type PullRequest struct {
 	Provider     string `yaml:"provider"`     // github | gitlab | none (push the branch only)
 	Repo         string `yaml:"repo"`         // "owner/name" (GitHub) or project id or path (GitLab)
 	BaseURL      string `yaml:"baseURL"`      // API root; default https://api.github.com or https://gitlab.com/api/v4
@@ -370,14 +370,14 @@ type PullRequestConfig struct {
 }
 
 // ServeConfig is the daemon (`promoter serve`).
-type ServeConfig struct {
+type Serve struct {
 	Listen           string `yaml:"listen"`           // default ":8080"
 	TriggerTokenEnv  string `yaml:"triggerTokenEnv"`  // bearer token for POST /api/pipelines/{name}/run; unset: trigger disabled
 	TriggerTokenFile string `yaml:"triggerTokenFile"` // alternative to triggerTokenEnv
 }
 
 // NotificationConfig is one notification receiver.
-type NotificationConfig struct {
+type Notification struct {
 	Type   string   `yaml:"type"`   // webhook | slack
 	URL    string   `yaml:"url"`    // or urlEnv when the URL is a secret (Slack webhooks are)
 	URLEnv string   `yaml:"urlEnv"` //
@@ -392,13 +392,13 @@ var notificationEvents = []string{"blocked", "promoted", "drift", "rollback", "f
 func NotificationEvents() []string { return slices.Clone(notificationEvents) }
 
 // LogConfig is how promoter logs.
-type LogConfig struct {
+type Log struct {
 	Format string `yaml:"format"` // auto (default: text on a terminal, JSON otherwise) | text | json
 	Level  string `yaml:"level"`  // debug | info (default) | warn | error
 }
 
 // SlogLevel returns the level as a slog.Level (info when unset or unknown).
-func (l LogConfig) SlogLevel() slog.Level {
+func (l Log) SlogLevel() slog.Level {
 	switch l.Level {
 	case "debug":
 		return slog.LevelDebug
@@ -468,13 +468,13 @@ func (p Problem) String() string {
 }
 
 // ConfigError lists every problem found in a configuration file.
-type ConfigError struct {
+type Error struct {
 	File     string
 	Problems []Problem
 }
 
 // Error prints one problem per line as "file:line: path: message".
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	for i, p := range e.Problems {
 		if i > 0 {
@@ -502,14 +502,14 @@ func (e *ConfigError) Error() string {
 func Load(path string) (*Config, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot read the configuration: %v", errors.Unwrap(err))}}}
+		return nil, &Error{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot read the configuration: %v", errors.Unwrap(err))}}}
 	}
 	if fi.Size() > maxConfigSize {
-		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("file is %d bytes; a configuration is at most %d", fi.Size(), maxConfigSize)}}}
+		return nil, &Error{File: path, Problems: []Problem{{Msg: fmt.Sprintf("file is %d bytes; a configuration is at most %d", fi.Size(), maxConfigSize)}}}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot read the configuration: %v", err)}}}
+		return nil, &Error{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot read the configuration: %v", err)}}}
 	}
 	c, err := Parse(path, data)
 	if err != nil {
@@ -517,11 +517,11 @@ func Load(path string) (*Config, error) {
 	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot resolve the configuration's folder: %v", err)}}}
+		return nil, &Error{File: path, Problems: []Problem{{Msg: fmt.Sprintf("cannot resolve the configuration's folder: %v", err)}}}
 	}
 	c.resolvePaths(dir)
 	if ps := c.checkRepoPath(); len(ps) > 0 {
-		return nil, &ConfigError{File: path, Problems: ps}
+		return nil, &Error{File: path, Problems: ps}
 	}
 	return c, nil
 }
@@ -574,7 +574,7 @@ func (c *Config) resolvePaths(dir string) {
 // validates it. Every problem found is returned in one *ConfigError.
 func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{Path: name, lines: map[string]int{}}
-	cerr := &ConfigError{File: name}
+	cerr := &Error{File: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		cerr.Problems = append(cerr.Problems, yamlProblem(err, data))
@@ -592,7 +592,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	cerr.Problems = append(cerr.Problems, d.problems...)
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
-		var ve *ConfigError
+		var ve *Error
 		if errors.As(err, &ve) {
 			for _, p := range ve.Problems {
 				if !d.covered(p.Path) {
@@ -825,7 +825,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			i, ok := fields[key]
 			if !ok {
 				msg := fmt.Sprintf("unknown key %q", key)
-				if s := suggest(key, yamlKeys(v.Type())); s != "" {
+				if s := Suggest(key, yamlKeys(v.Type())); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				} else {
 					msg += "; valid keys here: " + strings.Join(yamlKeys(v.Type()), ", ")
@@ -985,7 +985,7 @@ func yamlKeys(t reflect.Type) []string {
 
 // suggest returns the known key closest to key (case-insensitive equal or
 // at most two edits away), or "".
-func suggest(key string, known []string) string {
+func Suggest(key string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
 		if strings.EqualFold(k, key) {
@@ -1044,7 +1044,7 @@ func (c *Config) applyDefaults() {
 	}
 	for name, t := range c.Tenants {
 		if t == nil {
-			t = &TenantConfig{}
+			t = &Tenant{}
 			c.Tenants[name] = t
 		}
 		t.Name = name
@@ -1060,7 +1060,7 @@ func (c *Config) applyDefaults() {
 	}
 	for i, p := range c.Pipelines {
 		if p == nil {
-			p = &PipelineConfig{}
+			p = &Pipeline{}
 			c.Pipelines[i] = p
 		}
 		path := fmt.Sprintf("pipelines[%d]", i)
@@ -1128,7 +1128,7 @@ func (v *validator) add(path, format string, args ...any) {
 // where names a key of the file for messages: "pipelines[0].mappings[1]
 // (line 18)"; sub is the path inside pipeline p. The line is left out for a
 // Config built in code.
-func (c *Config) where(p *PipelineConfig, sub string) string {
+func (c *Config) Where(p *Pipeline, sub string) string {
 	path := sub
 	if c != nil {
 		for i, q := range c.Pipelines {
@@ -1208,7 +1208,7 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	sortProblems(v.problems)
-	return &ConfigError{File: c.Path, Problems: v.problems}
+	return &Error{File: c.Path, Problems: v.problems}
 }
 
 func (c *Config) validateRepo(v *validator) {
@@ -1262,7 +1262,7 @@ func checkRemote(remote string) string {
 		case "git":
 			return "git:// is neither encrypted nor authenticated (anyone on the path can read or change what promoter pulls); use https:// or ssh://"
 		case "http":
-			if !isLoopback(u.Hostname()) {
+			if !IsLoopback(u.Hostname()) {
 				return "http:// is only accepted for loopback hosts; use https:// or ssh://"
 			}
 		default:
@@ -1305,7 +1305,7 @@ func badEnvName(s string) string {
 	return fmt.Sprintf("%q is not an environment variable name (letters, digits and _); name the variable that holds the value, never the value itself", s)
 }
 
-func isLoopback(host string) bool {
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -1320,7 +1320,7 @@ func checkURL(raw string) string {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Sprintf("%q is not an absolute http(s) URL; write it as https://host", raw)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Sprintf("%q uses http://, which is only accepted for loopback hosts (127.0.0.1, ::1, localhost); use https://", raw)
 	}
 	if u.User != nil {
@@ -1329,7 +1329,7 @@ func checkURL(raw string) string {
 	return ""
 }
 
-func (c *Config) validateTenant(v *validator, name string, t *TenantConfig) {
+func (c *Config) validateTenant(v *validator, name string, t *Tenant) {
 	path := "tenants." + name
 	if msg := validName("tenant", name); msg != "" {
 		v.add(path, "%s", msg)
@@ -1385,7 +1385,7 @@ func (c *Config) checkPair(v *validator, path, what, env, file string) {
 // parseCron parses a standard 5-field spec with an optional CRON_TZ= (or
 // TZ=) prefix. robfig/cron panics on a zone prefix without a spec; this
 // does not.
-func parseCron(spec string) (s cron.Schedule, err error) {
+func ParseCron(spec string) (s cron.Schedule, err error) {
 	spec = strings.TrimSpace(spec)
 	if (strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")) && !strings.ContainsAny(spec, " \t") {
 		return nil, errors.New("the time zone needs a schedule after it, e.g. CRON_TZ=Europe/Berlin 0 6 * * 1-5")
@@ -1406,9 +1406,9 @@ func parseCron(spec string) (s cron.Schedule, err error) {
 	return s, nil
 }
 
-const cronHelp = "write 5 fields (minute hour day-of-month month day-of-week), optionally after CRON_TZ=Zone, e.g. \"CRON_TZ=Europe/Berlin 0 6 * * 1-5\""
+const CronHelp = "write 5 fields (minute hour day-of-month month day-of-week), optionally after CRON_TZ=Zone, e.g. \"CRON_TZ=Europe/Berlin 0 6 * * 1-5\""
 
-func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) {
+func (c *Config) validatePipeline(v *validator, path string, p *Pipeline) {
 	if p.Name == "" {
 		v.add(path+".name", "required: a name such as dev-to-prod")
 	} else if msg := validName("pipeline", p.Name); msg != "" {
@@ -1426,8 +1426,8 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 		v.add(path+".target", "target is the same tenant as source (%q); a pipeline promotes between two tenants", p.Source)
 	}
 	if p.Schedule != "" {
-		if _, err := parseCron(p.Schedule); err != nil {
-			v.add(path+".schedule", "bad cron spec %q: %v; %s", p.Schedule, err, cronHelp)
+		if _, err := ParseCron(p.Schedule); err != nil {
+			v.add(path+".schedule", "bad cron spec %q: %v; %s", p.Schedule, err, CronHelp)
 		}
 	}
 	checkTypes := func(key string, types []string) {
@@ -1461,7 +1461,7 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 			v.add(xp+".type", "unknown object type %q%s", x.Type, typeHint(x.Type))
 		}
 		x.re = nil
-		if isRegexpName(x.Name) {
+		if IsRegexpName(x.Name) {
 			re, err := regexp.Compile(x.Name[1 : len(x.Name)-1])
 			if err != nil {
 				v.add(xp+".name", "bad regular expression %s: %v", x.Name, regexpErr(err))
@@ -1490,7 +1490,7 @@ func (c *Config) validatePipeline(v *validator, path string, p *PipelineConfig) 
 		case spconfig.SignedType(m.Type):
 			v.add(mp+".type", "%s objects are signed and must reach the target unmodified; remove this mapping (change the value in the source tenant instead)", m.Type)
 		}
-		if isRegexpName(m.Name) {
+		if IsRegexpName(m.Name) {
 			if _, err := regexp.Compile(m.Name[1 : len(m.Name)-1]); err != nil {
 				v.add(mp+".name", "bad regular expression %s: %v", m.Name, regexpErr(err))
 			}
@@ -1554,7 +1554,7 @@ func (c *Config) validateScopes(v *validator) {
 
 // Types returns the object types the pipeline exports: includeTypes minus
 // excludeTypes, in the API's order.
-func (p *PipelineConfig) Types() []string {
+func (p *Pipeline) Types() []string {
 	inc := p.IncludeTypes
 	if len(inc) == 0 {
 		inc = spconfig.ExportableTypes()
@@ -1569,7 +1569,7 @@ func (p *PipelineConfig) Types() []string {
 }
 
 // Excluded reports whether policy keeps an object out of promotion.
-func (p *PipelineConfig) Excluded(typ, scope, name string) bool {
+func (p *Pipeline) Excluded(typ, scope, name string) bool {
 	for _, x := range p.Exclude {
 		if x.Matches(typ, scope, name) {
 			return true
@@ -1580,7 +1580,7 @@ func (p *PipelineConfig) Excluded(typ, scope, name string) bool {
 
 // typeHint suggests the right spelling of a type name.
 func typeHint(t string) string {
-	if s := suggest(t, spconfig.ExportableTypes()); s != "" && s != t {
+	if s := Suggest(t, spconfig.ExportableTypes()); s != "" && s != t {
 		return fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return ""
@@ -1610,7 +1610,7 @@ func checkObjectPath(v *validator, path, p string) {
 	}
 }
 
-func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
+func (c *Config) validateGate(v *validator, path string, g *Gate) {
 	g.allow = nil
 	for i, s := range g.AllowWarnings {
 		re, err := regexp.Compile(s)
@@ -1651,7 +1651,7 @@ func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
 			v.add(ap+".name", "required: the object's name (or /regexp/); the plan's leak reason names it")
 		}
 		a.re = nil
-		if isRegexpName(a.Name) {
+		if IsRegexpName(a.Name) {
 			re, err := regexp.Compile(a.Name[1 : len(a.Name)-1])
 			if err != nil {
 				v.add(ap+".name", "bad regular expression %s: %v", a.Name, regexpErr(err))
@@ -1670,8 +1670,8 @@ func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
 		w.sched = nil
 		if w.Cron == "" {
 			v.add(wp+".cron", "required: when the window opens, e.g. \"CRON_TZ=Europe/Berlin 0 18 * * 5\"")
-		} else if s, err := parseCron(w.Cron); err != nil {
-			v.add(wp+".cron", "bad cron spec %q: %v; %s", w.Cron, err, cronHelp)
+		} else if s, err := ParseCron(w.Cron); err != nil {
+			v.add(wp+".cron", "bad cron spec %q: %v; %s", w.Cron, err, CronHelp)
 		} else {
 			w.sched = s
 		}
@@ -1681,7 +1681,7 @@ func (c *Config) validateGate(v *validator, path string, g *GateConfig) {
 	}
 }
 
-func (c *Config) validatePullRequest(v *validator, path string, p *PipelineConfig) {
+func (c *Config) validatePullRequest(v *validator, path string, p *Pipeline) {
 	pr := p.PullRequest
 	if p.Mode == ModePullRequest && pr.Provider == "" {
 		v.add(path+".provider", "required in pull-request mode: github, gitlab, or none (push the branch only)")
@@ -1732,7 +1732,7 @@ func (c *Config) validateServe(v *validator) {
 	}
 }
 
-func (c *Config) validateNotification(v *validator, path string, n *NotificationConfig) {
+func (c *Config) validateNotification(v *validator, path string, n *Notification) {
 	if !slices.Contains([]string{"webhook", "slack"}, n.Type) {
 		v.add(path+".type", "unknown notification type %q; use webhook or slack", n.Type)
 	}
@@ -1756,7 +1756,7 @@ func (c *Config) validateNotification(v *validator, path string, n *Notification
 }
 
 // Pipeline returns the pipeline named name; "" selects the only pipeline.
-func (c *Config) Pipeline(name string) (*PipelineConfig, error) {
+func (c *Config) Pipeline(name string) (*Pipeline, error) {
 	names := make([]string, 0, len(c.Pipelines))
 	for _, p := range c.Pipelines {
 		if p.Name == name {
@@ -1774,7 +1774,13 @@ func (c *Config) Pipeline(name string) (*PipelineConfig, error) {
 }
 
 // Tenant returns the tenant named name, or nil.
-func (c *Config) Tenant(name string) *TenantConfig { return c.Tenants[name] }
+func (c *Config) Tenant(name string) *Tenant { return c.Tenants[name] }
+
+// RepoPath is the folder of the repository: repo.path, which Load has made
+// absolute against the configuration file's folder (issue 14: joining the
+// folder again here opened dir/dir/isc-config for --config dir/promotion.yaml).
+// A Config from Parse keeps repo.path as written.
+func (c *Config) RepoPath() string { return c.Repo.Path }
 
 // Secrets are the secret values a configuration names, read from the
 // environment and files. They print as REDACTED.
@@ -1899,7 +1905,7 @@ func (c *Config) resolveSecrets(getenv func(string) string, serve bool) (*Secret
 	}
 	if len(v.problems) > 0 {
 		sortProblems(v.problems)
-		return nil, &ConfigError{File: c.Path, Problems: v.problems}
+		return nil, &Error{File: c.Path, Problems: v.problems}
 	}
 	return s, nil
 }

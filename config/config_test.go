@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func problems(t *testing.T, err error) []Problem {
 	if err == nil {
 		return nil
 	}
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
 	}
@@ -352,7 +352,7 @@ func TestEveryProblemReported(t *testing.T) {
 }
 
 func TestConfigErrorFormat(t *testing.T) {
-	e := &ConfigError{File: "p.yaml", Problems: []Problem{
+	e := &Error{File: "p.yaml", Problems: []Problem{
 		{Line: 3, Path: "repo.path", Msg: "required"},
 		{Path: "pipelines", Msg: "no pipeline"},
 		{Line: 7, Msg: "YAML syntax: x"},
@@ -365,15 +365,15 @@ func TestConfigErrorFormat(t *testing.T) {
 
 // TestValidateWithoutLines checks a Config built in code: problems carry no line.
 func TestValidateWithoutLines(t *testing.T) {
-	c := &Config{Path: "code", Repo: RepoConfig{Path: "/r"}, Tenants: map[string]*TenantConfig{
+	c := &Config{Path: "code", Repo: Repo{Path: "/r"}, Tenants: map[string]*Tenant{
 		"dev": {BaseURL: "https://a.example", ClientIDEnv: "A", ClientSecretEnv: "B"},
-	}, Pipelines: []*PipelineConfig{{Name: "p", Source: "dev", Target: "prod"}}}
+	}, Pipelines: []*Pipeline{{Name: "p", Source: "dev", Target: "prod"}}}
 	ps := problems(t, c.Validate())
 	want := []Problem{{Path: "pipelines[0].target", Msg: `unknown tenant "prod"; defined tenants: dev`}}
 	if diff := cmp.Diff(want, ps); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
-	c.Tenants["prod"] = &TenantConfig{BaseURL: "http://127.0.0.1:1", ClientIDFile: "/id", ClientSecretFile: "/secret"}
+	c.Tenants["prod"] = &Tenant{BaseURL: "http://127.0.0.1:1", ClientIDFile: "/id", ClientSecretFile: "/secret"}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate after adding prod: %v", err)
 	}
@@ -426,7 +426,7 @@ func TestDefaults(t *testing.T) {
 	want := map[string]any{
 		"repo.path":              filepath.Join(dir, "isc-config"),
 		"repo.branch":            "main",
-		"repo.author":            AuthorConfig{Name: "promoter", Email: "promoter@localhost"},
+		"repo.author":            Author{Name: "promoter", Email: "promoter@localhost"},
 		"repo.auth.username":     "",
 		"dev.name":               "dev",
 		"dev.baseURL":            "https://acme-sb.api.identitynow.com",
@@ -445,7 +445,7 @@ func TestDefaults(t *testing.T) {
 		"pullRequest.prefix":     "promoter/",
 		"pullRequest.baseURL":    "",
 		"serve.listen":           ":8080",
-		"log":                    LogConfig{Format: "auto", Level: "info"},
+		"log":                    Log{Format: "auto", Level: "info"},
 		"log.slogLevel":          slog.LevelInfo,
 		"schedule (on demand)":   "",
 		"changeLimit":            "50 true",
@@ -869,7 +869,7 @@ func FuzzParse(f *testing.F) {
 		}
 		c, err := Parse("fuzz.yaml", data)
 		if err != nil {
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
 				t.Fatalf("error %v (%T) is not a *ConfigError with problems", err, err)
 			}
