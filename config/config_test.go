@@ -56,7 +56,7 @@ func problems(t *testing.T, err error) []Problem {
 	}
 	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
+		t.Fatalf("error %v (%T) is not a *Error", err, err)
 	}
 	return ce.Problems
 }
@@ -106,7 +106,9 @@ func TestValidationRules(t *testing.T) {
 		{"pipeline name invalid", with(t, "name: dev-to-prod", "name: Dev To Prod"), 13, "pipelines[0].name", "is invalid"},
 		{"pipeline name ref-unsafe", with(t, "name: dev-to-prod", "name: dev..prod"), 13, "pipelines[0].name", "is invalid"},
 		{"pipeline name missing", with(t, "  - name: dev-to-prod\n    source", "  - source"), 13, "pipelines[0].name", "required"},
-		{"duplicate pipeline names", add("  - name: dev-to-prod\n    source: prod\n    target: dev\n"), 16, "pipelines[1].name", "already used by pipelines[0] (line 13)"},
+		{"duplicate pipeline names", withUAT(t) + "  - name: dev-to-prod\n    source: dev\n    target: uat\n", 20, "pipelines[1].name", "already used by pipelines[0] (line 17)"},
+		{"three pipelines in a loop, reported once", withUAT(t) + "  - {name: uat-to-dev, source: uat, target: dev}\n  - {name: prod-to-uat, source: prod, target: uat}\n", 18, "pipelines[0].source", `pipelines "dev-to-prod", "prod-to-uat", "uat-to-dev" lead back to where they start (dev -> prod -> uat -> dev)`},
+		{"pipelines in a loop", add("  - name: prod-to-dev\n    source: prod\n    target: dev\n"), 14, "pipelines[0].source", `pipelines "dev-to-prod", "prod-to-dev" lead back to where they start (dev -> prod -> dev)`},
 		{"unknown source tenant", with(t, "source: dev", "source: qa"), 14, "pipelines[0].source", `unknown tenant "qa"; defined tenants: dev, prod`},
 		{"missing target", with(t, "    target: prod\n", ""), 13, "pipelines[0].target", "required"},
 		{"source equals target", with(t, "target: prod", "target: dev"), 15, "pipelines[0].target", "same tenant"},
@@ -230,13 +232,18 @@ func TestValidAccepted(t *testing.T) {
 	}
 }
 
+// withUAT is baseConfig with a third tenant, uat, for a second pipeline.
+func withUAT(t *testing.T) string {
+	return with(t, "pipelines:\n", "  uat:\n    baseURL: https://acme-uat.api.identitynow.com\n    clientIDEnv: UAT_ID\n    clientSecretEnv: UAT_SECRET\npipelines:\n")
+}
+
 func TestMergeKeys(t *testing.T) {
-	y := baseConfig + `    gate: &strict
+	y := withUAT(t) + `    gate: &strict
       maxChanges: 5
       onDrift: block
-  - name: prod-to-dev
-    source: prod
-    target: dev
+  - name: dev-to-uat
+    source: dev
+    target: uat
     gate:
       <<: *strict
       maxChanges: 7
@@ -351,7 +358,7 @@ func TestEveryProblemReported(t *testing.T) {
 	}
 }
 
-func TestConfigErrorFormat(t *testing.T) {
+func TestErrorFormat(t *testing.T) {
 	e := &Error{File: "p.yaml", Problems: []Problem{
 		{Line: 3, Path: "repo.path", Msg: "required"},
 		{Path: "pipelines", Msg: "no pipeline"},
@@ -504,7 +511,7 @@ func TestPipelineSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	two, err := Parse("two.yaml", []byte(baseConfig+"  - {name: prod-to-dev, source: prod, target: dev}\n"))
+	two, err := Parse("two.yaml", []byte(withUAT(t)+"  - {name: dev-to-uat, source: dev, target: uat}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,8 +524,8 @@ func TestPipelineSelection(t *testing.T) {
 		{one, "", "dev-to-prod", ""},
 		{one, "dev-to-prod", "dev-to-prod", ""},
 		{one, "nope", "", `no pipeline named "nope"; defined pipelines: dev-to-prod`},
-		{two, "", "", "defines 2 pipelines (dev-to-prod, prod-to-dev); choose one with --pipeline NAME"},
-		{two, "prod-to-dev", "prod-to-dev", ""},
+		{two, "", "", "defines 2 pipelines (dev-to-prod, dev-to-uat); choose one with --pipeline NAME"},
+		{two, "dev-to-uat", "dev-to-uat", ""},
 	}
 	for _, c := range cases {
 		p, err := c.c.Pipeline(c.name)
@@ -845,7 +852,7 @@ func TestExampleConfig(t *testing.T) {
 }
 
 // FuzzParse checks that Parse never panics, that every failure is a
-// *ConfigError with at least one problem, and that an accepted
+// *Error with at least one problem, and that an accepted
 // configuration validates again and selects pipelines without panicking.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(baseConfig))
@@ -871,7 +878,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
-				t.Fatalf("error %v (%T) is not a *ConfigError with problems", err, err)
+				t.Fatalf("error %v (%T) is not a *Error with problems", err, err)
 			}
 			_ = err.Error()
 			return

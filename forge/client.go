@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"promoter/config"
-	"promoter/pipeline"
 	"promoter/retry"
 )
 
@@ -38,10 +37,38 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// Client is a forge's pull requests for one repository (GitHub and GitLab
+// implement it).
+type Client interface {
+	// OpenOrUpdate updates the title and body of the open pull request from
+	// pr.Branch, or opens one into pr.Base, and returns its URL.
+	OpenOrUpdate(ctx context.Context, pr Request) (url string, err error)
+	// LastState says what became of the newest pull request from branch:
+	// StateOpen, StateMerged, StateClosed (closed without merging), or ""
+	// when the forge has none.
+	LastState(ctx context.Context, branch string) (string, error)
+}
+
+// Request is what a pull-request mode run asks a forge for.
+type Request struct {
+	Pipeline string
+	Branch   string // head branch, e.g. promoter/dev-to-prod
+	Base     string // the configured branch
+	Title    string
+	Body     string // the Markdown plan
+}
+
+// States of a pull request (Client.LastState).
+const (
+	StateOpen   = "open"
+	StateMerged = "merged"
+	StateClosed = "closed"
+)
+
 // New returns the pull-request client a pipeline's pullRequest section
 // configures, or nil (and no error) for provider "none" or unset: the branch
 // is then only pushed.
-func New(cfg config.PullRequest, token string, o Options) (pipeline.PullRequester, error) {
+func New(cfg config.PullRequest, token string, o Options) (Client, error) {
 	if o.TokenEnv == "" {
 		o.TokenEnv = cfg.TokenEnv
 	}

@@ -2,7 +2,7 @@
 // a git forge (pull-request mode, DESIGN section 5 step 4): GitHub and GitHub
 // Enterprise through the REST API (pulls), GitLab and self-managed GitLab
 // through the REST API v4 (merge requests). Both clients implement
-// pipeline.PullRequester: find the open pull request whose head is the
+// Client: find the open pull request whose head is the
 // promotion branch and update its title and body (the Markdown plan), or
 // open one.
 //

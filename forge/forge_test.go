@@ -15,7 +15,6 @@ import (
 
 	"promoter/config"
 	"promoter/forge/forgetest"
-	"promoter/pipeline"
 )
 
 const testToken = "ghp_SECRETtoken1234567890"
@@ -54,7 +53,7 @@ var forgeCases = []forgeCase{
 	{"gitlab by id", "gitlab", "42", func(f *forgetest.Server) string { return f.URL + "/api/v4" }, "/-/merge_requests/"},
 }
 
-func newPR(t *testing.T, c forgeCase, f *forgetest.Server, token string, sl *sleeps) pipeline.PullRequester {
+func newPR(t *testing.T, c forgeCase, f *forgetest.Server, token string, sl *sleeps) Client {
 	t.Helper()
 	pr, err := New(config.PullRequest{Provider: c.provider, Repo: c.repo, BaseURL: c.base(f), TokenEnv: "FORGE_TOKEN"}, token, Options{Sleep: sl.sleep})
 	if err != nil {
@@ -69,7 +68,7 @@ func TestOpenThenUpdateSamePullRequest(t *testing.T) {
 			f := startFake(t, nil)
 			pr := newPR(t, c, f, testToken, &sleeps{})
 			ctx := context.Background()
-			req := pipeline.PullRequest{Pipeline: "dev-to-prod", Branch: "promoter/dev-to-prod", Base: "main",
+			req := Request{Pipeline: "dev-to-prod", Branch: "promoter/dev-to-prod", Base: "main",
 				Title: "promoter: dev-to-prod", Body: "## Plan\n\n1 to import"}
 			url1, err := pr.OpenOrUpdate(ctx, req)
 			if err != nil {
@@ -150,7 +149,7 @@ func TestErrors(t *testing.T) {
 			}
 			sl := &sleeps{}
 			pr := newPR(t, tt.c, f, tt.token, sl)
-			_, err := pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
+			_, err := pr.OpenOrUpdate(context.Background(), Request{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -182,7 +181,7 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	f.FailNext(2, http.StatusTooManyRequests, "7")
 	sl := &sleeps{}
 	pr := newPR(t, forgeCases[0], f, testToken, sl)
-	u, err := pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
+	u, err := pr.OpenOrUpdate(context.Background(), Request{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +200,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 	f.FailNext(1, http.StatusServiceUnavailable, time.Now().Add(20*time.Second).UTC().Format(http.TimeFormat))
 	sl := &sleeps{}
 	pr := newPR(t, forgeCases[0], f, testToken, sl)
-	if _, err := pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"}); err != nil {
+	if _, err := pr.OpenOrUpdate(context.Background(), Request{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(sl.d) != 1 || sl.d[0] < 15*time.Second || sl.d[0] > 20*time.Second {
@@ -225,7 +224,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
+			_, err = pr.OpenOrUpdate(context.Background(), Request{Branch: "promoter/x", Base: "main", Title: "t", Body: "b"})
 			if err == nil {
 				t.Fatalf("%s %s: no error", provider, base)
 			}
@@ -240,7 +239,7 @@ func TestLongBodyIsCut(t *testing.T) {
 	f := startFake(t, nil)
 	pr := newPR(t, forgeCases[0], f, testToken, &sleeps{})
 	body := strings.Repeat("é", 70000)
-	if _, err := pr.OpenOrUpdate(context.Background(), pipeline.PullRequest{Branch: "promoter/x", Base: "main", Title: "t", Body: body}); err != nil {
+	if _, err := pr.OpenOrUpdate(context.Background(), Request{Branch: "promoter/x", Base: "main", Title: "t", Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	got := f.PullRequests()[0].Body
@@ -292,32 +291,28 @@ func TestLastStateSaysOpenMergedOrClosed(t *testing.T) {
 	for _, c := range forgeCases {
 		t.Run(c.name, func(t *testing.T) {
 			f := startFake(t, nil)
-			st, ok := newPR(t, c, f, testToken, &sleeps{}).(pipeline.PullRequestStater)
-			if !ok {
-				t.Fatalf("the %s client cannot tell pull request states", c.provider)
-			}
+			pr := newPR(t, c, f, testToken, &sleeps{})
 			ctx := context.Background()
 			const branch = "promoter/dev-to-prod"
 			check := func(want string) {
 				t.Helper()
-				if got, err := st.LastState(ctx, branch); err != nil || got != want {
+				if got, err := pr.LastState(ctx, branch); err != nil || got != want {
 					t.Errorf("LastState = %q, %v; want %q", got, err, want)
 				}
 			}
 			check("")
-			pr := st.(pipeline.PullRequester)
-			req := pipeline.PullRequest{Pipeline: "dev-to-prod", Branch: branch, Base: "main", Title: "t", Body: "b"}
+			req := Request{Pipeline: "dev-to-prod", Branch: branch, Base: "main", Title: "t", Body: "b"}
 			if _, err := pr.OpenOrUpdate(ctx, req); err != nil {
 				t.Fatal(err)
 			}
-			check(pipeline.PullRequestOpen)
+			check(StateOpen)
 			f.MergePullRequest(1)
-			check(pipeline.PullRequestMerged)
+			check(StateMerged)
 			if _, err := pr.OpenOrUpdate(ctx, req); err != nil {
 				t.Fatal(err)
 			}
 			f.DeclinePullRequest(2)
-			check(pipeline.PullRequestClosed) // the newest one counts
+			check(StateClosed) // the newest one counts
 		})
 	}
 }

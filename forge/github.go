@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"promoter/pipeline"
 )
 
 // githubBodyLimit is GitHub's limit on a pull request body (characters).
@@ -59,11 +57,11 @@ func (g *GitHub) LastState(ctx context.Context, branch string) (string, error) {
 	case len(pulls) == 0:
 		return "", nil
 	case pulls[0].State == "open":
-		return pipeline.PullRequestOpen, nil
+		return StateOpen, nil
 	case pulls[0].MergedAt != nil:
-		return pipeline.PullRequestMerged, nil
+		return StateMerged, nil
 	}
-	return pipeline.PullRequestClosed, nil
+	return StateClosed, nil
 }
 
 func (g *GitHub) pullsPath() string {
@@ -72,7 +70,7 @@ func (g *GitHub) pullsPath() string {
 
 // OpenOrUpdate updates the title and body of the open pull request from
 // pr.Branch, or opens one into pr.Base. It returns the pull request's URL.
-func (g *GitHub) OpenOrUpdate(ctx context.Context, pr pipeline.PullRequest) (string, error) {
+func (g *GitHub) OpenOrUpdate(ctx context.Context, pr Request) (string, error) {
 	body := fitBody(pr.Body, githubBodyLimit)
 	if u, ok, err := g.update(ctx, pr, body); err != nil || ok {
 		return u, err
@@ -99,7 +97,7 @@ func (g *GitHub) OpenOrUpdate(ctx context.Context, pr pipeline.PullRequest) (str
 }
 
 // update finds the open pull request from pr.Branch and updates it.
-func (g *GitHub) update(ctx context.Context, pr pipeline.PullRequest, body string) (string, bool, error) {
+func (g *GitHub) update(ctx context.Context, pr Request, body string) (string, bool, error) {
 	q := url.Values{"head": {g.owner + ":" + pr.Branch}, "state": {"open"}, "per_page": {"10"}}
 	var open []githubPull
 	if err := g.c.do(ctx, "find pull request of "+pr.Branch, http.MethodGet, g.pullsPath()+"?"+q.Encode(), nil, &open); err != nil {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"promoter/pipeline"
 )
 
 // gitlabBodyLimit is GitLab's limit on a merge request description.
@@ -44,7 +42,7 @@ func (g *GitLab) mrPath() string { return "/projects/" + g.project + "/merge_req
 
 // OpenOrUpdate updates the title and description of the open merge request
 // from pr.Branch, or opens one into pr.Base. It returns its URL.
-func (g *GitLab) OpenOrUpdate(ctx context.Context, pr pipeline.PullRequest) (string, error) {
+func (g *GitLab) OpenOrUpdate(ctx context.Context, pr Request) (string, error) {
 	body := fitBody(pr.Body, gitlabBodyLimit)
 	if u, ok, err := g.update(ctx, pr, body); err != nil || ok {
 		return u, err
@@ -83,15 +81,15 @@ func (g *GitLab) LastState(ctx context.Context, branch string) (string, error) {
 	}
 	switch mrs[0].State {
 	case "opened":
-		return pipeline.PullRequestOpen, nil
+		return StateOpen, nil
 	case "merged":
-		return pipeline.PullRequestMerged, nil
+		return StateMerged, nil
 	}
-	return pipeline.PullRequestClosed, nil
+	return StateClosed, nil
 }
 
 // update finds the open merge request from pr.Branch and updates it.
-func (g *GitLab) update(ctx context.Context, pr pipeline.PullRequest, body string) (string, bool, error) {
+func (g *GitLab) update(ctx context.Context, pr Request, body string) (string, bool, error) {
 	q := url.Values{"source_branch": {pr.Branch}, "state": {"opened"}}
 	var open []gitlabMR
 	if err := g.c.do(ctx, "find merge request of "+pr.Branch, http.MethodGet, g.mrPath()+"?"+q.Encode(), nil, &open); err != nil {

@@ -12,8 +12,10 @@ import (
 // TestPackageLayering keeps DESIGN section 2 true: retry (the HTTP retry
 // policy) and jsonspan (the JSON path walker) import no project package; the
 // leaves (spconfig, gitstore, diff) import no other project package except
-// spconfig's model types and retry; pipeline imports only the leaves; the operations packages sit on
-// pipeline; only cmd/promoter imports everything. Third-party modules are
+// spconfig's model types and retry; config (promotion.yaml) sits on
+// spconfig's type names and jsonspan; pipeline imports only config and the
+// leaves; forge (pull requests) needs only config, notify, metrics and server
+// present pipeline's results; only cmd/promoter imports everything. Third-party modules are
 // kept to the package that owns the concept (go-git behind gitstore, so
 // pipeline and the rest see only gitstore's types). Test files are exempt.
 func TestPackageLayering(t *testing.T) {
@@ -24,9 +26,10 @@ func TestPackageLayering(t *testing.T) {
 		"spconfig/spconfigtest": {"spconfig", "jsonspan"},
 		"gitstore":              {"spconfig"},
 		"diff":                  {"spconfig"},
-		"pipeline":              {"spconfig", "gitstore", "diff", "jsonspan"},
-		"forge":                 {"pipeline", "retry"},
-		"notify":                {"pipeline", "spconfig", "diff", "retry"},
+		"config":                {"spconfig", "jsonspan"},
+		"pipeline":              {"config", "spconfig", "gitstore", "diff", "jsonspan"},
+		"forge":                 {"config", "retry"},
+		"notify":                {"config", "pipeline", "spconfig", "diff", "retry"},
 		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},
 		"server":                {"pipeline", "spconfig", "gitstore", "diff", "metrics"},
 	}
@@ -37,7 +40,8 @@ func TestPackageLayering(t *testing.T) {
 		"spconfig": {"golang.org/x/oauth2"},
 		"gitstore": {"github.com/go-git/go-git/"},
 		"diff":     {"github.com/google/go-cmp/"},
-		"pipeline": {"github.com/robfig/cron/", "gopkg.in/yaml.v3"},
+		"config":   {"github.com/robfig/cron/", "gopkg.in/yaml.v3"},
+		"pipeline": {"github.com/robfig/cron/"},
 		"metrics":  {"github.com/prometheus/client_golang/"},
 	}
 	root, err := filepath.Abs("../..")

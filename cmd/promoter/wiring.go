@@ -140,8 +140,12 @@ func wireRunner(ctx context.Context, env *environment, cfg *config.Config, sec *
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if r.Pipeline.Mode == config.ModePullRequest {
-		if r.PullRequests, err = forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: penv.Logger}); err != nil {
+		c, err := forge.New(r.Pipeline.PullRequest, sec.PullRequestTokens[r.Pipeline.Name], forge.Options{Logger: penv.Logger})
+		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
+		}
+		if c != nil { // provider none: the branch is only pushed
+			r.PullRequests = pullRequests{c}
 		}
 	}
 	if n := notify.New(cfg, sec, penv.Logger); n != nil {
@@ -166,4 +170,28 @@ func flowError(err error) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return err
+}
+
+// pullRequests gives the pipeline a forge client: it implements
+// pipeline.PullRequester and pipeline.PullRequestStater, and keeps forge
+// free of pipeline's types (forge depends on config only).
+type pullRequests struct{ c forge.Client }
+
+func (p pullRequests) OpenOrUpdate(ctx context.Context, pr pipeline.PullRequest) (string, error) {
+	return p.c.OpenOrUpdate(ctx, forge.Request{Pipeline: pr.Pipeline, Branch: pr.Branch, Base: pr.Base, Title: pr.Title, Body: pr.Body})
+}
+
+func (p pullRequests) LastState(ctx context.Context, branch string) (string, error) {
+	st, err := p.c.LastState(ctx, branch)
+	switch st {
+	case forge.StateOpen:
+		return pipeline.PullRequestOpen, err
+	case forge.StateMerged:
+		return pipeline.PullRequestMerged, err
+	case forge.StateClosed:
+		return pipeline.PullRequestClosed, err
+	case "":
+		return "", err
+	}
+	return "", fmt.Errorf("forge reported pull request state %q, which promoter does not know", st)
 }
