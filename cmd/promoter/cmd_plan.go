@@ -28,7 +28,10 @@ func runPlan(ctx context.Context, env *environment, args []string) error {
 	default:
 		return usageError("--format %q: use text, markdown or json", *format)
 	}
-	return eachRunner(ctx, env, *configFile, *name, true, func(r *pipeline.Runner) error {
+	// --upload-file is one pipeline's document: with several pipelines and
+	// no --pipeline, eachRunner asks for one (exit 2) instead of writing the
+	// file once per pipeline, the last one winning.
+	return eachRunner(ctx, env, *configFile, *name, *upload == "", func(r *pipeline.Runner) error {
 		res, err := r.Plan(ctx, *rev)
 		if *upload != "" && res != nil && res.Plan != nil {
 			if werr := writeUpload(env, *upload, res.Plan); werr != nil {

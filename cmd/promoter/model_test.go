@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -527,5 +529,32 @@ func TestPlanWritesTheConfigurationHubUploadFile(t *testing.T) {
 	slices.Sort(want)
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("the upload file holds %v, want the not-importable objects %v", got, want)
+	}
+}
+
+// TestPlanUploadFileNeedsOnePipeline: with several pipelines, plan
+// --upload-file without --pipeline asks for one (exit 2) and writes nothing,
+// instead of writing the file once per pipeline with the last one winning.
+func TestPlanUploadFileNeedsOnePipeline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "promotion.yaml")
+	text := fmt.Sprintf(chainConfig, "http://127.0.0.1:9", "http://127.0.0.1:9", "http://127.0.0.1:9")
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "upload.json")
+	cmd := exec.Command(promoterBin, "plan", "--config", cfg, "--upload-file", file)
+	cmd.Env = append(os.Environ(), "E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+		t.Fatalf("plan --upload-file with two pipelines: %v, want exit %d\n%s", err, exitUsage, out)
+	}
+	if !strings.Contains(string(out), "choose one with --pipeline NAME") {
+		t.Errorf("the error does not say to choose a pipeline:\n%s", out)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the upload file was written (stat: %v)", err)
 	}
 }
