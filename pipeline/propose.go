@@ -146,6 +146,10 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 			// What promoter offered last, merged by a person (a squash or
 			// rebase merge of its pull request).
 			w = writerPromote
+		case w == writerPerson && isLive(obs, c.key, c.dst, cur):
+			// The live target's version, committed by a person: a squash of
+			// an adoption branch (or an adoption by hand).
+			w = writerAdopt
 		case w == "":
 			w = writerPerson
 		}
@@ -170,6 +174,20 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 		prop.changed = append(prop.changed, c.dst)
 	}
 	return prop, nil
+}
+
+// isLive reports whether a target file holds the observed live version of
+// its object (volatile fields aside).
+func isLive(obs *observation, k spconfig.Key, path string, content []byte) bool {
+	if obs == nil {
+		return false
+	}
+	live, ok := obs.live[k]
+	if !ok {
+		return false
+	}
+	e, err := gitstore.DecodeFile(path, content)
+	return err == nil && gitstore.SemanticEqual(e, live)
 }
 
 // alreadyLive finds the candidates that a baseline of this run takes into

@@ -243,41 +243,55 @@ func TestStaleBookkeepingRefIsRemovedAndAmbiguousRevisionsRefused(t *testing.T) 
 }
 
 // TestAdoptInPullRequestModeOffersTheDriftBack: in pull-request mode adopt
-// pushes the live version of drifted objects as a branch; once merged, the
-// object is no drift, and a later source change of it is proposed, not
-// blocked.
+// pushes the live version of drifted objects as a branch; once merged (with
+// a merge commit or squashed), the object is no drift, and a later source
+// change of it is proposed, not blocked.
 func TestAdoptInPullRequestModeOffersTheDriftBack(t *testing.T) {
 	t.Parallel()
-	w := newPRWorld(t)
-	w.mustPromoter(exitOK, "run", "--config", w.cfg)
-	w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
-	w.review("push", "-q", "origin", "main")
-	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
-	w.editObject(w.prod, "TRANSFORM", "Get Worker Type", "Contingent", "Hotfix")
-	if classes := w.planJSON(exitBlocked, "--rev", "HEAD"); classes["TRANSFORM Get Worker Type"] != "drift" {
-		t.Fatalf("the hotfix is %q, want drift", classes["TRANSFORM Get Worker Type"])
+	merges := map[string]func(w *prWorld){
+		"merge commit": func(w *prWorld) {
+			w.review("merge", "-q", "--no-ff", "-m", "Merge adoption", "origin/promoter/dev-to-prod-adopt")
+		},
+		"squash": func(w *prWorld) {
+			w.review("merge", "-q", "--squash", "origin/promoter/dev-to-prod-adopt")
+			w.review("commit", "-q", "-m", "Adopt the hotfix (#2)")
+		},
 	}
-	out := w.mustPromoter(exitOK, "adopt", "--config", w.cfg, "--pipeline", "dev-to-prod")
-	if !strings.Contains(out, "promoter/dev-to-prod-adopt") {
-		t.Errorf("adopt in pull-request mode does not name its branch:\n%s", out)
-	}
-	if files := strings.TrimSpace(gitOut(t, w.bare, "diff", "--name-only", "main", "promoter/dev-to-prod-adopt")); files != "tenants/prod/TRANSFORM/Get Worker Type.json" {
-		t.Errorf("the adoption branch changes:\n%s", files)
-	}
-	w.review("fetch", "-q", "origin")
-	w.review("merge", "-q", "--no-ff", "-m", "Merge adoption", "origin/promoter/dev-to-prod-adopt")
-	w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod-adopt")
-	w.mustPromoter(exitOK, "apply", "--config", w.cfg)
-	if classes := w.planJSON(exitOK, "--rev", "HEAD"); classes["TRANSFORM Get Worker Type"] != "no-op" {
-		t.Errorf("after the adoption is merged the object is %q, want no-op", classes["TRANSFORM Get Worker Type"])
-	}
-	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
-	out, errOut, code := w.promoter("run", "--config", w.cfg)
-	if code != exitOK {
-		t.Fatalf("a source change after the merged adoption: exit %d\n%s\n%s", code, out, lastLines(errOut, 8))
-	}
-	if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Get Worker Type.json" {
-		t.Errorf("the proposal after the adoption changes:\n%s", got)
+	for name, merge := range merges {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newPRWorld(t)
+			w.mustPromoter(exitOK, "run", "--config", w.cfg)
+			w.review("merge", "-q", "--no-ff", "-m", "Merge #1", "origin/promoter/dev-to-prod")
+			w.review("push", "-q", "origin", "main")
+			w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+			w.editObject(w.prod, "TRANSFORM", "Get Worker Type", "Contingent", "Hotfix")
+			if classes := w.planJSON(exitBlocked, "--rev", "HEAD"); classes["TRANSFORM Get Worker Type"] != "drift" {
+				t.Fatalf("the hotfix is %q, want drift", classes["TRANSFORM Get Worker Type"])
+			}
+			out := w.mustPromoter(exitOK, "adopt", "--config", w.cfg, "--pipeline", "dev-to-prod")
+			if !strings.Contains(out, "promoter/dev-to-prod-adopt") {
+				t.Errorf("adopt in pull-request mode does not name its branch:\n%s", out)
+			}
+			if files := strings.TrimSpace(gitOut(t, w.bare, "diff", "--name-only", "main", "promoter/dev-to-prod-adopt")); files != "tenants/prod/TRANSFORM/Get Worker Type.json" {
+				t.Errorf("the adoption branch changes:\n%s", files)
+			}
+			w.review("fetch", "-q", "origin")
+			merge(w)
+			w.review("push", "-q", "origin", "main", ":promoter/dev-to-prod-adopt")
+			w.mustPromoter(exitOK, "apply", "--config", w.cfg)
+			if classes := w.planJSON(exitOK, "--rev", "HEAD"); classes["TRANSFORM Get Worker Type"] != "no-op" {
+				t.Errorf("after the adoption is merged the object is %q, want no-op", classes["TRANSFORM Get Worker Type"])
+			}
+			w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+			out, errOut, code := w.promoter("run", "--config", w.cfg)
+			if code != exitOK {
+				t.Fatalf("a source change after the merged adoption: exit %d\n%s\n%s", code, out, lastLines(errOut, 8))
+			}
+			if got := w.branchFiles(); got != "tenants/prod/TRANSFORM/Get Worker Type.json" {
+				t.Errorf("the proposal after the adoption changes:\n%s", got)
+			}
+		})
 	}
 }
 
