@@ -390,7 +390,7 @@ func yamlKeys(t reflect.Type) []string {
 	return keys
 }
 
-// suggest returns the known key closest to key (case-insensitive equal or
+// Suggest returns the known key closest to key (case-insensitive equal or
 // at most two edits away), or "".
 func Suggest(key string, known []string) string {
 	best, bestD := "", 3

@@ -149,6 +149,8 @@ func matchObjectName(pattern string, re *regexp.Regexp, scope, name string) bool
 	return pattern == name || pattern == full
 }
 
+// IsRegexpName reports whether an object name pattern is a regular
+// expression (wrapped in slashes: /^Test /).
 func IsRegexpName(s string) bool {
 	return len(s) >= 2 && strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/")
 }

@@ -32,7 +32,7 @@ func (v *validator) add(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Line: v.c.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-// where names a key of the file for messages: "pipelines[0].mappings[1]
+// Where names a key of the file for messages: "pipelines[0].mappings[1]
 // (line 18)"; sub is the path inside pipeline p. The line is left out for a
 // Config built in code.
 func (c *Config) Where(p *Pipeline, sub string) string {
@@ -213,6 +213,7 @@ func badEnvName(s string) string {
 	return fmt.Sprintf("%q is not an environment variable name (letters, digits and _); name the variable that holds the value, never the value itself", s)
 }
 
+// IsLoopback reports whether host is localhost or a loopback address.
 func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -290,7 +291,7 @@ func (c *Config) checkPair(v *validator, path, what, env, file string) {
 	}
 }
 
-// parseCron parses a standard 5-field spec with an optional CRON_TZ= (or
+// ParseCron parses a standard 5-field spec with an optional CRON_TZ= (or
 // TZ=) prefix. robfig/cron panics on a zone prefix without a spec; this
 // does not.
 func ParseCron(spec string) (s cron.Schedule, err error) {
@@ -314,6 +315,7 @@ func ParseCron(spec string) (s cron.Schedule, err error) {
 	return s, nil
 }
 
+// CronHelp says how to write a schedule; errors of ParseCron end with it.
 const CronHelp = "write 5 fields (minute hour day-of-month month day-of-week), optionally after CRON_TZ=Zone, e.g. \"CRON_TZ=Europe/Berlin 0 6 * * 1-5\""
 
 func (c *Config) validatePipeline(v *validator, path string, p *Pipeline) {
