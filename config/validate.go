@@ -315,7 +315,8 @@ func ParseCron(spec string) (s cron.Schedule, err error) {
 	return s, nil
 }
 
-// CronHelp says how to write a schedule; errors of ParseCron end with it.
+// CronHelp says how to write a schedule; validation and the scheduler add
+// it to the problem of a schedule ParseCron refuses.
 const CronHelp = "write 5 fields (minute hour day-of-month month day-of-week), optionally after CRON_TZ=Zone, e.g. \"CRON_TZ=Europe/Berlin 0 6 * * 1-5\""
 
 func (c *Config) validatePipeline(v *validator, path string, p *Pipeline) {
