@@ -147,3 +147,29 @@ func TestResumedImportIsASuccess(t *testing.T) {
 		t.Errorf("LeadTimeCommit of a resumed import = %q, want its revision", got)
 	}
 }
+
+// TestDriftGaugeCountsEveryType: drift of a type SP-Config cannot import (a
+// ROLE edited in prod's UI) is counted like any other (issue 12: drift on
+// every type), and the next plan without drift clears it.
+func TestDriftGaugeCountsEveryType(t *testing.T) {
+	m := New("p")
+	drifted := &pipeline.Plan{Counts: map[pipeline.Class]int{pipeline.ClassDrift: 2},
+		Items: []pipeline.PlanItem{{Type: "ROLE", Class: pipeline.ClassDrift}, {Type: "SOURCE", Class: pipeline.ClassDrift}, {Type: "ROLE", Class: pipeline.ClassNoop}}}
+	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeBlocked, Plan: drifted}, time.Time{})
+	out := scrape(t, m)
+	for _, want := range []string{
+		`promoter_drift_objects{pipeline="p"} 2`,
+		`promoter_plan_objects{class="drift",pipeline="p",type="ROLE"} 1`,
+		`promoter_plan_objects{class="drift",pipeline="p",type="SOURCE"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grep(out, "drift"))
+		}
+	}
+	clean := &pipeline.Plan{Counts: map[pipeline.Class]int{}, Items: []pipeline.PlanItem{{Type: "ROLE", Class: pipeline.ClassNoop}}}
+	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeNothing, Plan: clean}, time.Time{})
+	out = scrape(t, m)
+	if !strings.Contains(out, `promoter_drift_objects{pipeline="p"} 0`) || strings.Contains(out, `class="drift"`) {
+		t.Errorf("a plan without drift left drift series:\n%s", grep(out, "drift"))
+	}
+}
