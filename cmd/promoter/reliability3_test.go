@@ -185,3 +185,55 @@ func TestReliabilityDiskFullWhenThePackFitsButTheFilesDoNot(t *testing.T) {
 	}
 	w.prodMatchesDev()
 }
+
+// TestReliabilityKillWhileABookkeepingRefIsLocked kills the run while it
+// holds the lock file of one of its own refs (between writing
+// refs/.../NAME.lock and renaming it over the ref), which the campaign's
+// random kills found: the next run completes the promotion with one import
+// and one record, removing the lock the killed run left (it is promoter's:
+// a hard link of a .git/promoter-ref-* file), and later runs work too.
+func TestReliabilityKillWhileABookkeepingRefIsLocked(t *testing.T) {
+	t.Parallel()
+	for _, ref := range []string{"refs/heads/main", "refs/promoter/offered/dev-to-prod", "refs/promoter/observed/prod", "refs/notes/promoter", "refs/promoter/applied/prod"} {
+		t.Run(ref, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, worldOptions{})
+			r := w.exec([]string{crashEnv + "=git:ref-locked:" + ref}, "run", "--config", w.cfg)
+			if r.signal != syscall.SIGKILL {
+				t.Fatalf("the run never locked %s: %s", ref, r)
+			}
+			lock := filepath.Join(w.repo, ".git", filepath.FromSlash(ref)+".lock")
+			if _, err := os.Stat(lock); err != nil {
+				t.Fatalf("the kill left no %s: the test proves nothing (%v)", lock, err)
+			}
+			w.git("fsck", "--strict", "--no-progress")
+			r = w.exec(nil, "run", "--config", w.cfg)
+			if r.code != exitOK {
+				t.Fatalf("run after a kill holding %s.lock: %s", ref, r)
+			}
+			if !strings.Contains(r.stderr, "removed the ref lock that an interrupted promoter left") || !strings.Contains(r.stderr, `"ref":"`+ref+`"`) {
+				t.Errorf("the next run did not say it removed the stale lock:\n%s", r.stderr)
+			}
+			if _, err := os.Stat(lock); err == nil {
+				t.Errorf("%s is still there", lock)
+			}
+			w.intact()
+			if n := w.realImports(); n != 1 {
+				t.Errorf("real imports = %d, want 1", n)
+			}
+			if n := w.importedRecords(); n != 1 {
+				t.Errorf("import records = %d, want 1", n)
+			}
+			w.prodMatchesDev()
+			w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+			w.mustPromoter(exitOK, "run", "--config", w.cfg)
+			w.intact()
+			if n := w.realImports(); n != 2 {
+				t.Errorf("real imports after a second change = %d, want 2", n)
+			}
+			if own, _ := filepath.Glob(filepath.Join(w.repo, ".git", "promoter-ref-*")); len(own) > 0 {
+				t.Errorf("promoter's ref lock files are left: %v", own)
+			}
+		})
+	}
+}
