@@ -290,6 +290,7 @@ func (r *Repo) casRef(name string, newH, oldH Hash) error {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
 	done = true
+	r.hit("ref-set:" + name)
 	return nil
 }
 

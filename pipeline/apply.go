@@ -507,6 +507,10 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 		old := hashOf(rec.PreviousApplied)
 		if err := r.Store.SetRef(appliedRef(rec.Target), rev, old); err != nil {
 			cur, _ := r.Store.Ref(appliedRef(rec.Target))
+			if cur == rev {
+				// a run killed after it moved the ref: nothing left to move
+				return clearInflight(r.Store.Path(), rec.Target)
+			}
 			// The import is recorded (the note): no marker stays behind to
 			// resume it again.
 			if cerr := clearInflight(r.Store.Path(), rec.Target); cerr != nil {

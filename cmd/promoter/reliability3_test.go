@@ -237,3 +237,42 @@ func TestReliabilityKillWhileABookkeepingRefIsLocked(t *testing.T) {
 		})
 	}
 }
+
+// TestReliabilityKillRightAfterAppliedMoved kills the run right after it
+// moved refs/promoter/applied/prod, before it cleared the in-flight marker
+// (a window the campaign's random kills found): the next run resumes, finds
+// the ref already at the imported revision, and finishes with one import,
+// one record and no marker.
+func TestReliabilityKillRightAfterAppliedMoved(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	r := w.exec([]string{crashEnv + "=git:ref-set:refs/promoter/applied/prod"}, "run", "--config", w.cfg)
+	if r.signal != syscall.SIGKILL {
+		t.Fatalf("the run never moved the applied ref: %s", r)
+	}
+	marker := filepath.Join(w.repo, ".git", "promoter", "inflight-prod.json")
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the kill left no in-flight marker: the test proves nothing (%v)", err)
+	}
+	r = w.exec(nil, "run", "--config", w.cfg)
+	if r.code != exitOK || !strings.Contains(r.stdout, "resume") {
+		t.Fatalf("want the next run to resume and finish, got %s", r)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the in-flight marker is still there")
+	}
+	w.intact()
+	if n := w.realImports(); n != 1 {
+		t.Errorf("real imports = %d, want 1", n)
+	}
+	if n := w.importedRecords(); n != 1 {
+		t.Errorf("import records = %d, want 1", n)
+	}
+	w.prodMatchesDev()
+	w.editObject(w.dev, "TRANSFORM", "Get Worker Type", "Contingent", "Contractor")
+	w.mustPromoter(exitOK, "run", "--config", w.cfg)
+	if n := w.realImports(); n != 2 {
+		t.Errorf("real imports after a second change = %d, want 2", n)
+	}
+	w.intact()
+}
