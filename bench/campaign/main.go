@@ -59,6 +59,7 @@ type options struct {
 	points      []string
 	faults      []string
 	dirty       bool
+	gitStatus   int
 	timeout     time.Duration
 	keep        bool
 	bin         string
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&o.faultRounds, "fault-rounds", 2, "how many times each fault spec is tried")
 	flag.StringVar(&points, "points", strings.Join(crashPoints, ","), "crash-hook points to kill at (comma list; empty for none)")
 	flag.StringVar(&faults, "faults", strings.Join(faultSpecs, ";"), "fault specs to try (semicolon list; empty for none)")
+	flag.IntVar(&o.gitStatus, "git-status", 4, "trials with a git status loop beside both runs")
 	flag.BoolVar(&o.dirty, "dirty", true, "also run the worlds whose previews always have errors")
 	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "bound on one promoter run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder")
@@ -81,8 +83,8 @@ func main() {
 	flag.Parse()
 	o.points = split(points, ",")
 	o.faults = split(faults, ";")
-	if o.randomKills < 0 || o.randomKills > 1000 || o.faultRounds < 0 || o.faultRounds > 100 {
-		fmt.Fprintln(os.Stderr, "campaign: -random-kills must be 0-1000 and -fault-rounds 0-100")
+	if o.randomKills < 0 || o.randomKills > 1000 || o.faultRounds < 0 || o.faultRounds > 100 || o.gitStatus < 0 || o.gitStatus > 100 {
+		fmt.Fprintln(os.Stderr, "campaign: -random-kills must be 0-1000, -fault-rounds and -git-status 0-100")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -123,6 +125,7 @@ type figures struct {
 	recordMismatches            int
 	markersLeft                 int
 	operatorSteps, resumes      int
+	gitStatusRuns               int
 	hung                        int
 	problems                    []string
 	start                       time.Time
@@ -183,6 +186,9 @@ func run(o options) error {
 			c.trial(fmt.Sprintf("faults %s (round %d)", spec, round+1), false, func(w *world, phase int) step { return step{faults: spec} })
 		}
 	}
+	for i := range o.gitStatus {
+		c.trial(fmt.Sprintf("git status loop beside the runs %d", i+1), false, func(w *world, phase int) step { return step{gitStatus: true} })
+	}
 	if o.dirty {
 		for _, p := range dirtyPoints {
 			c.trial("dirty preview, kill "+p, true, func(w *world, phase int) step { return step{crash: p} })
@@ -219,6 +225,7 @@ type step struct {
 	crash     string        // PROMOTER_TEST_CRASH value
 	killAfter time.Duration // SIGKILL after this long
 	faults    string        // fault spec on both tenants during the run
+	gitStatus bool          // a git status loop beside the run (an IDE, a prompt)
 }
 
 // calibrate times the two runs of an undisturbed trial.
@@ -294,8 +301,15 @@ func (c *campaign) trial(name string, dirty bool, plan func(w *world, phase int)
 			w.prod.SetFaults(s.faults)
 			f.faultRuns++
 		}
+		var stopLoop func() int
+		if s.gitStatus {
+			stopLoop = w.gitStatusLoop(5000)
+		}
 		since := time.Now()
 		r := w.run(c.bin, c.o.timeout, s.killAfter, env, "run", "--config", w.cfg)
+		if stopLoop != nil {
+			f.gitStatusRuns += stopLoop()
+		}
 		w.dev.SetFaults("")
 		w.prod.SetFaults("")
 		if r.hung {
@@ -490,6 +504,7 @@ func (f *figures) print(w *os.File, took time.Duration) {
 	row("SIGKILL at a random time", fmt.Sprintf("%d of %d tried (the others ended first)", f.randomKills, f.randomTries))
 	row("fault trials (runs with faults on both tenants)", fmt.Sprintf("%d (%d runs)", f.faultTrials, f.faultRuns))
 	row("trials whose every preview has errors", f.dirtyTrials)
+	row("git status runs beside promoter runs", f.gitStatusRuns)
 	row("git fsck --strict checks (after each kill, each trial)", f.fscks)
 	row("secrets planted per trial (+ issued access tokens)", 5)
 	row("in-flight markers without a job id handled by hand", fmt.Sprintf("%d (%d recorded with promoter resume)", f.operatorSteps, f.resumes))

@@ -575,3 +575,34 @@ func (w *world) leaks() []string {
 	}
 	return found
 }
+
+// gitStatusLoop runs git status in the repository again and again, as an
+// IDE or a git-aware prompt does (it refreshes the index under git's index
+// lock), at most max times, until the returned stop is called; stop returns
+// how many ran.
+func (w *world) gitStatusLoop(max int) (stop func() int) {
+	done := make(chan struct{})
+	count := make(chan int, 1)
+	go func() {
+		n := 0
+		for n < max {
+			select {
+			case <-done:
+				count <- n
+				return
+			default:
+			}
+			if _, err := os.Stat(filepath.Join(w.repo, ".git")); err == nil {
+				exec.Command("git", "-C", w.repo, "status", "--porcelain").Run()
+				n++
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		<-done
+		count <- n
+	}()
+	return func() int {
+		close(done)
+		return <-count
+	}
+}
