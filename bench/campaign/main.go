@@ -106,30 +106,30 @@ func split(s, sep string) []string {
 // figures are the campaign's counts; the first block says how much was
 // tried, the second what broke (all zero when every promise holds).
 type figures struct {
-	trials, runs                int
-	pointKills, pointTries      int
-	notReached                  []string
-	randomKills, randomTries    int
-	faultTrials, faultRuns      int
-	dirtyTrials                 int
-	fscks                       int
-	doubleImports               int
-	dirtyImports                int
-	unpreviewed                 int
-	lostEdits                   int
-	dirtyTrees                  int
-	fsckFailures                int
-	leaks                       int
-	recoveryFailures            int
-	unfinished                  int
-	recordMismatches            int
-	markersLeft                 int
-	operatorSteps, resumes      int
-	gitStatusRuns               int
-	hung                        int
-	problems                    []string
-	start                       time.Time
-	commit, machine, binaryNote string
+	trials, runs             int
+	pointKills, pointTries   int
+	notReached               []string
+	randomKills, randomTries int
+	faultTrials, faultRuns   int
+	dirtyTrials              int
+	fscks                    int
+	doubleImports            int
+	dirtyImports             int
+	unpreviewed              int
+	lostEdits                int
+	dirtyTrees               int
+	fsckFailures             int
+	leaks                    int
+	recoveryFailures         int
+	unfinished               int
+	recordMismatches         int
+	markersLeft              int
+	operatorSteps, resumes   int
+	gitStatusRuns            int
+	hung                     int
+	problems                 []string
+	start                    time.Time
+	commit, machine          string
 }
 
 func (f *figures) problem(trial, format string, args ...any) {

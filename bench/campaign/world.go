@@ -253,32 +253,34 @@ func newWorld(root string, rng *rand.Rand, dirty bool) (*world, error) {
 // connectorAttributes of the tenant's first SOURCE, as an admin typing them
 // into the product would.
 func plantCredentials(f *fakeTenant, values map[string]string) (spconfig.Key, error) {
-	for _, e := range f.Objects("SOURCE") {
-		dec := json.NewDecoder(bytes.NewReader(e.Object()))
-		dec.UseNumber()
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			return spconfig.Key{}, fmt.Errorf("plant credentials in %s: %w", e.Key(), err)
-		}
-		ca, _ := obj["connectorAttributes"].(map[string]any)
-		if ca == nil {
-			ca = map[string]any{}
-			obj["connectorAttributes"] = ca
-		}
-		for k, v := range values {
-			ca[k] = v
-		}
-		raw, err := json.Marshal(obj)
-		if err != nil {
-			return spconfig.Key{}, err
-		}
-		ne, err := e.WithObject(raw)
-		if err != nil {
-			return spconfig.Key{}, err
-		}
-		return e.Key(), f.PutObject(ne)
+	sources := f.Objects("SOURCE")
+	if len(sources) == 0 {
+		return spconfig.Key{}, errors.New("plant credentials: the dev sample has no SOURCE")
 	}
-	return spconfig.Key{}, errors.New("plant credentials: the dev sample has no SOURCE")
+	e := sources[0]
+	dec := json.NewDecoder(bytes.NewReader(e.Object()))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return spconfig.Key{}, fmt.Errorf("plant credentials in %s: %w", e.Key(), err)
+	}
+	ca, _ := obj["connectorAttributes"].(map[string]any)
+	if ca == nil {
+		ca = map[string]any{}
+		obj["connectorAttributes"] = ca
+	}
+	for k, v := range values {
+		ca[k] = v
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return spconfig.Key{}, err
+	}
+	ne, err := e.WithObject(raw)
+	if err != nil {
+		return spconfig.Key{}, err
+	}
+	return e.Key(), f.PutObject(ne)
 }
 
 func (w *world) close() {
