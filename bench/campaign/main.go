@@ -17,6 +17,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -247,7 +248,33 @@ func (c *campaign) calibrate() (first, later time.Duration, err error) {
 	if r := w.run(c.bin, c.o.timeout, 0, nil, "run", "--config", w.cfg); r.code != 0 {
 		return 0, 0, fmt.Errorf("exit %d:\n%s", r.code, r.stderr)
 	}
-	return first, time.Since(start), nil
+	later = time.Since(start)
+	// The leak detector must see what it is meant to see: a secret
+	// committed by a person, and one in promoter's output.
+	if found := w.leaks(); len(found) > 0 {
+		return 0, 0, fmt.Errorf("an undisturbed run leaked %v", found)
+	}
+	if err := os.WriteFile(filepath.Join(w.repo, "canary.txt"), []byte(w.planted[0]), 0o644); err != nil {
+		return 0, 0, err
+	}
+	if _, err := w.git("add", "canary.txt"); err != nil {
+		return 0, 0, err
+	}
+	if _, err := w.git("commit", "-q", "-m", "canary"); err != nil {
+		return 0, 0, err
+	}
+	if err := os.Remove(filepath.Join(w.repo, "canary.txt")); err != nil {
+		return 0, 0, err
+	}
+	tokens := w.dev.issued()
+	if len(tokens) == 0 {
+		return 0, 0, errors.New("the dev fake issued no access token")
+	}
+	w.outputs.WriteString(tokens[0])
+	if found := w.leaks(); len(found) != 2 {
+		return 0, 0, fmt.Errorf("the leak detector found %v, want the 2 planted canaries", found)
+	}
+	return first, later, nil
 }
 
 // trial runs two phases in a fresh world: phase 1 on a fresh repository,
