@@ -127,6 +127,7 @@ type figures struct {
 	markersLeft              int
 	operatorSteps, resumes   int
 	gitStatusRuns            int
+	planted                  int
 	hung                     int
 	problems                 []string
 	start                    time.Time
@@ -291,6 +292,7 @@ func (c *campaign) trial(name string, dirty bool, plan func(w *world, phase int)
 		return
 	}
 	defer w.close()
+	f.planted = len(w.planted)
 	if dirty {
 		f.dirtyTrials++
 	}
@@ -533,7 +535,7 @@ func (f *figures) print(w *os.File, took time.Duration) {
 	row("trials whose every preview has errors", f.dirtyTrials)
 	row("git status runs beside promoter runs", f.gitStatusRuns)
 	row("git fsck --strict checks (after each kill, each trial)", f.fscks)
-	row("secrets planted per trial (+ issued access tokens)", 5)
+	row("secrets planted per trial (+ every access token issued)", f.planted)
 	row("in-flight markers without a job id handled by hand", fmt.Sprintf("%d (%d recorded with promoter resume)", f.operatorSteps, f.resumes))
 	fmt.Fprintln(w, "\nbroken (all 0 when every promise holds)")
 	row("double imports", f.doubleImports)
