@@ -50,6 +50,10 @@ var faultSpecs = []string{
 	"slow-download=1s", "reject-object=TRANSFORM:Get Worker Type", "429=0.1,500=0.1,truncate-download=0.3",
 }
 
+// remotePoints are the kills tried in worlds with a remote: before and
+// after the push that ends a flow, and inside the snapshot commit.
+var remotePoints = []string{"after:snapshot", "after:record", "git:ref-moved", "git:ref-set:refs/promoter/applied/prod"}
+
 // dirtyPoints are the kills tried where every preview has errors.
 var dirtyPoints = []string{"after:preview", "after:gate", "git:ref-moved"}
 
@@ -61,6 +65,7 @@ type options struct {
 	faults      []string
 	dirty       bool
 	gitStatus   int
+	remoteKills int
 	timeout     time.Duration
 	keep        bool
 	bin         string
@@ -75,6 +80,7 @@ func main() {
 	flag.IntVar(&o.faultRounds, "fault-rounds", 2, "how many times each fault spec is tried")
 	flag.StringVar(&points, "points", strings.Join(crashPoints, ","), "crash-hook points to kill at (comma list; empty for none)")
 	flag.StringVar(&faults, "faults", strings.Join(faultSpecs, ";"), "fault specs to try (semicolon list; empty for none)")
+	flag.IntVar(&o.remoteKills, "remote-kills", 8, "trials with a remote and a SIGKILL at a random time in each of two runs")
 	flag.IntVar(&o.gitStatus, "git-status", 4, "trials with a git status loop beside both runs")
 	flag.BoolVar(&o.dirty, "dirty", true, "also run the worlds whose previews always have errors")
 	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "bound on one promoter run")
@@ -84,8 +90,8 @@ func main() {
 	flag.Parse()
 	o.points = split(points, ",")
 	o.faults = split(faults, ";")
-	if o.randomKills < 0 || o.randomKills > 1000 || o.faultRounds < 0 || o.faultRounds > 100 || o.gitStatus < 0 || o.gitStatus > 100 {
-		fmt.Fprintln(os.Stderr, "campaign: -random-kills must be 0-1000, -fault-rounds and -git-status 0-100")
+	if o.randomKills < 0 || o.randomKills > 1000 || o.faultRounds < 0 || o.faultRounds > 100 || o.gitStatus < 0 || o.gitStatus > 100 || o.remoteKills < 0 || o.remoteKills > 1000 {
+		fmt.Fprintln(os.Stderr, "campaign: -random-kills and -remote-kills must be 0-1000, -fault-rounds and -git-status 0-100")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -128,6 +134,8 @@ type figures struct {
 	operatorSteps, resumes   int
 	gitStatusRuns            int
 	planted                  int
+	remoteTrials             int
+	remoteDiffers            int
 	hung                     int
 	problems                 []string
 	start                    time.Time
@@ -176,28 +184,36 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "campaign: a first run takes %s, a later one %s\n", d1.Round(time.Millisecond), d2.Round(time.Millisecond))
 
 	for _, p := range o.points {
-		c.trial("kill "+p, false, func(w *world, phase int) step { return step{crash: p} })
+		c.trial("kill "+p, kind{}, func(w *world, phase int) step { return step{crash: p} })
 	}
 	for i := range o.randomKills {
 		at := [3]time.Duration{0, randDur(rng, d1), randDur(rng, d2)}
-		c.trial(fmt.Sprintf("random kill %d (%s, %s)", i+1, at[1].Round(time.Millisecond), at[2].Round(time.Millisecond)), false,
+		c.trial(fmt.Sprintf("random kill %d (%s, %s)", i+1, at[1].Round(time.Millisecond), at[2].Round(time.Millisecond)), kind{},
 			func(w *world, phase int) step { return step{killAfter: at[phase]} })
 	}
 	for round := range o.faultRounds {
 		for _, spec := range o.faults {
-			c.trial(fmt.Sprintf("faults %s (round %d)", spec, round+1), false, func(w *world, phase int) step { return step{faults: spec} })
+			c.trial(fmt.Sprintf("faults %s (round %d)", spec, round+1), kind{}, func(w *world, phase int) step { return step{faults: spec} })
 		}
 	}
+	for _, p := range remotePoints {
+		c.trial("remote, kill "+p, kind{remote: true}, func(w *world, phase int) step { return step{crash: p} })
+	}
+	for i := range o.remoteKills {
+		at := [3]time.Duration{0, randDur(rng, d1), randDur(rng, d2)}
+		c.trial(fmt.Sprintf("remote, random kill %d (%s, %s)", i+1, at[1].Round(time.Millisecond), at[2].Round(time.Millisecond)), kind{remote: true},
+			func(w *world, phase int) step { return step{killAfter: at[phase]} })
+	}
 	for i := range o.gitStatus {
-		c.trial(fmt.Sprintf("git status loop beside the runs %d", i+1), false, func(w *world, phase int) step { return step{gitStatus: true} })
+		c.trial(fmt.Sprintf("git status loop beside the runs %d", i+1), kind{}, func(w *world, phase int) step { return step{gitStatus: true} })
 	}
 	if o.dirty {
 		for _, p := range dirtyPoints {
-			c.trial("dirty preview, kill "+p, true, func(w *world, phase int) step { return step{crash: p} })
+			c.trial("dirty preview, kill "+p, kind{dirty: true}, func(w *world, phase int) step { return step{crash: p} })
 		}
 		at := [3]time.Duration{0, randDur(rng, d1), randDur(rng, d2)}
-		c.trial("dirty preview, random kill", true, func(w *world, phase int) step { return step{killAfter: at[phase]} })
-		c.trial("dirty preview, faults 500=0.2", true, func(w *world, phase int) step { return step{faults: "500=0.2"} })
+		c.trial("dirty preview, random kill", kind{dirty: true}, func(w *world, phase int) step { return step{killAfter: at[phase]} })
+		c.trial("dirty preview, faults 500=0.2", kind{dirty: true}, func(w *world, phase int) step { return step{faults: "500=0.2"} })
 	}
 	f.print(os.Stdout, time.Since(f.start))
 	if len(f.problems) > 0 {
@@ -232,7 +248,7 @@ type step struct {
 
 // calibrate times the two runs of an undisturbed trial.
 func (c *campaign) calibrate() (first, later time.Duration, err error) {
-	w, err := newWorld(c.work, c.rng, false)
+	w, err := newWorld(c.work, c.rng, kind{})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -283,10 +299,11 @@ func (c *campaign) calibrate() (first, later time.Duration, err error) {
 // working tree. Each phase's first run is disturbed as plan says; a second
 // run without disturbance must then finish (exit 0, or 3 where every
 // preview has errors). Then every promise is checked.
-func (c *campaign) trial(name string, dirty bool, plan func(w *world, phase int) step) {
+func (c *campaign) trial(name string, k kind, plan func(w *world, phase int) step) {
 	f := c.f
 	f.trials++
-	w, err := newWorld(c.work, c.rng, dirty)
+	dirty := k.dirty
+	w, err := newWorld(c.work, c.rng, k)
 	if err != nil {
 		f.problem(name, "set up: %v", err)
 		return
@@ -295,6 +312,9 @@ func (c *campaign) trial(name string, dirty bool, plan func(w *world, phase int)
 	f.planted = len(w.planted)
 	if dirty {
 		f.dirtyTrials++
+	}
+	if k.remote {
+		f.remoteTrials++
 	}
 	want := 0 // exit code of a recovery run
 	if dirty {
@@ -387,6 +407,12 @@ func (c *campaign) trial(name string, dirty bool, plan func(w *world, phase int)
 		f.faultTrials++
 	}
 	c.check(name, w, dirty, edits)
+	if k.remote {
+		if bad, err := w.remoteDiffers(); err != nil || len(bad) > 0 {
+			f.remoteDiffers++
+			f.problem(name, "the remote does not hold what the repository holds after recovery: %v %v", bad, err)
+		}
+	}
 	f.runs += w.runs
 	if c.o.verbose {
 		fmt.Fprintf(os.Stderr, "campaign: %-60s %2d runs, %d problem(s) so far\n", name, w.runs, len(f.problems))
@@ -533,6 +559,7 @@ func (f *figures) print(w *os.File, took time.Duration) {
 	row("SIGKILL at a random time", fmt.Sprintf("%d of %d tried (the others ended first)", f.randomKills, f.randomTries))
 	row("fault trials (runs with faults on both tenants)", fmt.Sprintf("%d (%d runs)", f.faultTrials, f.faultRuns))
 	row("trials whose every preview has errors", f.dirtyTrials)
+	row("trials with a remote (every flow pushes)", f.remoteTrials)
 	row("git status runs beside promoter runs", f.gitStatusRuns)
 	row("git fsck --strict checks (after each kill, each trial)", f.fscks)
 	row("secrets planted per trial (+ every access token issued)", f.planted)
@@ -549,6 +576,7 @@ func (f *figures) print(w *os.File, took time.Duration) {
 	row("promotions never finished / prod differs from dev", f.unfinished)
 	row("import records not one per import", f.recordMismatches)
 	row("in-flight markers left", f.markersLeft)
+	row("remotes not equal to the repository after recovery", f.remoteDiffers)
 	row("runs that hung", f.hung)
 	if len(f.notReached) > 0 {
 		fmt.Fprintf(w, "\ncrash points not reached (the run ended without passing them): %s\n", strings.Join(f.notReached, ", "))

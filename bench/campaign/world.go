@@ -153,6 +153,7 @@ func (h *webhook) received() string {
 // configuration, and the secrets planted in all of them.
 type world struct {
 	dir, repo, cfg string
+	remote         string // bare remote, when the world has one
 	env            []string
 	dev, prod      *fakeTenant
 	hook           *webhook
@@ -193,15 +194,31 @@ func secretWord(rng *rand.Rand, kind string) string {
 	return fmt.Sprintf("%s-PLANTED-%016x", kind, rng.Uint64())
 }
 
-// newWorld starts a world in a new folder under root. dirty keeps the
-// identity the sample's owner reference needs out of prod, so every
-// preview has errors and the gate must block every import.
-func newWorld(root string, rng *rand.Rand, dirty bool) (*world, error) {
+// kind shapes a world.
+type kind struct {
+	// dirty keeps the identity the sample's owner reference needs out of
+	// prod, so every preview has errors and the gate must block every import.
+	dirty bool
+	// remote gives the repository a bare remote on disk that every flow
+	// pushes to.
+	remote bool
+}
+
+// newWorld starts a world in a new folder under root.
+func newWorld(root string, rng *rand.Rand, k kind) (*world, error) {
 	dir, err := os.MkdirTemp(root, "trial-")
 	if err != nil {
 		return nil, err
 	}
 	w := &world{dir: dir, repo: filepath.Join(dir, "repo"), cfg: filepath.Join(dir, "promotion.yaml")}
+	repoConfig := "repo:\n  path: ./repo\n"
+	if k.remote {
+		w.remote = filepath.Join(dir, "remote.git")
+		if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", w.remote).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("git init --bare: %v: %s", err, out)
+		}
+		repoConfig += "  remote: " + w.remote + "\n"
+	}
 	devSecret, prodSecret := secretWord(rng, "dev-client-secret"), secretWord(rng, "prod-client-secret")
 	hookSecret := secretWord(rng, "webhook-path")
 	adminPassword, apiToken := secretWord(rng, "adminPassword"), secretWord(rng, "apiToken")
@@ -230,7 +247,7 @@ func newWorld(root string, rng *rand.Rand, dirty bool) (*world, error) {
 			w.prod = f
 		}
 	}
-	if !dirty {
+	if !k.dirty {
 		w.prod.AddIdentity("Imogene Mendez")
 	}
 	if w.secretSource, err = plantCredentials(w.dev, map[string]string{"adminPassword": adminPassword, "apiToken": apiToken}); err != nil {
@@ -239,7 +256,8 @@ func newWorld(root string, rng *rand.Rand, dirty bool) (*world, error) {
 	if w.hook, err = startWebhook(hookSecret); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(w.cfg, fmt.Appendf(nil, configText, w.dev.url, w.prod.url), 0o644); err != nil {
+	cfg := strings.Replace(fmt.Sprintf(configText, w.dev.url, w.prod.url), "repo:\n  path: ./repo\n", repoConfig, 1)
+	if err := os.WriteFile(w.cfg, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
 	w.env = append(os.Environ(),
@@ -607,4 +625,50 @@ func (w *world) gitStatusLoop(max int) (stop func() int) {
 		close(done)
 		return <-count
 	}
+}
+
+// remoteDiffers lists the refs promoter publishes (the branch, its
+// bookkeeping refs and notes) whose value differs between the repository
+// and its remote, after git fsck --strict of the remote.
+func (w *world) remoteDiffers() ([]string, error) {
+	if _, err := w.git("--git-dir", w.remote, "fsck", "--strict", "--no-progress"); err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	refs := func(gitDir ...string) (map[string]string, error) {
+		args := append(gitDir, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/main", "refs/promoter/", "refs/notes/")
+		out, err := w.git(args...)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]string{}
+		for line := range strings.Lines(out) {
+			if id, name, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				m[name] = id
+			}
+		}
+		return m, nil
+	}
+	local, err := refs()
+	if err != nil {
+		return nil, err
+	}
+	remote, err := refs("--git-dir", w.remote)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	if local["refs/heads/main"] == "" || local["refs/promoter/applied/prod"] == "" {
+		bad = append(bad, "the repository has no main or applied ref to compare")
+	}
+	for name, id := range local {
+		if remote[name] != id {
+			bad = append(bad, fmt.Sprintf("%s: local %.12s, remote %.12s", name, id, remote[name]))
+		}
+	}
+	for name := range remote {
+		if _, ok := local[name]; !ok {
+			bad = append(bad, name+": only on the remote")
+		}
+	}
+	return bad, nil
 }
