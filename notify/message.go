@@ -3,7 +3,8 @@
 // posts it to the configured receivers, a generic JSON webhook or a
 // Slack-compatible incoming webhook ({"text", "blocks"}), retrying 429, 5xx
 // and transport errors with capped, jittered backoff and a bounded number of
-// attempts.
+// attempts. Every text of a message has its control characters escaped as in
+// every human output of promoter (diff.EscapeControl).
 //
 // It does not decide anything about a promotion (package pipeline does) and
 // never fails a flow: a notification that cannot be delivered is logged.
