@@ -831,13 +831,14 @@ func (r *Repo) writeJournal(j journal) error {
 func (r *Repo) removeJournal() { os.Remove(r.journalPath()) }
 
 // interrupted reports whether an earlier writer left something to recover:
-// a journal or one of promoter's index lock files.
+// a journal or one of promoter's index or ref lock files.
 func (r *Repo) interrupted() bool {
 	if _, err := os.Lstat(r.journalPath()); err == nil {
 		return true
 	}
 	own, _ := filepath.Glob(filepath.Join(r.gitDir, ownIndexPrefix+"*"))
-	return len(own) > 0
+	refs, _ := filepath.Glob(filepath.Join(r.gitDir, ownRefPrefix+"*"))
+	return len(own)+len(refs) > 0
 }
 
 // finishInterrupted completes a working tree update that an earlier commit
@@ -857,6 +858,7 @@ func (r *Repo) finishInterrupted() error {
 func (r *Repo) recover() error {
 	r.refresh() // the interrupted writer may have been another process
 	r.removeStaleIndexLock()
+	r.removeStaleRefLocks()
 	data, err := os.ReadFile(r.journalPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

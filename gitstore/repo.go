@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -246,7 +247,11 @@ func (r *Repo) casRef(name string, newH, oldH Hash) error {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
 	lock := p + ".lock"
-	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	content := ""
+	if !newH.IsZero() {
+		content = newH.String() + "\n"
+	}
+	own, err := r.lockRef(lock, content)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("set ref %s: %s exists: another git process is updating it; if none is running, delete that file", name, lock)
@@ -256,8 +261,10 @@ func (r *Repo) casRef(name string, newH, oldH Hash) error {
 	done := false
 	defer func() {
 		if !done {
-			f.Close()
 			os.Remove(lock)
+		}
+		if own != "" {
+			os.Remove(own) // after the rename the ref keeps the content
 		}
 	}()
 	cur, err := r.Ref(name)
@@ -271,7 +278,6 @@ func (r *Repo) casRef(name string, newH, oldH Hash) error {
 		return fmt.Errorf("set ref %s: it moved to %s, expected %s (another writer?): run again", name, short(cur), short(oldH))
 	}
 	if newH.IsZero() {
-		f.Close()
 		os.Remove(lock)
 		done = true
 		if err := r.st.RemoveReference(plumbing.ReferenceName(name)); err != nil {
@@ -279,21 +285,88 @@ func (r *Repo) casRef(name string, newH, oldH Hash) error {
 		}
 		return nil
 	}
-	if _, err := f.WriteString(newH.String() + "\n"); err != nil {
-		return fmt.Errorf("set ref %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("set ref %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("set ref %s: %w", name, err)
-	}
 	r.hit("ref-locked:" + name)
 	if err := os.Rename(lock, p); err != nil {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
 	done = true
+	r.hit("ref-set:" + name)
 	return nil
+}
+
+// ownRefPrefix names the files that promoter links to a ref's lock file.
+const ownRefPrefix = "promoter-ref-"
+
+// lockRef takes git's lock file of a ref holding content, the new value. As
+// with the index lock, the lock is made as a hard link of a file of
+// promoter's own (.git/promoter-ref-*, returned as own), so a later run
+// holding promoter.lock can tell a lock that a killed promoter left from a
+// git command's (removeStaleRefLocks). Where hard links fail, it is an
+// exclusive create, as git makes it, and own is "".
+func (r *Repo) lockRef(lock, content string) (own string, err error) {
+	write := func(f *os.File) error {
+		_, err := f.WriteString(content)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	f, err := os.CreateTemp(r.gitDir, ownRefPrefix+"*")
+	if err != nil {
+		return "", err
+	}
+	own = f.Name()
+	if err := write(f); err != nil {
+		os.Remove(own)
+		return "", err
+	}
+	err = os.Link(own, lock)
+	if err == nil {
+		return own, nil
+	}
+	os.Remove(own)
+	if errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	lf, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := write(lf); err != nil {
+		os.Remove(lock)
+		return "", err
+	}
+	return "", nil
+}
+
+// removeStaleRefLocks removes the ref lock files a killed promoter left
+// (the same file as one of promoter's .git/promoter-ref-* files) and those
+// files. Only a holder of promoter.lock may call it: no other promoter is
+// writing then, and a git command's lock is never one of those files.
+func (r *Repo) removeStaleRefLocks() {
+	own, _ := filepath.Glob(filepath.Join(r.gitDir, ownRefPrefix+"*"))
+	if len(own) == 0 {
+		return
+	}
+	refs := filepath.Join(r.gitDir, "refs")
+	filepath.WalkDir(refs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".lock") {
+			return nil
+		}
+		for _, o := range own {
+			if sameFile(p, o) && os.Remove(p) == nil {
+				rel, _ := filepath.Rel(r.gitDir, strings.TrimSuffix(p, ".lock"))
+				r.log.Warn("removed the ref lock that an interrupted promoter left (this process holds .git/promoter.lock, so no other promoter is writing)", "ref", filepath.ToSlash(rel), "path", p)
+			}
+		}
+		return nil
+	})
+	for _, o := range own {
+		os.Remove(o)
+	}
 }
 
 func short(h Hash) string {

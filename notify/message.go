@@ -3,7 +3,8 @@
 // posts it to the configured receivers, a generic JSON webhook or a
 // Slack-compatible incoming webhook ({"text", "blocks"}), retrying 429, 5xx
 // and transport errors with capped, jittered backoff and a bounded number of
-// attempts.
+// attempts. Every text of a message has its control characters escaped as in
+// every human output of promoter (diff.EscapeControl).
 //
 // It does not decide anything about a promotion (package pipeline does) and
 // never fails a flow: a notification that cannot be delivered is logged.
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"promoter/diff"
 	"promoter/pipeline"
 )
 
@@ -113,11 +115,31 @@ func FromResult(res *pipeline.Result, err error, now time.Time) (m Message, ok b
 		return Message{}, false
 	}
 	m.Event = m.Events[0]
+	m.escapeControl()
 	m.Title = title(m, pl)
 	m.Reasons = capList(m.Reasons)
 	m.Objects = capList(m.Objects)
 	m.Drift = capList(m.Drift)
 	return m, true
+}
+
+// escapeControl escapes, in every text a receiver shows, the characters
+// that could act on a terminal or fake the layout of a message (object names
+// may hold ESC, BEL, newlines, bidirectional overrides: the tenant allows
+// them), as the text plan does (diff.EscapeControl). The error's own line
+// breaks are escaped too: a name in it could otherwise fake a line of the
+// message. The title is made from the escaped fields.
+func (m *Message) escapeControl() {
+	for _, s := range []*string{&m.Pipeline, &m.Flow, &m.Outcome, &m.Source, &m.Target, &m.Commit, &m.PullRequestURL, &m.Error} {
+		*s = diff.EscapeControl(*s)
+	}
+	for _, list := range []*[]string{&m.Reasons, &m.Objects, &m.Drift} {
+		// the lists may be the result's own: escape into new ones
+		*list = slices.Clone(*list)
+		for i, s := range *list {
+			(*list)[i] = diff.EscapeControl(s)
+		}
+	}
 }
 
 func capList(s []string) []string {
@@ -139,7 +161,7 @@ func title(m Message, pl *pipeline.Plan) string {
 	var t string
 	switch m.Event {
 	case EventFailed:
-		first, _, _ := strings.Cut(m.Error, "\n")
+		first, _, _ := strings.Cut(m.Error, `\n`) // the first line (m.Error is escaped)
 		t = fmt.Sprintf("%s failed: %s", m.Pipeline, first)
 		if m.Outcome == string(pipeline.OutcomePartial) {
 			t = fmt.Sprintf("%s: partial import into %s, %d object(s) imported: %s", m.Pipeline, target, len(m.Objects), first)

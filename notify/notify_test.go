@@ -334,3 +334,67 @@ func TestHookAndConfig(t *testing.T) {
 		t.Error("New without receivers is not nil")
 	}
 }
+
+// TestFromResultEscapesControlCharacters: names with ESC, BEL, a newline or
+// a bidirectional override reach every text of the message and of the Slack
+// payload escaped, and the result's own lists are left as they were.
+func TestFromResultEscapesControlCharacters(t *testing.T) {
+	const evil = "Evil\x1b[31m\x07\nFAKE\u202e"
+	const escaped = `Evil\x1b[31m\x07\nFAKE\u202e`
+	reasons := []string{"conflict: TRANSFORM " + evil}
+	res := &pipeline.Result{Pipeline: "dev-to-prod", Flow: "run", Outcome: pipeline.OutcomePartial, Plan: plan("SOURCE " + evil),
+		Record: &pipeline.Record{Imported: []string{"RULE " + evil}}}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"blocked", &pipeline.BlockedError{Pipeline: "dev-to-prod", Reasons: reasons}},
+		{"failed", errors.New("import: refused " + evil + "\nsecond cause")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, ok := FromResult(res, tc.err, t0)
+			if !ok {
+				t.Fatal("no message")
+			}
+			data, err := json.Marshal(struct {
+				M Message
+				S Slack
+			}{m, SlackPayload(m)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var decoded any
+			if err := json.Unmarshal(data, &decoded); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			var walk func(v any)
+			walk = func(v any) {
+				switch x := v.(type) {
+				case string:
+					if strings.ContainsAny(x, "\x1b\x07\u202e") || strings.Contains(x, "\nFAKE") {
+						t.Errorf("raw control character in %q", x)
+					}
+					if strings.Contains(x, escaped) {
+						n++
+					}
+				case []any:
+					for _, e := range x {
+						walk(e)
+					}
+				case map[string]any:
+					for _, e := range x {
+						walk(e)
+					}
+				}
+			}
+			walk(decoded)
+			if n < 4 {
+				t.Errorf("the escaped name appears %d times, want it in the message and the payload:\n%s", n, data)
+			}
+		})
+	}
+	if reasons[0] != "conflict: TRANSFORM "+evil || res.Record.Imported[0] != "RULE "+evil || res.Plan.Items[0].Object != "SOURCE "+evil {
+		t.Errorf("FromResult changed the result's lists: %q %q %q", reasons, res.Record.Imported, res.Plan.Items[0].Object)
+	}
+}

@@ -488,6 +488,11 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 	if old, ok, err := r.Store.Note(rev); err == nil && ok {
 		_ = json.Unmarshal(old, &all) // a foreign note is replaced by our list
 	}
+	// A run killed after writing the note but before moving applied left
+	// this import's record already; the resumed run writes it once.
+	all = slices.DeleteFunc(all, func(o Record) bool {
+		return rec.ImportJob != "" && o.ImportJob == rec.ImportJob && o.Verdict == rec.Verdict
+	})
 	all = append(all, *rec)
 	data, err := json.MarshalIndent(all, "", "  ")
 	if err != nil {
@@ -502,6 +507,10 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 		old := hashOf(rec.PreviousApplied)
 		if err := r.Store.SetRef(appliedRef(rec.Target), rev, old); err != nil {
 			cur, _ := r.Store.Ref(appliedRef(rec.Target))
+			if cur == rev {
+				// a run killed after it moved the ref: nothing left to move
+				return clearInflight(r.Store.Path(), rec.Target)
+			}
 			// The import is recorded (the note): no marker stays behind to
 			// resume it again.
 			if cerr := clearInflight(r.Store.Path(), rec.Target); cerr != nil {

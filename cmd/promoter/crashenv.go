@@ -17,7 +17,9 @@ package main
 //	git:STEP            SIGKILL the first time the repository passes the named
 //	                    internal step (gitstore's hit: index-locked,
 //	                    objects-written, journal-written, ref-moved,
-//	                    worktree-file, worktree-written, ...)
+//	                    worktree-file, worktree-written, ref-locked:REF
+//	                    while REF's lock file is held, ref-set:REF right
+//	                    after REF moved, ...)
 //	term:after:STEP     SIGTERM instead of SIGKILL, then wait until the run's
 //	term:import-started context has seen it, so the run goes on exactly as
 //	                    it would after an operator's SIGTERM at that point
