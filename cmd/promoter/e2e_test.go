@@ -97,6 +97,25 @@ func promoterCommand(env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// TestEveryChildGoesThroughPromoterCommand: no test file but this one names
+// promoterBin, so every child is started by promoterCommand and, with
+// coverDirEnv set, writes its coverage.
+func TestEveryChildGoesThroughPromoterCommand(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("test files: %v %v", files, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != "e2e_test.go" && strings.Contains(string(data), "promoterBin") {
+			t.Errorf("%s uses promoterBin; start the binary with promoterCommand", f)
+		}
+	}
+}
+
 // sharedSamples returns ../shared/samples, or skips when it is absent.
 func sharedSamples(t *testing.T) string {
 	t.Helper()
