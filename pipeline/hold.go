@@ -30,11 +30,13 @@ const HoldRefPrefix = "refs/promoter/hold/"
 
 func holdRef(pipeline string) string { return HoldRefPrefix + pipeline }
 
-// Hold is an active hold on a pipeline.
+// Hold is an active hold on a pipeline: what Holds and HoldOf return, the
+// gate's reason and, as JSON, an element of "holds" in the daemon's
+// /api/pipelines (server); By is empty when the holder is unknown.
 type Hold struct {
 	Pipeline string    `json:"pipeline"`
 	Reason   string    `json:"reason"`
-	By       string    `json:"by"`
+	By       string    `json:"by,omitempty"`
 	Since    time.Time `json:"since"`
 }
 

@@ -26,14 +26,6 @@ type Scheduler interface {
 	Status() []pipeline.PipelineStatus
 }
 
-// Hold is an active hold on a pipeline (promoter hold).
-type Hold struct {
-	Pipeline string    `json:"pipeline"`
-	Reason   string    `json:"reason"`
-	By       string    `json:"by,omitempty"`
-	Since    time.Time `json:"since"`
-}
-
 // Options configure New.
 type Options struct {
 	// Metrics serves /metrics; nil answers 404.
@@ -42,7 +34,7 @@ type Options struct {
 	// (403 explaining how to enable it).
 	TriggerToken string
 	// Holds returns the active holds; optional.
-	Holds  func() []Hold
+	Holds  func() []pipeline.Hold
 	Logger *slog.Logger
 	Now    func() time.Time
 	// Version is shown on the status page.
@@ -194,16 +186,16 @@ type apiRun struct {
 }
 
 type apiPipeline struct {
-	Name       string    `json:"name"`
-	Source     string    `json:"source"`
-	Target     string    `json:"target"`
-	Mode       string    `json:"mode"`
-	Schedule   string    `json:"schedule,omitempty"`
-	Next       time.Time `json:"nextRun,omitzero"`
-	Running    *apiRun   `json:"running,omitempty"`
-	DenyWindow string    `json:"denyWindow,omitempty"`
-	Holds      []Hold    `json:"holds,omitempty"`
-	Runs       []apiRun  `json:"runs"`
+	Name       string          `json:"name"`
+	Source     string          `json:"source"`
+	Target     string          `json:"target"`
+	Mode       string          `json:"mode"`
+	Schedule   string          `json:"schedule,omitempty"`
+	Next       time.Time       `json:"nextRun,omitzero"`
+	Running    *apiRun         `json:"running,omitempty"`
+	DenyWindow string          `json:"denyWindow,omitempty"`
+	Holds      []pipeline.Hold `json:"holds,omitempty"`
+	Runs       []apiRun        `json:"runs"`
 }
 
 func toAPIRun(r pipeline.RunRecord) apiRun {
@@ -242,8 +234,8 @@ func (s *Server) apiStatus(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"pipelines": out})
 }
 
-func (s *Server) holds() map[string][]Hold {
-	out := map[string][]Hold{}
+func (s *Server) holds() map[string][]pipeline.Hold {
+	out := map[string][]pipeline.Hold{}
 	if s.o.Holds == nil {
 		return out
 	}

@@ -178,8 +178,8 @@ func TestStatusPageEscapesEverything(t *testing.T) {
 			{ID: 1, Pipeline: "p", Trigger: "schedule", Started: start0.Add(-time.Hour), Finished: start0.Add(-time.Hour + time.Second),
 				Outcome: pipeline.OutcomeFailed, Error: "export: " + evil}},
 	}}}
-	s := New(Options{Holds: func() []Hold {
-		return []Hold{{Pipeline: "p" + evil, Reason: "freeze " + evil, By: "ops", Since: start0}}
+	s := New(Options{Holds: func() []pipeline.Hold {
+		return []pipeline.Hold{{Pipeline: "p" + evil, Reason: "freeze " + evil, By: "ops", Since: start0}}
 	}})
 	s.SetReady(fs)
 	url := start(t, s)
@@ -254,3 +254,58 @@ type errSched struct{}
 
 func (errSched) Trigger(string, string) error      { return errSentinel }
 func (errSched) Status() []pipeline.PipelineStatus { return nil }
+
+// TestAPIHolds pins the holds of GET /api/pipelines: a pipeline's active
+// holds under "holds" (pipeline, reason, by when known, since), none
+// omitted, a pipeline without holds has no "holds" key.
+func TestAPIHolds(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	fs := &fakeSched{running: map[string]bool{}, status: []pipeline.PipelineStatus{
+		{Name: "p", Source: "dev", Target: "prod", Mode: "auto"},
+		{Name: "q", Source: "dev", Target: "qa", Mode: "pull-request"},
+	}}
+	s := New(Options{Holds: func() []pipeline.Hold {
+		return []pipeline.Hold{
+			{Pipeline: "p", Reason: "freeze", By: "ann", Since: t0},
+			{Pipeline: "nobody", Reason: "not a pipeline of the scheduler", Since: t0},
+			{Pipeline: "p", Reason: "audit", Since: t0.Add(time.Minute)},
+		}
+	}})
+	s.SetReady(fs)
+	code, body, _ := do(t, "GET", start(t, s)+"/api/pipelines", "")
+	want := `{
+  "pipelines": [
+    {
+      "name": "p",
+      "source": "dev",
+      "target": "prod",
+      "mode": "auto",
+      "holds": [
+        {
+          "pipeline": "p",
+          "reason": "freeze",
+          "by": "ann",
+          "since": "2026-03-02T09:30:00Z"
+        },
+        {
+          "pipeline": "p",
+          "reason": "audit",
+          "since": "2026-03-02T09:31:00Z"
+        }
+      ],
+      "runs": []
+    },
+    {
+      "name": "q",
+      "source": "dev",
+      "target": "qa",
+      "mode": "pull-request",
+      "runs": []
+    }
+  ]
+}
+`
+	if code != 200 || body != want {
+		t.Errorf("GET /api/pipelines = %d\n%s\nwant\n%s", code, body, want)
+	}
+}

@@ -20,7 +20,7 @@ type statusView struct {
 
 type pipelineView struct {
 	pipeline.PipelineStatus
-	Holds    []Hold
+	Holds    []pipeline.Hold
 	Blocked  []string     // reasons of the last blocked run, when the last run was blocked
 	LastPlan *planView    // plan of the newest run that has one
 	Last     *runViewItem // newest run

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,7 @@ func startFakeTenantCommand(t *testing.T, args ...string) string {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"fake-tenant", "--listen", "127.0.0.1:0", "--job-delay", "0s"}, args...), strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, append([]string{"fake-tenant", "--listen", "127.0.0.1:0", "--job-delay", "0s"}, args...), strings.NewReader(""), pw, io.Discard, os.Getenv)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

@@ -60,7 +60,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	srv := server.New(server.Options{
 		Metrics:      m.Handler(),
 		TriggerToken: sec.TriggerToken,
-		Holds:        func() []server.Hold { return serverHolds(holds.Holds()) },
+		Holds:        holds.Holds,
 		Logger:       logger,
 		Version:      version,
 	})
@@ -148,13 +148,4 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// serverHolds converts the holds for the status page.
-func serverHolds(ph []pipeline.Hold) []server.Hold {
-	var hs []server.Hold
-	for _, h := range ph {
-		hs = append(hs, server.Hold{Pipeline: h.Pipeline, Reason: h.Reason, By: h.By, Since: h.Since})
-	}
-	return hs
 }

@@ -104,36 +104,6 @@ func TestDiffCommandBetweenRevisions(t *testing.T) {
 	}
 }
 
-// TestValidateAndUsageExitCodes checks exit code 2 for configuration and
-// usage problems and 0 for a valid configuration.
-func TestValidateAndUsageExitCodes(t *testing.T) {
-	w := newE2E(t, "")
-	out := w.mustPromoter(exitOK, "validate", "--config", w.cfg)
-	if !strings.Contains(out, "ok") {
-		t.Errorf("validate output: %q", out)
-	}
-	bad := filepath.Join(w.dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("repo:\n  path: x\n  colour: blue\ntenants: {}\npipelines: []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := w.promoter("validate", "--config", bad)
-	if code != exitUsage || !strings.Contains(stderr, "bad.yaml:3") || !strings.Contains(stderr, "colour") {
-		t.Errorf("bad config: exit %d, stderr %q", code, stderr)
-	}
-	_, stderr, code = w.promoter("run", "--config", bad)
-	if code != exitUsage || !strings.Contains(stderr, "colour") {
-		t.Errorf("run with a bad config: exit %d, stderr %q", code, stderr)
-	}
-	for _, args := range [][]string{{}, {"no-such-command"}, {"run"}, {"plan", "--config", w.cfg, "--format", "yaml"}, {"run", "--bogus-flag"}} {
-		if _, _, code := w.promoter(args...); code != exitUsage {
-			t.Errorf("promoter %v: exit %d, want 2", args, code)
-		}
-	}
-	if out := w.mustPromoter(exitOK, "version"); !strings.HasPrefix(out, "promoter ") {
-		t.Errorf("version: %q", out)
-	}
-}
-
 // TestRunWithoutPipelineRunsEveryPipeline checks that run (like export, plan
 // and apply) without --pipeline runs every pipeline of the file, keeps going
 // after a blocked one and exits 3 while any is blocked.

@@ -34,7 +34,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			out, err := exec.Command(promoterBin, append([]string{"demo", "--dir", dir}, tc.args...)...).CombinedOutput()
+			out, err := promoterCommand(nil, append([]string{"demo", "--dir", dir}, tc.args...)...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("promoter demo: %v\n%s", err, out)
 			}

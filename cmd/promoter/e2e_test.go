@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,16 @@ import (
 
 var promoterBin string
 
+// coverDirEnv names the opt-in to coverage of the end-to-end binary: when it
+// holds a folder, TestMain builds promoterBin with -cover for every package
+// of the module and each child writes its counters there (GOCOVERDIR), for
+// go tool covdata to read (.ci/run merges them with the test binaries'
+// profile). Unset, the binary has no coverage instrumentation.
+const coverDirEnv = "PROMOTER_COVERDIR"
+
+// coverDir is the absolute folder of coverDirEnv, "" when coverage is off.
+var coverDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "promoter-e2e-bin-")
 	if err != nil {
@@ -31,8 +42,26 @@ func TestMain(m *testing.M) {
 	}
 	promoterBin = filepath.Join(dir, "promoter")
 	// crashtest compiles the crash hook (crash.go) the reliability tests use.
-	args := append(append([]string{"build"}, buildFlags...), "-tags", "crashtest", "-o", promoterBin, ".")
-	out, err := exec.Command("go", args...).CombinedOutput()
+	args := append(append([]string{"build"}, buildFlags...), "-tags", "crashtest")
+	if d := os.Getenv(coverDirEnv); d != "" {
+		if coverDir, err = filepath.Abs(d); err == nil {
+			err = os.MkdirAll(coverDir, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", coverDirEnv, err)
+			os.Exit(1)
+		}
+		// the module's packages by import path: ./... would mean
+		// cmd/promoter/... here
+		args = append(args, "-cover", "-coverpkg=promoter/...")
+		if mode := testing.CoverMode(); mode != "" {
+			args = append(args, "-covermode="+mode)
+		}
+	}
+	args = append(args, "-o", promoterBin, ".")
+	build := exec.Command("go", args...)
+	build.Env = append(os.Environ(), "GOFLAGS="+withoutCoverFlags(os.Getenv("GOFLAGS")))
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build promoter: %v\n%s", err, out)
 		os.Exit(1)
@@ -40,6 +69,51 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// withoutCoverFlags returns goflags without its -cover flags: CI turns
+// coverage on through GOFLAGS, which go build would apply to the end-to-end
+// binary too, and a binary built with -cover but run without GOCOVERDIR
+// warns on stderr. The binary has coverage only with coverDirEnv.
+func withoutCoverFlags(goflags string) string {
+	return strings.Join(slices.DeleteFunc(strings.Fields(goflags), func(f string) bool {
+		return strings.HasPrefix(f, "-cover") || strings.HasPrefix(f, "--cover")
+	}), " ")
+}
+
+// promoterCommand returns a command running the end-to-end binary with args
+// and the environment env (nil: this process's). Every test that runs
+// promoterBin builds its command here, so that with coverDirEnv set each
+// child gets GOCOVERDIR whatever environment the test gives it.
+func promoterCommand(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(promoterBin, args...)
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = env
+	if coverDir != "" {
+		cmd.Env = append(slices.Clip(env), "GOCOVERDIR="+coverDir)
+	}
+	return cmd
+}
+
+// TestEveryChildGoesThroughPromoterCommand: no test file but this one names
+// promoterBin, so every child is started by promoterCommand and, with
+// coverDirEnv set, writes its coverage.
+func TestEveryChildGoesThroughPromoterCommand(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("test files: %v %v", files, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != "e2e_test.go" && strings.Contains(string(data), "promoterBin") {
+			t.Errorf("%s uses promoterBin; start the binary with promoterCommand", f)
+		}
+	}
 }
 
 // sharedSamples returns ../shared/samples, or skips when it is absent.
@@ -168,9 +242,8 @@ func (w *e2e) promoter(args ...string) (string, string, int) {
 // promoterIn is promoter with working directory dir.
 func (w *e2e) promoterIn(dir string, args ...string) (string, string, int) {
 	w.t.Helper()
-	cmd := exec.Command(promoterBin, args...)
+	cmd := promoterCommand(w.env, args...)
 	cmd.Dir = dir
-	cmd.Env = w.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

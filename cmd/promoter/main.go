@@ -65,11 +65,14 @@ func main() {
 	// be world-writable, whatever umask it was started with.
 	syscall.Umask(syscall.Umask(0) | 0o002)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv), os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(code)
 }
 
+// exitCode is the process's exit code for run's error (DESIGN section 6:
+// 0 success or help asked for, 1 runtime error, 2 usage or configuration
+// error, 3 blocked by a gate); it prints the error on stderr.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -87,8 +90,12 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitRuntime
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	env := &environment{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+// run is the whole program but the process: args are the arguments after
+// the program name, getenv reads the environment (os.Getenv in main, a map in
+// the in-process tests, main_test.go). Its error becomes the exit code
+// through exitCode.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	env := &environment{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
 		if len(args) == 0 {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,9 +118,8 @@ func (r runResult) String() string {
 // start starts the binary with extra environment variables.
 func (w *e2e) start(extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	w.t.Helper()
-	cmd := exec.Command(promoterBin, args...)
+	cmd := promoterCommand(append(slices.Clip(w.env), extraEnv...), args...)
 	cmd.Dir = w.dir
-	cmd.Env = append(append([]string{}, w.env...), extraEnv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -816,9 +816,8 @@ func TestBadConfigurationExitsTwoNamingEveryProblem(t *testing.T) {
 		{"missing secrets", good, []string{"E2E_DEV_ID=dev-id"}, []string{"E2E_DEV_SECRET", "E2E_PROD_ID", "E2E_PROD_SECRET"}},
 	}
 	bin := func(dir string, env []string, args ...string) runResult {
-		cmd := exec.Command(promoterBin, args...)
+		cmd := promoterCommand(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...), args...)
 		cmd.Dir = dir
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
 		err := cmd.Run()

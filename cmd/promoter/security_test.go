@@ -131,9 +131,8 @@ func TestHTTPSRequiredExceptLoopback(t *testing.T) {
 				cfg = strings.Replace(cfg, "    clientIDEnv: E2E_DEV_ID\n", "    clientIDEnv: E2E_DEV_ID\n    tokenURL: "+tc.tokenURL+"\n", 1)
 			}
 			os.WriteFile(filepath.Join(dir, "promotion.yaml"), []byte(cfg), 0o644)
-			cmd := exec.Command(promoterBin, "validate", "--config", "promotion.yaml")
+			cmd := promoterCommand([]string{"E2E_DEV_ID=a", "E2E_DEV_SECRET=b", "E2E_PROD_ID=c", "E2E_PROD_SECRET=d"}, "validate", "--config", "promotion.yaml")
 			cmd.Dir = dir
-			cmd.Env = []string{"E2E_DEV_ID=a", "E2E_DEV_SECRET=b", "E2E_PROD_ID=c", "E2E_PROD_SECRET=d"}
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {

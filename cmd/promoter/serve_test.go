@@ -43,9 +43,8 @@ var listenAddrRE = regexp.MustCompile(`(?:"msg":"listening","addr":"|msg=listeni
 func (w *e2e) startServe(extraArgs ...string) *daemon {
 	w.t.Helper()
 	args := append([]string{"serve", "--config", w.cfg, "--listen", "127.0.0.1:0", "--grace", "20s"}, extraArgs...)
-	cmd := exec.Command(promoterBin, args...)
+	cmd := promoterCommand(w.env, args...)
 	cmd.Dir = w.dir
-	cmd.Env = w.env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		w.t.Fatal(err)
@@ -363,14 +362,14 @@ func distinctColours(img image.Image, limit int) int {
 	return len(seen)
 }
 
-// binaryFlags returns the flags a subcommand of the real binary accepts, read
-// from its -h output.
+// binaryFlags returns the flags a subcommand accepts, read from its -h
+// output (in process: the binary's -h is run's).
 func binaryFlags(t *testing.T, verb string) map[string]bool {
 	t.Helper()
-	out, _ := exec.Command(promoterBin, verb, "-h").CombinedOutput()
+	_, out, _ := promote(t, nil, verb, "-h")
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(string(out), -1) {
-		flags[m[1]] = true
+	for _, f := range helpFlags(out) {
+		flags[f] = true
 	}
 	if len(flags) == 0 {
 		t.Fatalf("promoter %s -h lists no flags:\n%s", verb, out)
