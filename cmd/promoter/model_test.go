@@ -544,8 +544,8 @@ func TestPlanUploadFileNeedsOnePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "upload.json")
-	cmd := exec.Command(promoterBin, "plan", "--config", cfg, "--upload-file", file)
-	cmd.Env = append(os.Environ(), "E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s")
+	cmd := promoterCommand(append(os.Environ(), "E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s"),
+		"plan", "--config", cfg, "--upload-file", file)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
