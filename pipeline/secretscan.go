@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -102,6 +103,14 @@ type secretFinding struct {
 // masked. One pass over the bytes; the path of a finding is built only when
 // there is one (issue 18: the scan runs on every entry of every export).
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
+	if !mayHoldSecrets(obj, extra) {
+		return nil, nil
+	}
+	return scanSecretsTree(obj, extra)
+}
+
+// scanSecretsTree is scanSecrets over the parsed tree.
+func scanSecretsTree(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 	root, err := jsonspan.Parse(obj)
 	if err != nil {
 		return nil, err
@@ -123,6 +132,51 @@ func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 		return false
 	})
 	return out, nil
+}
+
+// mayHoldSecrets reports whether some member key of obj, which must be
+// valid JSON (an entry's object), is a secret key: only then can
+// scanSecrets find anything, so the other objects (nearly all) skip the
+// parse. It lexes the strings without building a tree; a key with an escape,
+// or a document that is not an object, answers true (the full scan decides).
+func mayHoldSecrets(obj []byte, extra []*regexp.Regexp) bool {
+	if len(obj) == 0 || obj[0] != '{' {
+		return true
+	}
+	for i := 0; i < len(obj); {
+		q := bytes.IndexByte(obj[i:], '"')
+		if q < 0 {
+			return false
+		}
+		start := i + q + 1
+		end, escaped := start, false
+		for {
+			k := bytes.IndexAny(obj[end:], `"\`)
+			if k < 0 {
+				return true // unterminated: not valid JSON
+			}
+			end += k
+			if obj[end] == '"' {
+				break
+			}
+			escaped = true
+			end += 2
+			if end > len(obj) {
+				return true
+			}
+		}
+		i = end + 1
+		for i < len(obj) && (obj[i] == ' ' || obj[i] == '\t' || obj[i] == '\n' || obj[i] == '\r') {
+			i++
+		}
+		if i >= len(obj) || obj[i] != ':' {
+			continue // a string value
+		}
+		if escaped || isSecretKey(string(obj[start:end]), extra) {
+			return true
+		}
+	}
+	return false
 }
 
 // secretPath names a finding: $.key.key[0] (keys as they are, unquoted).
