@@ -71,6 +71,8 @@ type Repo struct {
 
 	// decoded holds object files already read, by blob id (decodecache.go).
 	decoded decodeCache
+	// lastIdx is the index this value wrote last (commit.go).
+	lastIdx lastIndex
 }
 
 // File is one object file read from a commit.
