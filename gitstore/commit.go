@@ -1086,12 +1086,10 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 			}
 		}
 		data := EncodeFile(e)
-		// collision-detecting SHA-1, as git's own ids: the id is also the
-		// key of the decode cache
-		h := plumbing.ComputeHash(plumbing.BlobObject, data)
-		r.decoded.remember(h, e)
 		if old, ok := stored[p]; ok {
-			if h == old.Hash {
+			// compared through crypto/sha1, as a snapshot compares
+			if blobHash(data) == old.Hash {
+				r.decoded.remember(old.Hash, e)
 				continue
 			}
 			oldData, err := r.blob(old.Hash)
@@ -1102,6 +1100,9 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 				continue
 			}
 		}
+		// collision-detecting SHA-1, as git's own ids: the id is also the
+		// key of the decode cache
+		r.decoded.remember(plumbing.ComputeHash(plumbing.BlobObject, data), e)
 		changes = append(changes, Change{Path: p, Content: data})
 	}
 	for p := range stored {
