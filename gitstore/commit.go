@@ -312,6 +312,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 		return t, nil
 	}
 	b.put(plumbing.TreeObject, data)
+	b.r.trees.put(h, out) // read again by the flow that commits it
 	return h, nil
 }
 

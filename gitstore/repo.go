@@ -73,6 +73,8 @@ type Repo struct {
 	decoded decodeCache
 	// lastIdx is the index this value wrote last (commit.go).
 	lastIdx lastIndex
+	// trees holds decoded trees by id (treeEntries).
+	trees treeCache
 }
 
 // File is one object file read from a commit.
@@ -413,15 +415,56 @@ func (r *Repo) rootTree(c Hash) (Hash, error) {
 }
 
 // treeEntries reads a tree's entries; the empty or zero tree has none.
+// Callers must not modify the slice: it is shared through the tree cache.
 func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if t.IsZero() || t == emptyTree {
 		return nil, nil
+	}
+	if ents, ok := r.trees.get(t); ok {
+		return ents, nil
 	}
 	tr, err := r.repo.TreeObject(t)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
+	r.trees.put(t, tr.Entries)
 	return tr.Entries, nil
+}
+
+// treeCacheEntries bounds the tree entries a Repo keeps decoded: a run
+// reads the folder trees of each tenant several times (the desired state in
+// plan and verify, the stored files of each tenant write), and a folder of
+// 50,000 objects takes go-git about as long to decode as to hash them.
+const treeCacheEntries = 400_000
+
+// treeCache holds decoded trees by id (a tree's content never changes).
+// When full it starts over.
+type treeCache struct {
+	mu sync.Mutex
+	m  map[Hash][]object.TreeEntry
+	n  int
+}
+
+func (c *treeCache) get(t Hash) ([]object.TreeEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ents, ok := c.m[t]
+	return ents, ok
+}
+
+func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
+	if len(ents) > treeCacheEntries {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.n+len(ents) > treeCacheEntries {
+		c.m, c.n = map[Hash][]object.TreeEntry{}, 0
+	}
+	if _, ok := c.m[t]; !ok {
+		c.m[t] = ents
+		c.n += len(ents)
+	}
 }
 
 // lookup finds the entry at a slash path below tree t.

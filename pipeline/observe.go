@@ -40,6 +40,7 @@ type observation struct {
 	commit gitstore.Hash           // the observation commit written for it (zero when nothing changed or not written)
 	idx    *diff.Index             // id index of live, built on first use by a comparison
 	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
+	sorted []spconfig.Entry        // live sorted by key, on first use (entries)
 }
 
 // paths names the file each live object has in the target folder: the
@@ -71,11 +72,15 @@ func (o *observation) index() *diff.Index {
 	return o.idx
 }
 
-// entries returns the observed objects sorted by key.
+// entries returns the observed objects sorted by key, sorted once per
+// observation (live must not change once it is used); callers must not
+// modify the slice.
 func (o *observation) entries() []spconfig.Entry {
-	out := valuesOf(o.live)
-	spconfig.SortEntries(out)
-	return out
+	if o.sorted == nil {
+		o.sorted = valuesOf(o.live)
+		spconfig.SortEntries(o.sorted)
+	}
+	return o.sorted
 }
 
 // observe exports the target's objects of the pipeline's types (sanitized

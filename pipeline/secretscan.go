@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"promoter/jsonspan"
 	"promoter/spconfig"
@@ -40,22 +39,43 @@ var (
 // secretNames memoizes isSecretName: every object of an export repeats the
 // same few dozen field names (issue 18).
 var (
-	secretNames     sync.Map // string -> bool
-	secretNameCount atomic.Int64
+	secretNamesMu sync.RWMutex
+	secretNames   = map[string]bool{}
 )
 
 const secretNamesMax = 20000 // keys that are data rather than field names stay out
 
 // isSecretName applies the default names to a field name.
 func isSecretName(k string) bool {
-	if v, ok := secretNames.Load(k); ok {
-		return v.(bool)
+	secretNamesMu.RLock()
+	v, ok := secretNames[k]
+	secretNamesMu.RUnlock()
+	if ok {
+		return v
 	}
+	return learnSecretName(k)
+}
+
+// isSecretNameBytes is isSecretName of string(k), which it does not
+// allocate for a name seen before.
+func isSecretNameBytes(k []byte) bool {
+	secretNamesMu.RLock()
+	v, ok := secretNames[string(k)]
+	secretNamesMu.RUnlock()
+	if ok {
+		return v
+	}
+	return learnSecretName(string(k))
+}
+
+func learnSecretName(k string) bool {
 	secret := secretName(k)
-	if len(k) <= 64 && secretNameCount.Load() < secretNamesMax {
-		if _, loaded := secretNames.LoadOrStore(k, secret); !loaded {
-			secretNameCount.Add(1)
+	if len(k) <= 64 {
+		secretNamesMu.Lock()
+		if len(secretNames) < secretNamesMax {
+			secretNames[k] = secret
 		}
+		secretNamesMu.Unlock()
 	}
 	return secret
 }
@@ -172,7 +192,10 @@ func mayHoldSecrets(obj []byte, extra []*regexp.Regexp) bool {
 		if i >= len(obj) || obj[i] != ':' {
 			continue // a string value
 		}
-		if escaped || isSecretKey(string(obj[start:end]), extra) {
+		if escaped {
+			return true
+		}
+		if key := obj[start:end]; len(extra) == 0 && isSecretNameBytes(key) || len(extra) > 0 && isSecretKey(string(key), extra) {
 			return true
 		}
 	}
