@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -1073,26 +1074,17 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 			}
 		}
 	}
+	same := r.sameFiles(entries, names, dir, stored)
 	var changes []Change
 	keep := make(map[string]bool, len(entries))
 	for i, e := range entries {
 		p := dir + "/" + names[i]
 		keep[p] = true
-		if old, ok := stored[p]; ok {
-			// The stored file's entry is known (read or written earlier in
-			// this process) and has the same bytes: the file stays, as it
-			// would after the hash or semantic comparison below.
-			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
-				continue
-			}
+		if same[i] {
+			continue
 		}
 		data := EncodeFile(e)
 		if old, ok := stored[p]; ok {
-			// compared through crypto/sha1, as a snapshot compares
-			if blobHash(data) == old.Hash {
-				r.decoded.remember(old.Hash, e)
-				continue
-			}
 			oldData, err := r.blob(old.Hash)
 			if err != nil {
 				return nil, err
@@ -1113,6 +1105,49 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes, nil
+}
+
+// sameFiles reports, for each entry, whether the stored file at its path
+// (dir/names[i]) holds exactly its file: its entry is known with the same
+// bytes (read or written earlier in this process), or its file hashes to
+// the stored blob id (through crypto/sha1, as a snapshot compares). The
+// files are encoded and hashed by one worker per CPU, each in a buffer of its
+// own, and the entries found equal are remembered in the decode cache.
+func (r *Repo) sameFiles(entries []spconfig.Entry, names []string, dir string, stored map[string]object.TreeEntry) []bool {
+	same := make([]bool, len(entries))
+	if len(stored) == 0 {
+		return same
+	}
+	work := func(lo, hi int) {
+		var buf []byte
+		for i := lo; i < hi; i++ {
+			e := entries[i]
+			old, ok := stored[dir+"/"+names[i]]
+			if !ok {
+				continue
+			}
+			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
+				same[i] = true
+				continue
+			}
+			var h Hash
+			if h, buf = entryFileHash(e, buf); h == old.Hash {
+				r.decoded.remember(old.Hash, e)
+				same[i] = true
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(w*len(entries)/workers, (w+1)*len(entries)/workers)
+		}()
+	}
+	wg.Wait()
+	return same
 }
 
 // Dirty lists uncommitted changes in the working tree, in the style of

@@ -186,20 +186,33 @@ func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error
 // with two spaces and a trailing newline. Key order and number literals are
 // kept; compacting the file gives back e.Raw.
 func EncodeFile(e spconfig.Entry) []byte {
+	return appendFile(make([]byte, 0, len(e.Raw)+len(e.Raw)/2+1), e)
+}
+
+// appendFile appends EncodeFile(e) to dst.
+func appendFile(dst []byte, e spconfig.Entry) []byte {
 	if len(e.Object()) > 0 { // a parsed entry: Raw is valid compact JSON
-		if out, ok := indentCompact(make([]byte, 0, len(e.Raw)+len(e.Raw)/2+1), e.Raw); ok {
+		if out, ok := indentCompact(dst, e.Raw); ok {
 			return append(out, '\n')
 		}
 	}
-	var b bytes.Buffer
+	b := bytes.NewBuffer(dst)
 	b.Grow(len(e.Raw) + len(e.Raw)/4 + 1)
-	if err := json.Indent(&b, e.Raw, "", "  "); err != nil {
+	if err := json.Indent(b, e.Raw, "", "  "); err != nil {
 		// Raw of a parsed Entry is valid JSON; keep the bytes rather than lose them.
-		b.Reset()
+		b.Truncate(len(dst))
 		b.Write(e.Raw)
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// entryFileHash is blobHash(EncodeFile(e)), with the file built in buf, which it
+// returns (grown) for the next call: comparing an export with the stored
+// files makes no garbage for the objects that did not change.
+func entryFileHash(e spconfig.Entry, buf []byte) (Hash, []byte) {
+	buf = appendFile(buf[:0], e)
+	return blobHash(buf), buf
 }
 
 // DecodeFile parses an object file. Errors name path:line:column.
