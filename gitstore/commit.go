@@ -418,6 +418,12 @@ func (c *lastIndex) take(path string) *index.Index {
 	return idx
 }
 
+func (c *lastIndex) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx, c.fi = nil, nil
+}
+
 func (c *lastIndex) keep(idx *index.Index, path string) {
 	fi, err := os.Stat(path)
 	c.mu.Lock()

@@ -452,6 +452,12 @@ func (c *treeCache) get(t Hash) ([]object.TreeEntry, bool) {
 	return ents, ok
 }
 
+func (c *treeCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m, c.n = nil, 0
+}
+
 func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
 	if len(ents) > treeCacheEntries {
 		return
