@@ -18,6 +18,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -148,6 +149,9 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 		}
 		r.repo = gr
 	}
+	if r.repo, err = keepPacksOpen(r.repo); err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", abs, err)
+	}
 	st, ok := r.repo.Storer.(*filesystem.Storage)
 	if !ok {
 		return nil, fmt.Errorf("open repository %s: unexpected storage", abs)
@@ -167,6 +171,30 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 		}
 	}
 	return r, nil
+}
+
+// openPacks is how many pack files a Repo keeps open. go-git's default
+// storage opens the pack and builds its reader again for every object read
+// from it (about a megabyte of buffers each time; a run reads thousands of
+// blobs: the files a promotion compares, the changed files of a snapshot).
+const openPacks = 16
+
+// keepPacksOpen returns the repository over the same folders with a storage
+// that keeps up to openPacks pack files open.
+func keepPacksOpen(gr *git.Repository) (*git.Repository, error) {
+	st, ok := gr.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, errors.New("unexpected storage")
+	}
+	ns := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: openPacks})
+	w, err := gr.Worktree()
+	if errors.Is(err, git.ErrIsBareRepository) {
+		return git.Open(ns, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return git.Open(ns, w.Filesystem)
 }
 
 func (r *Repo) ensureRemote() error {
