@@ -609,16 +609,20 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 	if err != nil {
 		return nil, err
 	}
-	var files []File
-	for _, t := range types {
+	folders := make([][]object.TreeEntry, len(types))
+	n := 0
+	for i, t := range types {
 		if t.Mode != filemode.Dir {
 			continue
 		}
-		ents, err := r.treeEntries(t.Hash)
-		if err != nil {
+		if folders[i], err = r.treeEntries(t.Hash); err != nil {
 			return nil, err
 		}
-		for _, e := range ents {
+		n += len(folders[i])
+	}
+	files := make([]File, 0, n)
+	for i, t := range types {
+		for _, e := range folders[i] {
 			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
 				continue
 			}
