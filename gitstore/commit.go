@@ -563,12 +563,12 @@ func (l *indexLock) commit(idx *index.Index) error {
 	if idx.Version < 2 || idx.Version > 3 {
 		idx.Version = 2
 	}
-	bw := &bytes.Buffer{}
-	if err := index.NewEncoder(bw).Encode(idx); err != nil {
+	data, err := encodeIndex(idx)
+	if err != nil {
 		l.release()
 		return fmt.Errorf("write index: %w", err)
 	}
-	_, err := l.f.Write(bw.Bytes())
+	_, err = l.f.Write(data)
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
