@@ -76,6 +76,9 @@ type Repo struct {
 	lastIdx lastIndex
 	// trees holds decoded trees by id (treeEntries).
 	trees treeCache
+	// packs is the list of pack files at the last refresh (packNames).
+	packsMu sync.Mutex
+	packs   string
 }
 
 // File is one object file read from a commit.
@@ -224,8 +227,40 @@ func (r *Repo) ensureRemote() error {
 // Path returns the working copy's absolute path.
 func (r *Repo) Path() string { return r.path }
 
-// refresh makes objects written by other processes (git CLI) visible.
-func (r *Repo) refresh() { r.st.ObjectStorage.Reindex() }
+// refresh makes objects written by other processes (git CLI) visible. go-git
+// keeps the indexes of the pack files it loaded; they are loaded again (all
+// of them: one pack per run, so more with every run) only when the set of
+// pack files changed since the last refresh. Loose objects are read from
+// their files and need nothing.
+func (r *Repo) refresh() {
+	packs := packNames(r.gitDir)
+	r.packsMu.Lock()
+	defer r.packsMu.Unlock()
+	if packs == "" || packs != r.packs {
+		r.st.ObjectStorage.Reindex()
+	}
+	r.packs = packs
+}
+
+// packNames lists the pack index files of a repository in one string ("" when
+// the folder cannot be read).
+func packNames(gitDir string) string {
+	ents, err := os.ReadDir(filepath.Join(gitDir, "objects", "pack"))
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".idx") {
+			b.WriteString(e.Name())
+			b.WriteByte('\n')
+		}
+	}
+	if b.Len() == 0 {
+		return "\n" // no pack: nothing to load, and not the unreadable ""
+	}
+	return b.String()
+}
 
 // branchRef is the ref of branch b (default the configured branch); a full
 // ref name (refs/...) is taken as is, so commits can go to bookkeeping refs
