@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -90,7 +91,8 @@ func (o *observation) entries() []spconfig.Entry {
 func (r *Runner) observe(ctx context.Context, why string, write bool) (*observation, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
-	obs := &observation{live: map[spconfig.Key]spconfig.Entry{}}
+	obs := &observation{live: make(map[spconfig.Key]spconfig.Entry, len(r.lastLive))}
+	prev := r.lastLive
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	job, h, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
@@ -105,9 +107,15 @@ func (r *Runner) observe(ctx context.Context, why string, write bool) (*observat
 			obs.excl = append(obs.excl, e.Key())
 			return nil
 		}
+		if old, ok := prev[e.Key()]; ok && bytes.Equal(old.Raw, e.Raw) {
+			e = old // the same entry (an Entry is a function of its bytes)
+		}
 		obs.live[e.Key()] = e
 		return nil
 	})
+	if err == nil {
+		r.lastLive = obs.live
+	}
 	obs.job, obs.org = job.JobID, h.Tenant
 	if err != nil {
 		return obs, fmt.Errorf("export target %s: %w", p.Target, err)
