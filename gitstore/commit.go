@@ -375,16 +375,19 @@ func (r *Repo) abs(p string) string { return filepath.Join(r.path, filepath.From
 // readIndex reads .git/index; a missing index is empty.
 func (r *Repo) readIndex() (*index.Index, error) {
 	idx := &index.Index{Version: 2}
-	f, err := os.Open(filepath.Join(r.gitDir, "index"))
+	path := filepath.Join(r.gitDir, "index")
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return idx, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
-	defer f.Close()
-	if err := index.NewDecoder(f).Decode(idx); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", f.Name(), err)
+	if fast, ok := decodeIndex(data); ok {
+		return fast, nil
+	}
+	if err := index.NewDecoder(bytes.NewReader(data)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", path, err)
 	}
 	return idx, nil
 }

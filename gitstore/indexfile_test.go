@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -65,5 +68,75 @@ func TestEncodeIndexIsGoGitsEncoder(t *testing.T) {
 	neg := &index.Index{Version: 2, Entries: []*index.Entry{{Name: "a", ModifiedAt: time.Unix(-5, 0)}}}
 	if _, err := encodeIndex(neg); err != index.ErrInvalidTimestamp {
 		t.Errorf("negative time: err = %v", err)
+	}
+}
+
+// TestDecodeIndexIsGoGitsDecoder checks decodeIndex against go-git's
+// index.Decoder on the random indexes of the encoder test, and that a file
+// with an extension, another version or a bad checksum is left to it.
+func TestDecodeIndexIsGoGitsDecoder(t *testing.T) {
+	for n := range 200 {
+		r := rand.New(rand.NewSource(int64(n)))
+		idx := &index.Index{Version: uint32(2 + r.Intn(2))}
+		for range r.Intn(40) {
+			name := fmt.Sprintf("tenants/prod/T%d/o %d.json", r.Intn(3), r.Intn(50))
+			if r.Intn(15) == 0 {
+				name += string(bytes.Repeat([]byte("y"), 4095+r.Intn(3)))
+			}
+			e := &index.Entry{Name: name, Stage: index.Stage(r.Intn(4)), Mode: filemode.Regular, Inode: r.Uint32(), Size: r.Uint32(),
+				Hash: plumbing.ComputeHash(plumbing.BlobObject, []byte(name))}
+			if r.Intn(3) > 0 {
+				e.ModifiedAt, e.CreatedAt = time.Unix(int64(r.Uint32()), int64(r.Intn(1e9))), time.Unix(int64(r.Uint32()), 0)
+			}
+			if idx.Version == 3 {
+				e.IntentToAdd, e.SkipWorktree = r.Intn(4) == 0, r.Intn(4) == 0
+			}
+			idx.Entries = append(idx.Entries, e)
+		}
+		data, err := encodeIndex(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &index.Index{}
+		if err := index.NewDecoder(bytes.NewReader(data)).Decode(want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := decodeIndex(data)
+		if !ok {
+			t.Fatalf("index %d: not decoded", n)
+		}
+		if !reflect.DeepEqual(got, want) {
+			for i := range max(len(got.Entries), len(want.Entries)) {
+				if i >= len(got.Entries) || i >= len(want.Entries) || !reflect.DeepEqual(got.Entries[i], want.Entries[i]) {
+					t.Logf("entry %d:\n got %+v\nwant %+v", i, got.Entries[min(i, len(got.Entries)-1)], want.Entries[min(i, len(want.Entries)-1)])
+					break
+				}
+			}
+			t.Fatalf("index %d: decodeIndex differs from go-git's Decoder (%d, %d entries, %+v %+v)", n, len(got.Entries), len(want.Entries), got.Version, want.Version)
+		}
+		bad := bytes.Clone(data)
+		bad[len(bad)-1] ^= 1
+		if _, ok := decodeIndex(bad); ok {
+			t.Fatalf("index %d: a bad checksum was decoded", n)
+		}
+	}
+	// an index with a cache-tree extension, as git writes it
+	dir := t.TempDir()
+	gitCmd(t, dir, "init", "-q")
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitCmd(t, dir, "add", "a.json")
+	gitCmd(t, dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+	gitCmd(t, dir, "read-tree", "HEAD") // writes the TREE extension
+	data, err := os.ReadFile(filepath.Join(dir, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("TREE")) {
+		t.Skip("git wrote no cache tree")
+	}
+	if _, ok := decodeIndex(data); ok {
+		t.Error("an index with an extension was decoded")
 	}
 }
