@@ -169,22 +169,23 @@ func mayHoldSecrets(obj []byte, extra []*regexp.Regexp) bool {
 			return false
 		}
 		start := i + q + 1
-		end, escaped := start, false
+		end := start
 		for {
-			k := bytes.IndexAny(obj[end:], `"\`)
+			k := bytes.IndexByte(obj[end:], '"')
 			if k < 0 {
 				return true // unterminated: not valid JSON
 			}
 			end += k
-			if obj[end] == '"' {
+			bs := 0 // backslashes before the quote
+			for j := end - 1; j >= start && obj[j] == '\\'; j-- {
+				bs++
+			}
+			if bs%2 == 0 {
 				break
 			}
-			escaped = true
-			end += 2
-			if end > len(obj) {
-				return true
-			}
+			end++
 		}
+		escaped := bytes.IndexByte(obj[start:end], '\\') >= 0
 		i = end + 1
 		for i < len(obj) && (obj[i] == ' ' || obj[i] == '\t' || obj[i] == '\n' || obj[i] == '\r') {
 			i++
