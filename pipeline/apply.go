@@ -451,7 +451,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
-		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true, IndexNew: srcIndex,
+		d, err := diff.Compare(obs.entries(), entriesOf(desired), diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err

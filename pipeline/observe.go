@@ -42,6 +42,7 @@ type observation struct {
 	idx    *diff.Index             // id index of live, built on first use by a comparison
 	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
 	sorted []spconfig.Entry        // live sorted by key, on first use (entries)
+	order  []spconfig.Entry        // live in the export's order (until entries sorts it)
 }
 
 // paths names the file each live object has in the target folder: the
@@ -68,7 +69,7 @@ func (o *observation) paths(target string) (map[spconfig.Key]string, error) {
 // comparisons (live must not change once it is used).
 func (o *observation) index() *diff.Index {
 	if o.idx == nil {
-		o.idx = diff.NewIndex(valuesOf(o.live))
+		o.idx = diff.NewIndex(o.entries())
 	}
 	return o.idx
 }
@@ -78,7 +79,11 @@ func (o *observation) index() *diff.Index {
 // modify the slice.
 func (o *observation) entries() []spconfig.Entry {
 	if o.sorted == nil {
-		o.sorted = valuesOf(o.live)
+		if len(o.order) == len(o.live) { // no key twice: order holds live
+			o.sorted, o.order = o.order, nil // the export's order is often sorted already
+		} else {
+			o.sorted, o.order = valuesOf(o.live), nil
+		}
 		spconfig.SortEntries(o.sorted)
 	}
 	return o.sorted
@@ -111,6 +116,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool) (*observat
 			e = old // the same entry (an Entry is a function of its bytes)
 		}
 		obs.live[e.Key()] = e
+		obs.order = append(obs.order, e)
 		return nil
 	})
 	if err == nil {
@@ -270,7 +276,7 @@ func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[
 	if compared == 0 {
 		return out, nil
 	}
-	d, err := compareRestricted(valuesOf(ref.objects), valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := compareRestricted(valuesOf(ref.objects), obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
 	if err != nil {
 		return nil, err
 	}

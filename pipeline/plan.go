@@ -204,7 +204,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	desiredList, liveList, appliedList := entriesOf(desired), valuesOf(live), entriesOf(applied)
+	desiredList, liveList, appliedList := entriesOf(desired), obs.entries(), entriesOf(applied)
 	desiredIdx := diff.NewIndex(desiredList, srcIndex)
 	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
@@ -369,7 +369,7 @@ func caughtUp(ref *reference, obs *observation, items []PlanItem) ([]spconfig.En
 		}
 	}
 	refList = valuesOf(ref.objects)
-	d, err := compareRestricted(refList, valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	d, err := compareRestricted(refList, obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
 	if err != nil {
 		return nil, err
 	}
