@@ -419,14 +419,15 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		// The desired state and the source index are read from the
 		// repository while the tenant exports (issue 18).
 		var (
-			desired  map[spconfig.Key]gitstore.File
-			srcIndex []spconfig.Entry
-			readErr  error
-			read     = make(chan struct{})
+			desired     map[spconfig.Key]gitstore.File
+			desiredList []spconfig.Entry
+			srcIndex    []spconfig.Entry
+			readErr     error
+			read        = make(chan struct{})
 		)
 		go func() {
 			defer close(read)
-			if desired, readErr = r.managed(commitView(rev), types); readErr == nil {
+			if desired, desiredList, readErr = r.managed(commitView(rev), types); readErr == nil {
 				srcIndex, readErr = r.sourceIndex(commitView(rev))
 			}
 		}()
@@ -451,7 +452,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
-		d, err := diff.Compare(obs.entries(), entriesOf(desired), diff.Options{CrossTenant: true, IndexNew: srcIndex,
+		d, err := diff.Compare(obs.entries(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err
