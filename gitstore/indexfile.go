@@ -92,7 +92,6 @@ func (l byName) Len() int           { return len(l) }
 func (l byName) Swap(i, j int)      { l[i], l[j] = l[j], l[i] }
 func (l byName) Less(i, j int) bool { return l[i].Name < l[j].Name }
 
-
 // decodeIndex decodes an index file of version 2 or 3 with no extension
 // (what promoter and many git commands write), the entries exactly as
 // go-git's index.Decoder reads them, checksum checked; ok is false for any
