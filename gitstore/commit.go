@@ -1066,7 +1066,8 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	// the stored files of the written types
 	stored := map[string]object.TreeEntry{}
 	for t := range inTypes {
-		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		folder := dir + "/" + EncodeName(t)
+		te, ok, err := r.lookup(root, folder)
 		if err != nil {
 			return nil, err
 		}
@@ -1079,7 +1080,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 		}
 		for _, e := range ents {
 			if e.Mode.IsFile() {
-				stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+				stored[folder+"/"+e.Name] = e
 			}
 		}
 	}

@@ -82,7 +82,8 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		sn.inTypes[t] = true
 	}
 	for t := range sn.inTypes {
-		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		folder := dir + "/" + EncodeName(t)
+		te, ok, err := r.lookup(root, folder)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +96,7 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		}
 		for _, e := range ents {
 			if e.Mode.IsFile() {
-				sn.stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+				sn.stored[folder+"/"+e.Name] = e
 			}
 		}
 	}
