@@ -189,7 +189,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
-	keys := map[spconfig.Key]bool{}
+	keys := make(map[spconfig.Key]bool, max(len(desired), len(live)))
 	for k := range desired {
 		keys[k] = true
 	}
@@ -238,6 +238,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	var payload, hubObjects, handoff []spconfig.Entry
+	if n := len(sorted) + len(obs.excl); n > 0 { // each gets an item; none stays nil
+		pl.Items = make([]PlanItem, 0, n)
+	}
 	for _, k := range sorted {
 		df, inDesired := desired[k]
 		_, inLive := live[k]
@@ -306,10 +309,16 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Counts[ClassExcluded]++
 	}
 
-	classOf, hubbed := map[spconfig.Key]Class{}, map[spconfig.Key]bool{}
+	// the class of each object the diff lists (a few of all the items)
+	classOf, hubbed := make(map[spconfig.Key]Class, len(d.Changes)), map[spconfig.Key]bool{}
+	for _, c := range d.Changes {
+		classOf[c.Key] = ""
+	}
 	for _, it := range pl.Items {
-		classOf[it.key] = it.Class
-		hubbed[it.key] = it.Channel == ChannelConfigHub
+		if _, listed := classOf[it.key]; listed {
+			classOf[it.key] = it.Class
+			hubbed[it.key] = it.Channel == ChannelConfigHub
+		}
 	}
 	for i := range d.Changes {
 		c := &d.Changes[i]
@@ -427,6 +436,7 @@ func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}
+		out = slices.Grow(out, len(files))
 		for _, f := range files {
 			out = append(out, f.Entry)
 		}
