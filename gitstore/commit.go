@@ -2,6 +2,7 @@ package gitstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,7 +136,7 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 		}
 		defer il.release()
-		if err := r.checkWorktree(b.changed); err != nil {
+		if err := r.checkWorktree(b.changed, il); err != nil {
 			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 		}
 	}
@@ -310,6 +313,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 		return t, nil
 	}
 	b.put(plumbing.TreeObject, data)
+	b.r.trees.put(h, out) // read again by the flow that commits it
 	return h, nil
 }
 
@@ -371,17 +375,86 @@ func (r *Repo) abs(p string) string { return filepath.Join(r.path, filepath.From
 // readIndex reads .git/index; a missing index is empty.
 func (r *Repo) readIndex() (*index.Index, error) {
 	idx := &index.Index{Version: 2}
-	f, err := os.Open(filepath.Join(r.gitDir, "index"))
+	path := filepath.Join(r.gitDir, "index")
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return idx, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
-	defer f.Close()
-	if err := index.NewDecoder(f).Decode(idx); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", f.Name(), err)
+	if fast, ok := decodeIndex(data); ok {
+		return fast, nil
 	}
+	if err := index.NewDecoder(bytes.NewReader(data)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// lastIndex is the index this value last wrote, with the file's status
+// just after the write. A commit that finds .git/index still that file (the
+// same inode, size and modification time: every writer of the index, git
+// and promoter, replaces it by a rename) takes it instead of decoding the
+// file again: at 50,000 objects per tenant folder the index holds 100,000
+// entries, and a run commits two or three times (issue 18).
+type lastIndex struct {
+	mu  sync.Mutex
+	idx *index.Index
+	fi  os.FileInfo
+}
+
+// take returns the index written last when path is still that file, and
+// forgets it: the caller may change it.
+func (c *lastIndex) take(path string) *index.Index {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	idx, fi := c.idx, c.fi
+	c.idx, c.fi = nil, nil
+	if idx == nil {
+		return nil
+	}
+	now, err := os.Stat(path)
+	if err != nil || !os.SameFile(fi, now) || fi.Size() != now.Size() || !fi.ModTime().Equal(now.ModTime()) {
+		return nil
+	}
+	return idx
+}
+
+func (c *lastIndex) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx, c.fi = nil, nil
+}
+
+func (c *lastIndex) keep(idx *index.Index, path string) {
+	fi, err := os.Stat(path)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx, c.fi = nil, nil
+	if err == nil {
+		c.idx, c.fi = idx, fi
+	}
+}
+
+// index returns the index as it is under the lock: read once per lock (no
+// git command can write it while promoter holds the lock), or the one this
+// value wrote last when the file is unchanged since.
+func (l *indexLock) index() (*index.Index, error) {
+	if l.idx != nil {
+		return l.idx, nil
+	}
+	idx := l.r.lastIdx.take(filepath.Join(l.r.gitDir, "index"))
+	if idx == nil {
+		var err error
+		if idx, err = l.r.readIndex(); err != nil {
+			return nil, err
+		}
+		if !slices.IsSortedFunc(idx.Entries, indexOrder) { // git writes it sorted
+			slices.SortStableFunc(idx.Entries, indexOrder)
+		}
+	}
+	l.idx = idx
 	return idx, nil
 }
 
@@ -405,6 +478,7 @@ type indexLock struct {
 	f    *os.File // the new index is written through it
 	own  string   // promoter's name of the lock file; "" where hard links fail
 	done bool
+	idx  *index.Index // the index read under the lock (index)
 }
 
 func (r *Repo) indexLockPath() string { return filepath.Join(r.gitDir, "index.lock") }
@@ -492,23 +566,25 @@ func (l *indexLock) commit(idx *index.Index) error {
 	if idx.Version < 2 || idx.Version > 3 {
 		idx.Version = 2
 	}
-	bw := &bytes.Buffer{}
-	if err := index.NewEncoder(bw).Encode(idx); err != nil {
+	data, err := encodeIndex(idx)
+	if err != nil {
 		l.release()
 		return fmt.Errorf("write index: %w", err)
 	}
-	_, err := l.f.Write(bw.Bytes())
+	_, err = l.f.Write(data)
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
 	l.f = nil
+	path := filepath.Join(l.r.gitDir, "index")
 	if err == nil {
-		err = os.Rename(l.r.indexLockPath(), filepath.Join(l.r.gitDir, "index"))
+		err = os.Rename(l.r.indexLockPath(), path)
 	}
 	if err != nil {
 		l.release()
 		return fmt.Errorf("write index: %w", err)
 	}
+	l.r.lastIdx.keep(idx, path)
 	l.done = true
 	if l.own != "" {
 		os.Remove(l.own)
@@ -572,17 +648,14 @@ func statMatches(e *index.Entry, fi os.FileInfo) bool {
 
 // checkWorktree fails when a path the commit changes holds uncommitted work:
 // a working file or staged entry that is neither the old nor the new content.
-func (r *Repo) checkWorktree(cs []changed) error {
-	idx, err := r.readIndex()
+// il is git's index lock, held until updateWorktree writes the index.
+func (r *Repo) checkWorktree(cs []changed, il *indexLock) error {
+	idx, err := il.index()
 	if err != nil {
 		return err
 	}
-	entries := make(map[string]*index.Entry, len(idx.Entries))
-	for _, e := range idx.Entries {
-		entries[e.Name] = e
-	}
 	for _, c := range cs {
-		e := entries[c.path]
+		e := indexEntry(idx, c.path)
 		if e != nil && e.Hash != c.old && e.Hash != c.new {
 			return fmt.Errorf("%s has staged changes that are not committed: commit or unstage them (git restore --staged) in %s, then run again", c.path, r.path)
 		}
@@ -618,7 +691,7 @@ func (r *Repo) checkWorktree(cs []changed) error {
 // person's and left alone.
 func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 	defer il.release()
-	idx, err := r.readIndex()
+	idx, err := il.index()
 	if err != nil {
 		return err
 	}
@@ -730,12 +803,14 @@ func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 	for _, d := range emptied {
 		removeEmptyParents(r.path, d)
 	}
+	appended := false
 	for _, e := range written {
 		if i, ok := pos[e.Name]; ok {
 			idx.Entries[i] = e
 		} else {
 			pos[e.Name] = len(idx.Entries)
 			idx.Entries = append(idx.Entries, e)
+			appended = true
 		}
 	}
 	r.hit("worktree-written")
@@ -748,13 +823,32 @@ func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 		}
 		idx.Entries = kept
 	}
-	sort.SliceStable(idx.Entries, func(i, j int) bool {
-		if idx.Entries[i].Name != idx.Entries[j].Name {
-			return idx.Entries[i].Name < idx.Entries[j].Name
-		}
-		return idx.Entries[i].Stage < idx.Entries[j].Stage
-	})
+	// index sorted the entries; only added paths can break the order
+	if appended {
+		slices.SortStableFunc(idx.Entries, indexOrder)
+	}
 	return il.commit(idx)
+}
+
+// indexEntry finds the entry of path in an index sorted by indexOrder (of
+// a conflicted path, the last stage).
+func indexEntry(idx *index.Index, path string) *index.Entry {
+	i, ok := slices.BinarySearchFunc(idx.Entries, path, func(e *index.Entry, p string) int { return strings.Compare(e.Name, p) })
+	if !ok {
+		return nil
+	}
+	for i+1 < len(idx.Entries) && idx.Entries[i+1].Name == path {
+		i++
+	}
+	return idx.Entries[i]
+}
+
+// indexOrder is git's order of index entries: by name, then stage.
+func indexOrder(a, b *index.Entry) int {
+	if a.Name != b.Name {
+		return strings.Compare(a.Name, b.Name)
+	}
+	return cmp.Compare(a.Stage, b.Stage)
 }
 
 // tempName is the temporary file a working file is written to before it is
@@ -974,7 +1068,8 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	// the stored files of the written types
 	stored := map[string]object.TreeEntry{}
 	for t := range inTypes {
-		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		folder := dir + "/" + EncodeName(t)
+		te, ok, err := r.lookup(root, folder)
 		if err != nil {
 			return nil, err
 		}
@@ -987,32 +1082,21 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 		}
 		for _, e := range ents {
 			if e.Mode.IsFile() {
-				stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+				stored[folder+"/"+e.Name] = e
 			}
 		}
 	}
+	same := r.sameFiles(entries, names, dir, stored)
 	var changes []Change
 	keep := make(map[string]bool, len(entries))
 	for i, e := range entries {
 		p := dir + "/" + names[i]
 		keep[p] = true
-		if old, ok := stored[p]; ok {
-			// The stored file's entry is known (read or written earlier in
-			// this process) and has the same bytes: the file stays, as it
-			// would after the hash or semantic comparison below.
-			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
-				continue
-			}
+		if same[i] {
+			continue
 		}
 		data := EncodeFile(e)
-		// collision-detecting SHA-1, as git's own ids: the id is also the
-		// key of the decode cache
-		h := plumbing.ComputeHash(plumbing.BlobObject, data)
-		r.decoded.remember(h, e)
 		if old, ok := stored[p]; ok {
-			if h == old.Hash {
-				continue
-			}
 			oldData, err := r.blob(old.Hash)
 			if err != nil {
 				return nil, err
@@ -1021,6 +1105,9 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 				continue
 			}
 		}
+		// collision-detecting SHA-1, as git's own ids: the id is also the
+		// key of the decode cache
+		r.decoded.remember(plumbing.ComputeHash(plumbing.BlobObject, data), e)
 		changes = append(changes, Change{Path: p, Content: data})
 	}
 	for p := range stored {
@@ -1030,6 +1117,49 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes, nil
+}
+
+// sameFiles reports, for each entry, whether the stored file at its path
+// (dir/names[i]) holds exactly its file: its entry is known with the same
+// bytes (read or written earlier in this process), or its file hashes to
+// the stored blob id (through crypto/sha1, as a snapshot compares). The
+// files are encoded and hashed by one worker per CPU, each in a buffer of its
+// own, and the entries found equal are remembered in the decode cache.
+func (r *Repo) sameFiles(entries []spconfig.Entry, names []string, dir string, stored map[string]object.TreeEntry) []bool {
+	same := make([]bool, len(entries))
+	if len(stored) == 0 {
+		return same
+	}
+	work := func(lo, hi int) {
+		var buf []byte
+		for i := lo; i < hi; i++ {
+			e := entries[i]
+			old, ok := stored[dir+"/"+names[i]]
+			if !ok {
+				continue
+			}
+			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
+				same[i] = true
+				continue
+			}
+			var h Hash
+			if h, buf = entryFileHash(e, buf); h == old.Hash {
+				r.decoded.remember(old.Hash, e)
+				same[i] = true
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(w*len(entries)/workers, (w+1)*len(entries)/workers)
+		}()
+	}
+	wg.Wait()
+	return same
 }
 
 // Dirty lists uncommitted changes in the working tree, in the style of

@@ -14,10 +14,13 @@ import (
 // decodes are kept, so a broken file is reported under the path it is read
 // from.
 
+// The caches of a Repo (decoded files, trees, the index it wrote last) hold
+// what one run reads: they are dropped when the repository lock is released
+// (dropCaches), so a long-running daemon keeps nothing between its runs.
+//
 // decodeCacheBytes bounds one generation of the cache (file and entry
 // bytes). When it is full the generation becomes the old one; files found in
-// the old generation move to the new, so a long-running daemon keeps what its
-// runs read and drops the rest.
+// the old generation move to the new.
 const decodeCacheBytes = 256 << 20
 
 type decodeCache struct {
@@ -79,4 +82,18 @@ func (r *Repo) cachedFile(h Hash, withData bool) (spconfig.Entry, []byte, bool) 
 		return d.entry, EncodeFile(d.entry), true
 	}
 	return d.entry, d.data, ok
+}
+
+// clear drops every cached file.
+func (c *decodeCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur, c.prev, c.size = nil, nil, 0
+}
+
+// dropCaches empties the caches at the end of a run (see above).
+func (r *Repo) dropCaches() {
+	r.decoded.clear()
+	r.trees.clear()
+	r.lastIdx.forget()
 }

@@ -40,6 +40,9 @@ var windowsDevices = map[string]bool{
 // 150 bytes is cut and suffixed with "~" and a hash of the whole name. The
 // result is never empty, never "." or "..", and never contains "/" or "\".
 func EncodeName(name string) string {
+	if plainName(name) { // nearly every name: nothing to encode
+		return checkedName(name)
+	}
 	const hexdig = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(name) + 8)
@@ -55,12 +58,32 @@ func EncodeName(name string) string {
 		leading = false
 		b.WriteByte(c)
 	}
-	s := b.String()
+	return checkedName(b.String())
+}
+
+// plainName reports whether EncodeName leaves every byte of name as it is:
+// all safe, no leading dot.
+func plainName(name string) bool {
+	if name == "" || name[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !safeByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkedName is the rest of EncodeName on the escaped name s: the empty
+// name, Windows devices, the length limit.
+func checkedName(s string) string {
 	if s == "" {
 		return "_"
 	}
 	stem, _, _ := strings.Cut(s, ".")
-	if windowsDevices[strings.ToLower(strings.TrimRight(stem, " "))] {
+	// device names have at most 4 bytes (before trailing spaces)
+	if t := strings.TrimRight(stem, " "); len(t) <= 4 && windowsDevices[strings.ToLower(t)] {
 		s = fmt.Sprintf("%%%02X", s[0]) + s[1:]
 	}
 	if len(s) > maxNameBytes {
@@ -114,12 +137,18 @@ func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error
 	}
 	cands := make([]cand, len(entries))
 	groups := make(map[string][]int, len(entries))
+	dirs := map[string]string{} // type -> EncodeName(type): a few types, many entries
 	for i, e := range entries {
 		if e.Self.Type == "" {
 			return nil, fmt.Errorf("file name of entry %d: entry has no self.type", i)
 		}
 		k := e.Key()
-		c := cand{i: i, dir: EncodeName(e.Self.Type), name: EncodeName(baseName(k)), key: k}
+		dir, ok := dirs[e.Self.Type]
+		if !ok {
+			dir = EncodeName(e.Self.Type)
+			dirs[e.Self.Type] = dir
+		}
+		c := cand{i: i, dir: dir, name: EncodeName(baseName(k)), key: k}
 		cands[i] = c
 		g := strings.ToLower(c.dir + "/" + c.name)
 		groups[g] = append(groups[g], i)
@@ -134,7 +163,7 @@ func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error
 		if len(idx) == 1 {
 			c := cands[idx[0]]
 			out[c.i] = c.dir + "/" + c.name + ".json"
-			used[strings.ToLower(out[c.i])] = true
+			used[g+".json"] = true // g is the lower-cased path without ".json"
 			continue
 		}
 		collided = append(collided, g)
@@ -186,20 +215,33 @@ func fileNames(entries []spconfig.Entry, taken map[string]bool) ([]string, error
 // with two spaces and a trailing newline. Key order and number literals are
 // kept; compacting the file gives back e.Raw.
 func EncodeFile(e spconfig.Entry) []byte {
+	return appendFile(make([]byte, 0, len(e.Raw)+len(e.Raw)/2+1), e)
+}
+
+// appendFile appends EncodeFile(e) to dst.
+func appendFile(dst []byte, e spconfig.Entry) []byte {
 	if len(e.Object()) > 0 { // a parsed entry: Raw is valid compact JSON
-		if out, ok := indentCompact(make([]byte, 0, len(e.Raw)+len(e.Raw)/2+1), e.Raw); ok {
+		if out, ok := indentCompact(dst, e.Raw); ok {
 			return append(out, '\n')
 		}
 	}
-	var b bytes.Buffer
+	b := bytes.NewBuffer(dst)
 	b.Grow(len(e.Raw) + len(e.Raw)/4 + 1)
-	if err := json.Indent(&b, e.Raw, "", "  "); err != nil {
+	if err := json.Indent(b, e.Raw, "", "  "); err != nil {
 		// Raw of a parsed Entry is valid JSON; keep the bytes rather than lose them.
-		b.Reset()
+		b.Truncate(len(dst))
 		b.Write(e.Raw)
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// entryFileHash is blobHash(EncodeFile(e)), with the file built in buf, which it
+// returns (grown) for the next call: comparing an export with the stored
+// files makes no garbage for the objects that did not change.
+func entryFileHash(e spconfig.Entry, buf []byte) (Hash, []byte) {
+	buf = appendFile(buf[:0], e)
+	return blobHash(buf), buf
 }
 
 // DecodeFile parses an object file. Errors name path:line:column.

@@ -416,3 +416,49 @@ func FuzzSplitAssemble(f *testing.F) {
 		roundTrip(t, &spconfig.ExportDocument{Objects: []spconfig.Entry{e}})
 	})
 }
+
+// encodeNameReference is EncodeName as it was before its fast path for
+// plain names (issue 18), kept to check that the names did not change.
+func encodeNameReference(name string) string {
+	const hexdig = "0123456789ABCDEF"
+	var b strings.Builder
+	leading := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if leading && c == '.' || !safeByte(c) {
+			b.WriteByte('%')
+			b.WriteByte(hexdig[c>>4])
+			b.WriteByte(hexdig[c&15])
+			continue
+		}
+		leading = false
+		b.WriteByte(c)
+	}
+	s := b.String()
+	if s == "" {
+		return "_"
+	}
+	stem, _, _ := strings.Cut(s, ".")
+	if windowsDevices[strings.ToLower(strings.TrimRight(stem, " "))] {
+		s = fmt.Sprintf("%%%02X", s[0]) + s[1:]
+	}
+	if len(s) > maxNameBytes {
+		cut := maxNameBytes - 9
+		if i := strings.LastIndexByte(s[:cut], '%'); i >= 0 && i > cut-3 {
+			cut = i
+		}
+		s = s[:cut] + "~" + shortHash(s)
+	}
+	return s
+}
+
+func FuzzEncodeNameMatchesReference(f *testing.F) {
+	for _, s := range []string{"", "a", "CON", "con.txt", "Com1  .json", "lpt9", "nul ", ".x", "a.b", "AUX", strings.Repeat("a", 160), strings.Repeat("é", 80), "x%y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := EncodeName(s), encodeNameReference(s); got != want {
+			t.Fatalf("EncodeName(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

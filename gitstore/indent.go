@@ -28,20 +28,23 @@ func indentCompact(dst, src []byte) ([]byte, bool) {
 		}
 		switch c {
 		case '"':
+			// the closing quote: one with an even number of backslashes
+			// before it (bytes.IndexAny of two bytes goes byte by byte)
 			j := i + 1
 			for {
-				k := bytes.IndexAny(src[j:], `"\`)
+				k := bytes.IndexByte(src[j:], '"')
 				if k < 0 {
 					return dst[:orig], false
 				}
 				j += k
-				if src[j] == '"' {
+				bs := 0
+				for b := j - 1; b > i && src[b] == '\\'; b-- {
+					bs++
+				}
+				if bs%2 == 0 {
 					break
 				}
-				j += 2 // an escape: skip the escaped byte
-				if j > len(src) {
-					return dst[:orig], false
-				}
+				j++
 			}
 			dst = append(dst, src[i:j+1]...)
 			i = j + 1

@@ -66,6 +66,7 @@ func (r *Repo) Lock(ctx context.Context) (func() error, error) {
 		}
 		unlocked = true
 		r.locked.Store(false)
+		r.dropCaches()
 		f.Truncate(0)
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		if cerr := f.Close(); err == nil {

@@ -344,7 +344,7 @@ func (r *Repo) moveBranch(ref string, from, to Hash) error {
 			return fmt.Errorf("update %s to %s: %w", ref, short(to), err)
 		}
 		defer il.release()
-		if err := r.checkWorktree(cs); err != nil {
+		if err := r.checkWorktree(cs, il); err != nil {
 			return fmt.Errorf("update %s to %s: %w", ref, short(to), err)
 		}
 		if err := r.writeJournal(journal{Ref: ref, Old: from.String(), New: to.String()}); err != nil {

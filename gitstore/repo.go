@@ -19,6 +19,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -72,6 +73,13 @@ type Repo struct {
 
 	// decoded holds object files already read, by blob id (decodecache.go).
 	decoded decodeCache
+	// lastIdx is the index this value wrote last (commit.go).
+	lastIdx lastIndex
+	// trees holds decoded trees by id (treeEntries).
+	trees treeCache
+	// packs is the list of pack files at the last refresh (packNames).
+	packsMu sync.Mutex
+	packs   string
 }
 
 // File is one object file read from a commit.
@@ -145,6 +153,9 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 		}
 		r.repo = gr
 	}
+	if r.repo, err = keepPacksOpen(r.repo); err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", abs, err)
+	}
 	st, ok := r.repo.Storer.(*filesystem.Storage)
 	if !ok {
 		return nil, fmt.Errorf("open repository %s: unexpected storage", abs)
@@ -164,6 +175,30 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 		}
 	}
 	return r, nil
+}
+
+// openPacks is how many pack files a Repo keeps open. go-git's default
+// storage opens the pack and builds its reader again for every object read
+// from it (about a megabyte of buffers each time; a run reads thousands of
+// blobs: the files a promotion compares, the changed files of a snapshot).
+const openPacks = 16
+
+// keepPacksOpen returns the repository over the same folders with a storage
+// that keeps up to openPacks pack files open.
+func keepPacksOpen(gr *git.Repository) (*git.Repository, error) {
+	st, ok := gr.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, errors.New("unexpected storage")
+	}
+	ns := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: openPacks})
+	w, err := gr.Worktree()
+	if errors.Is(err, git.ErrIsBareRepository) {
+		return git.Open(ns, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return git.Open(ns, w.Filesystem)
 }
 
 func (r *Repo) ensureRemote() error {
@@ -193,8 +228,40 @@ func (r *Repo) ensureRemote() error {
 // Path returns the working copy's absolute path.
 func (r *Repo) Path() string { return r.path }
 
-// refresh makes objects written by other processes (git CLI) visible.
-func (r *Repo) refresh() { r.st.ObjectStorage.Reindex() }
+// refresh makes objects written by other processes (git CLI) visible. go-git
+// keeps the indexes of the pack files it loaded; they are loaded again (all
+// of them: one pack per run, so more with every run) only when the set of
+// pack files changed since the last refresh. Loose objects are read from
+// their files and need nothing.
+func (r *Repo) refresh() {
+	packs := packNames(r.gitDir)
+	r.packsMu.Lock()
+	defer r.packsMu.Unlock()
+	if packs == "" || packs != r.packs {
+		r.st.ObjectStorage.Reindex()
+	}
+	r.packs = packs
+}
+
+// packNames lists the pack index files of a repository in one string ("" when
+// the folder cannot be read).
+func packNames(gitDir string) string {
+	ents, err := os.ReadDir(filepath.Join(gitDir, "objects", "pack"))
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".idx") {
+			b.WriteString(e.Name())
+			b.WriteByte('\n')
+		}
+	}
+	if b.Len() == 0 {
+		return "\n" // no pack: nothing to load, and not the unreadable ""
+	}
+	return b.String()
+}
 
 // branchRef is the ref of branch b (default the configured branch); a full
 // ref name (refs/...) is taken as is, so commits can go to bookkeeping refs
@@ -484,15 +551,62 @@ func (r *Repo) rootTree(c Hash) (Hash, error) {
 }
 
 // treeEntries reads a tree's entries; the empty or zero tree has none.
+// Callers must not modify the slice: it is shared through the tree cache.
 func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if t.IsZero() || t == emptyTree {
 		return nil, nil
+	}
+	if ents, ok := r.trees.get(t); ok {
+		return ents, nil
 	}
 	tr, err := r.repo.TreeObject(t)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
+	r.trees.put(t, tr.Entries)
 	return tr.Entries, nil
+}
+
+// treeCacheEntries bounds the tree entries a Repo keeps decoded: a run
+// reads the folder trees of each tenant several times (the desired state in
+// plan and verify, the stored files of each tenant write), and a folder of
+// 50,000 objects takes go-git about as long to decode as to hash them.
+const treeCacheEntries = 400_000
+
+// treeCache holds decoded trees by id (a tree's content never changes).
+// When full it starts over.
+type treeCache struct {
+	mu sync.Mutex
+	m  map[Hash][]object.TreeEntry
+	n  int
+}
+
+func (c *treeCache) get(t Hash) ([]object.TreeEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ents, ok := c.m[t]
+	return ents, ok
+}
+
+func (c *treeCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m, c.n = nil, 0
+}
+
+func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
+	if len(ents) > treeCacheEntries {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.n+len(ents) > treeCacheEntries {
+		c.m, c.n = map[Hash][]object.TreeEntry{}, 0
+	}
+	if _, ok := c.m[t]; !ok {
+		c.m[t] = ents
+		c.n += len(ents)
+	}
 }
 
 // lookup finds the entry at a slash path below tree t.
@@ -603,16 +717,20 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 	if err != nil {
 		return nil, err
 	}
-	var files []File
-	for _, t := range types {
+	folders := make([][]object.TreeEntry, len(types))
+	n := 0
+	for i, t := range types {
 		if t.Mode != filemode.Dir {
 			continue
 		}
-		ents, err := r.treeEntries(t.Hash)
-		if err != nil {
+		if folders[i], err = r.treeEntries(t.Hash); err != nil {
 			return nil, err
 		}
-		for _, e := range ents {
+		n += len(folders[i])
+	}
+	files := make([]File, 0, n)
+	for i, t := range types {
+		for _, e := range folders[i] {
 			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -30,6 +31,7 @@ type Snapshot struct {
 	spec    CommitSpec
 
 	stored map[string]object.TreeEntry // repository path -> stored file of a written type
+	buf    []byte                      // the file of the entry being added (reused)
 	recs   []snapRec
 	groups map[string]int // lower-cased plain path -> first record; -1 once collided
 	counts map[string]int
@@ -80,7 +82,8 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		sn.inTypes[t] = true
 	}
 	for t := range sn.inTypes {
-		te, ok, err := r.lookup(root, dir+"/"+EncodeName(t))
+		folder := dir + "/" + EncodeName(t)
+		te, ok, err := r.lookup(root, folder)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +96,7 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		}
 		for _, e := range ents {
 			if e.Mode.IsFile() {
-				sn.stored[dir+"/"+EncodeName(t)+"/"+e.Name] = e
+				sn.stored[folder+"/"+e.Name] = e
 			}
 		}
 	}
@@ -142,8 +145,14 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	case first >= 0:
 		sn.groups[g] = -1 // collided: names are resolved at Commit
 	}
-	data := EncodeFile(e)
-	same, err := sn.compare(TenantDir(sn.tenant)+"/"+rec.plain, data, e)
+	p := TenantDir(sn.tenant) + "/" + rec.plain
+	var h Hash
+	h, sn.buf = entryFileHash(e, sn.buf)
+	same, data, err := hashEqual, []byte(nil), error(nil)
+	if old, ok := sn.stored[p]; !ok || old.Hash != h {
+		data = bytes.Clone(sn.buf)
+		same, err = sn.compare(p, data, e)
+	}
 	if err != nil {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
 		return sn.err
@@ -295,7 +304,8 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 // about twice as much and adds nothing to a comparison (issue 9).
 func blobHash(data []byte) Hash {
 	h := sha1.New()
-	h.Write(fmt.Appendf(nil, "blob %d\x00", len(data)))
+	var head [32]byte
+	h.Write(append(strconv.AppendInt(append(head[:0], "blob "...), int64(len(data)), 10), 0))
 	h.Write(data)
 	var out Hash
 	h.Sum(out[:0])

@@ -237,3 +237,34 @@ func TestDiskFullAfterTheBranchMovedLeavesNoCutFile(t *testing.T) {
 	clean(t, r.Path())
 	fsck(t, r.Path())
 }
+
+// TestCommitReadsAnIndexGitWroteSinceTheLastCommit checks the index kept
+// from promoter's last commit: a file git staged in between (a new index
+// file) stays staged through the next commit, and the commit's own paths are
+// in the index as committed.
+func TestCommitReadsAnIndexGitWroteSinceTheLastCommit(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	if _, err := r.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(1), CommitSpec{Message: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.Path(), "notes.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", r.Path(), "add", "notes.txt").CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v %s", err, out)
+	}
+	if _, err := r.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(2), CommitSpec{Message: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.WriteTenant(ctx, "dev", []string{"TRANSFORM"}, crashEntries(3), CommitSpec{Message: "v3"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("git", "-C", r.Path(), "status", "--porcelain").CombinedOutput()
+	if err != nil {
+		t.Fatalf("git status: %v %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "A  notes.txt" {
+		t.Errorf("git status after two commits = %q, want only the staged notes.txt", got)
+	}
+}

@@ -416,14 +416,29 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
 		types := pipelineTypes(r.Pipeline)
-		desired, err := r.managed(commitView(rev), types)
-		if err != nil {
-			return "", "", err
-		}
+		// The desired state and the source index are read from the
+		// repository while the tenant exports (issue 18).
+		var (
+			desired     map[spconfig.Key]gitstore.File
+			desiredList []spconfig.Entry
+			srcIndex    []spconfig.Entry
+			readErr     error
+			read        = make(chan struct{})
+		)
+		go func() {
+			defer close(read)
+			if desired, desiredList, readErr = r.managed(commitView(rev), types); readErr == nil {
+				srcIndex, readErr = r.sourceIndex(commitView(rev))
+			}
+		}()
 		// The whole pipeline scope is re-exported so ids translate through
 		// complete indexes, as in the plan; it becomes the drift reference.
 		obs, err := r.observe(ctx, "verify", false)
+		<-read
 		rec.VerifyJob = obs.job
+		if readErr != nil {
+			return "", "", readErr
+		}
 		if err != nil {
 			return "", "", err
 		}
@@ -437,11 +452,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
-		srcIndex, err := r.sourceIndex(commitView(rev))
-		if err != nil {
-			return "", "", err
-		}
-		d, err := diff.Compare(valuesOf(liveByKey), entriesOf(desired), diff.Options{CrossTenant: true, IndexNew: srcIndex,
+		d, err := diff.Compare(obs.entries(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err

@@ -99,6 +99,18 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, types []string
 			Description:  "promoter " + p.Name + " snapshot of " + p.Source,
 			IncludeTypes: types,
 		}
+		// The snapshot compares the entries (encoding and hashing each) on
+		// a goroutine of its own, beside the download and decode (issue 18).
+		adds, added := make(chan spconfig.Entry, 256), make(chan struct{})
+		go func() {
+			defer close(added)
+			for e := range adds {
+				// A refused entry fails the snapshot step (Commit returns the
+				// error), after the guard, as WriteTenant's check did.
+				_ = sn.Add(e)
+			}
+		}()
+		defer func() { close(adds); <-added }()
 		j, h, err := r.Source.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 			e, err := sanitize(p, e)
 			if err != nil {
@@ -112,9 +124,7 @@ func (r *Runner) streamSnapshot(ctx context.Context, res *Result, types []string
 				}
 				return nil
 			}
-			// A refused entry fails the snapshot step (Commit returns the
-			// error), after the guard, as WriteTenant's check did.
-			_ = sn.Add(e)
+			adds <- e
 			return nil
 		})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -146,5 +147,14 @@ func profile(b *testing.B, step string) func() {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		b.Fatal(err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	// allocations of the step: pprof -base <base>-<step>-allocs0.out <base>-<step>-allocs1.out
+	allocs := func(n int) {
+		runtime.GC()
+		if a, err := os.Create(fmt.Sprintf("%s-%s-allocs%d.out", base, step, n)); err == nil {
+			pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
+	}
+	allocs(0)
+	return func() { pprof.StopCPUProfile(); f.Close(); allocs(1) }
 }

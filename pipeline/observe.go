@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -40,6 +41,8 @@ type observation struct {
 	commit gitstore.Hash           // the observation commit written for it (zero when nothing changed or not written)
 	idx    *diff.Index             // id index of live, built on first use by a comparison
 	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
+	sorted []spconfig.Entry        // live sorted by key, on first use (entries)
+	order  []spconfig.Entry        // live in the export's order (until entries sorts it)
 }
 
 // paths names the file each live object has in the target folder: the
@@ -66,16 +69,24 @@ func (o *observation) paths(target string) (map[spconfig.Key]string, error) {
 // comparisons (live must not change once it is used).
 func (o *observation) index() *diff.Index {
 	if o.idx == nil {
-		o.idx = diff.NewIndex(valuesOf(o.live))
+		o.idx = diff.NewIndex(o.entries())
 	}
 	return o.idx
 }
 
-// entries returns the observed objects sorted by key.
+// entries returns the observed objects sorted by key, sorted once per
+// observation (live must not change once it is used); callers must not
+// modify the slice.
 func (o *observation) entries() []spconfig.Entry {
-	out := valuesOf(o.live)
-	spconfig.SortEntries(out)
-	return out
+	if o.sorted == nil {
+		if len(o.order) == len(o.live) { // no key twice: order holds live
+			o.sorted, o.order = o.order, nil // the export's order is often sorted already
+		} else {
+			o.sorted, o.order = valuesOf(o.live), nil
+		}
+		spconfig.SortEntries(o.sorted)
+	}
+	return o.sorted
 }
 
 // observe exports the target's objects of the pipeline's types (sanitized
@@ -85,7 +96,8 @@ func (o *observation) entries() []spconfig.Entry {
 func (r *Runner) observe(ctx context.Context, why string, write bool) (*observation, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
-	obs := &observation{live: map[spconfig.Key]spconfig.Entry{}}
+	obs := &observation{live: make(map[spconfig.Key]spconfig.Entry, len(r.lastLive))}
+	prev := r.lastLive
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	job, h, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
@@ -100,9 +112,16 @@ func (r *Runner) observe(ctx context.Context, why string, write bool) (*observat
 			obs.excl = append(obs.excl, e.Key())
 			return nil
 		}
+		if old, ok := prev[e.Key()]; ok && bytes.Equal(old.Raw, e.Raw) {
+			e = old // the same entry (an Entry is a function of its bytes)
+		}
 		obs.live[e.Key()] = e
+		obs.order = append(obs.order, e)
 		return nil
 	})
+	if err == nil {
+		r.lastLive = obs.live
+	}
 	obs.job, obs.org = job.JobID, h.Tenant
 	if err != nil {
 		return obs, fmt.Errorf("export target %s: %w", p.Target, err)
@@ -257,7 +276,7 @@ func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[
 	if compared == 0 {
 		return out, nil
 	}
-	d, err := compareRestricted(valuesOf(ref.objects), valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := compareRestricted(valuesOf(ref.objects), obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
 	if err != nil {
 		return nil, err
 	}

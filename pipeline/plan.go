@@ -166,7 +166,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	types := pipelineTypes(p)
 	pl := &Plan{Pipeline: p.Name, Source: p.Source, Target: p.Target, Revision: v.rev.String(), Counts: map[Class]int{}, LiveJob: obs.job}
 
-	desired, err := r.managed(v, types)
+	desired, desiredList, err := r.managed(v, types)
 	if err != nil {
 		return nil, fmt.Errorf("read desired state at %s: %w", short(v.rev), err)
 	}
@@ -175,9 +175,10 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	var applied map[spconfig.Key]gitstore.File
+	var appliedList []spconfig.Entry
 	if !appliedRev.IsZero() {
 		pl.Applied = appliedRev.String()
-		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
+		if applied, appliedList, err = r.managed(commitView(appliedRev), types); err != nil {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
 	}
@@ -188,7 +189,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
-	keys := map[spconfig.Key]bool{}
+	keys := make(map[spconfig.Key]bool, max(len(desired), len(live)))
 	for k := range desired {
 		keys[k] = true
 	}
@@ -204,7 +205,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	desiredList, liveList, appliedList := entriesOf(desired), valuesOf(live), entriesOf(applied)
+	liveList := obs.entries()
 	desiredIdx := diff.NewIndex(desiredList, srcIndex)
 	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
@@ -237,6 +238,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	var payload, hubObjects, handoff []spconfig.Entry
+	if n := len(sorted) + len(obs.excl); n > 0 { // each gets an item; none stays nil
+		pl.Items = make([]PlanItem, 0, n)
+	}
 	for _, k := range sorted {
 		df, inDesired := desired[k]
 		_, inLive := live[k]
@@ -305,10 +309,16 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Counts[ClassExcluded]++
 	}
 
-	classOf, hubbed := map[spconfig.Key]Class{}, map[spconfig.Key]bool{}
+	// the class of each object the diff lists (a few of all the items)
+	classOf, hubbed := make(map[spconfig.Key]Class, len(d.Changes)), map[spconfig.Key]bool{}
+	for _, c := range d.Changes {
+		classOf[c.Key] = ""
+	}
 	for _, it := range pl.Items {
-		classOf[it.key] = it.Class
-		hubbed[it.key] = it.Channel == ChannelConfigHub
+		if _, listed := classOf[it.key]; listed {
+			classOf[it.key] = it.Class
+			hubbed[it.key] = it.Channel == ChannelConfigHub
+		}
 	}
 	for i := range d.Changes {
 		c := &d.Changes[i]
@@ -369,7 +379,7 @@ func caughtUp(ref *reference, obs *observation, items []PlanItem) ([]spconfig.En
 		}
 	}
 	refList = valuesOf(ref.objects)
-	d, err := compareRestricted(refList, valuesOf(live), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	d, err := compareRestricted(refList, obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
 	if err != nil {
 		return nil, err
 	}
@@ -426,6 +436,7 @@ func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}
+		out = slices.Grow(out, len(files))
 		for _, f := range files {
 			out = append(out, f.Entry)
 		}
@@ -459,36 +470,31 @@ func compareRestricted(a, b []spconfig.Entry, ai, bi *diff.Index, keep func(spco
 }
 
 // managed reads the target folder of v: the pipeline's types, minus
-// excluded objects, keyed by cross-tenant key.
-func (r *Runner) managed(v view, types []string) (map[spconfig.Key]gitstore.File, error) {
+// excluded objects, keyed by cross-tenant key; list holds the same entries in
+// the folder's order (by path: near the key order the comparisons sort by).
+func (r *Runner) managed(v view, types []string) (out map[spconfig.Key]gitstore.File, list []spconfig.Entry, err error) {
 	files, err := v.readTenant(r.Store, r.Pipeline.Target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[spconfig.Key]gitstore.File, len(files))
+	out = make(map[spconfig.Key]gitstore.File, len(files))
+	list = make([]spconfig.Entry, 0, len(files))
 	for _, f := range files {
 		k := f.Entry.Key()
 		if !slices.Contains(types, k.Type) || excluded(r.Pipeline, k) {
 			continue
 		}
 		if prev, dup := out[k]; dup {
-			return nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", prev.Path, f.Path, k)
+			return nil, nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", prev.Path, f.Path, k)
 		}
 		dir := strings.TrimSuffix(tenantDir(r.Pipeline.Target)+k.Type, "/") + "/"
 		if !strings.HasPrefix(f.Path, dir) {
-			return nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
+			return nil, nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
 		}
 		out[k] = f
+		list = append(list, f.Entry)
 	}
-	return out, nil
-}
-
-func entriesOf(m map[spconfig.Key]gitstore.File) []spconfig.Entry {
-	out := make([]spconfig.Entry, 0, len(m))
-	for _, f := range m {
-		out = append(out, f.Entry)
-	}
-	return out
+	return out, list, nil
 }
 
 func valuesOf(m map[spconfig.Key]spconfig.Entry) []spconfig.Entry {

@@ -221,7 +221,7 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]
 			src = append(src, f.Entry)
 		}
 	}
-	differ, err := compareRestricted(valuesOf(obs.live), src, obs.index(), nil, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
+	differ, err := compareRestricted(obs.entries(), src, obs.index(), nil, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (r *Runner) matchResults(rec *Record, results *spconfig.ImportResults) erro
 	if len(listed) == 0 {
 		return fmt.Errorf("import job %s on %s imported no objects: nothing to record", rec.ImportJob, rec.Target)
 	}
-	desired, err := r.managed(commitView(hashOf(rec.Revision)), pipelineTypes(r.Pipeline))
+	desired, _, err := r.managed(commitView(hashOf(rec.Revision)), pipelineTypes(r.Pipeline))
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,9 @@ func BenchmarkRun(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			// A fresh runner and store, as each `promoter run` process has:
+			// nothing the setup run read is cached.
+			r = runBenchRunner(b, dir)
 			stop := profile(b, "run")
 			b.StartTimer()
 			res, err := r.Run(ctx, RunOptions{})

@@ -128,6 +128,10 @@ type Runner struct {
 
 	showPlan      func(*Plan) // set during Rollback to print the plan before import
 	sourceOrgSeen string      // the source's org name, as this process's export of it said
+	// lastLive is the flow's last observation of the target (until the flow
+	// is done): a later export of it (verify) keeps those entries where the
+	// bytes are the same, so the run holds one copy of them.
+	lastLive map[spconfig.Key]spconfig.Entry
 }
 
 // Hooks let callers observe a run without the pipeline knowing about them.
@@ -259,6 +263,7 @@ func IsBlocked(err error) bool {
 // that ended with an error (a gate block is blocked, anything else failed:
 // never the nothing-to-do it started with) and calls the Done hook.
 func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
+	r.lastLive = nil
 	if res != nil {
 		res.Flow = flow
 		switch {

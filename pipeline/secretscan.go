@@ -1,13 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"promoter/config"
 	"promoter/jsonspan"
@@ -40,22 +40,43 @@ var (
 // secretNames memoizes isSecretName: every object of an export repeats the
 // same few dozen field names (issue 18).
 var (
-	secretNames     sync.Map // string -> bool
-	secretNameCount atomic.Int64
+	secretNamesMu sync.RWMutex
+	secretNames   = map[string]bool{}
 )
 
 const secretNamesMax = 20000 // keys that are data rather than field names stay out
 
 // isSecretName applies the default names to a field name.
 func isSecretName(k string) bool {
-	if v, ok := secretNames.Load(k); ok {
-		return v.(bool)
+	secretNamesMu.RLock()
+	v, ok := secretNames[k]
+	secretNamesMu.RUnlock()
+	if ok {
+		return v
 	}
+	return learnSecretName(k)
+}
+
+// isSecretNameBytes is isSecretName of string(k), which it does not
+// allocate for a name seen before.
+func isSecretNameBytes(k []byte) bool {
+	secretNamesMu.RLock()
+	v, ok := secretNames[string(k)]
+	secretNamesMu.RUnlock()
+	if ok {
+		return v
+	}
+	return learnSecretName(string(k))
+}
+
+func learnSecretName(k string) bool {
 	secret := secretName(k)
-	if len(k) <= 64 && secretNameCount.Load() < secretNamesMax {
-		if _, loaded := secretNames.LoadOrStore(k, secret); !loaded {
-			secretNameCount.Add(1)
+	if len(k) <= 64 {
+		secretNamesMu.Lock()
+		if len(secretNames) < secretNamesMax {
+			secretNames[k] = secret
 		}
+		secretNamesMu.Unlock()
 	}
 	return secret
 }
@@ -103,6 +124,14 @@ type secretFinding struct {
 // masked. One pass over the bytes; the path of a finding is built only when
 // there is one (issue 18: the scan runs on every entry of every export).
 func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
+	if !mayHoldSecrets(obj, extra) {
+		return nil, nil
+	}
+	return scanSecretsTree(obj, extra)
+}
+
+// scanSecretsTree is scanSecrets over the parsed tree.
+func scanSecretsTree(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 	root, err := jsonspan.Parse(obj)
 	if err != nil {
 		return nil, err
@@ -124,6 +153,55 @@ func scanSecrets(obj []byte, extra []*regexp.Regexp) ([]secretFinding, error) {
 		return false
 	})
 	return out, nil
+}
+
+// mayHoldSecrets reports whether some member key of obj, which must be
+// valid JSON (an entry's object), is a secret key: only then can
+// scanSecrets find anything, so the other objects (nearly all) skip the
+// parse. It lexes the strings without building a tree; a key with an escape,
+// or a document that is not an object, answers true (the full scan decides).
+func mayHoldSecrets(obj []byte, extra []*regexp.Regexp) bool {
+	if len(obj) == 0 || obj[0] != '{' {
+		return true
+	}
+	for i := 0; i < len(obj); {
+		q := bytes.IndexByte(obj[i:], '"')
+		if q < 0 {
+			return false
+		}
+		start := i + q + 1
+		end := start
+		for {
+			k := bytes.IndexByte(obj[end:], '"')
+			if k < 0 {
+				return true // unterminated: not valid JSON
+			}
+			end += k
+			bs := 0 // backslashes before the quote
+			for j := end - 1; j >= start && obj[j] == '\\'; j-- {
+				bs++
+			}
+			if bs%2 == 0 {
+				break
+			}
+			end++
+		}
+		escaped := bytes.IndexByte(obj[start:end], '\\') >= 0
+		i = end + 1
+		for i < len(obj) && (obj[i] == ' ' || obj[i] == '\t' || obj[i] == '\n' || obj[i] == '\r') {
+			i++
+		}
+		if i >= len(obj) || obj[i] != ':' {
+			continue // a string value
+		}
+		if escaped {
+			return true
+		}
+		if key := obj[start:end]; len(extra) == 0 && isSecretNameBytes(key) || len(extra) > 0 && isSecretKey(string(key), extra) {
+			return true
+		}
+	}
+	return false
 }
 
 // secretPath names a finding: $.key.key[0] (keys as they are, unquoted).

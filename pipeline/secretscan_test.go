@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -242,4 +243,31 @@ func TestSecretScanOverEverySampleType(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzMayHoldSecrets checks the scan's prefilter against the full scan: an
+// object it lets through unparsed must have no finding.
+func FuzzMayHoldSecrets(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"a","adminPassword":"x"}`, `{"a":{"b":[{"apiToken":"t"}]}}`, `{"p\u0061ssword":"x"}`,
+		`{"description":"password token secret"}`, `{"tokenUrl":"u","pass_word":"v"}`, `{"a" : "b", "clientSecret" : "s"}`,
+		`{"x":"\"secret\":"}`, `{"İapikey":"v"}`, `{"a\\":"password"}`,
+	} {
+		f.Add(s)
+	}
+	extra := []*regexp.Regexp{regexp.MustCompile(`(?i)^pin$`)}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		for _, ex := range [][]*regexp.Regexp{nil, extra} {
+			full, err := scanSecretsTree([]byte(s), ex)
+			if err != nil || len(full) == 0 {
+				continue
+			}
+			if !mayHoldSecrets([]byte(s), ex) {
+				t.Errorf("%s: the prefilter skips %d finding(s), first %s", s, len(full), full[0].path)
+			}
+		}
+	})
 }

@@ -2,6 +2,7 @@ package spconfig
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -215,6 +216,14 @@ func (s *entryScan) str() (tok []byte, ok bool) {
 	start := s.i
 	s.i++
 	for s.i < len(s.src) {
+		// eight bytes at a time while none is a quote, a backslash or a
+		// control character (issue 18: most of an export is string bytes)
+		for s.i+8 <= len(s.src) && plainString8(binary.LittleEndian.Uint64(s.src[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.src) {
+			break
+		}
 		c := s.src[s.i]
 		switch {
 		case c == '"':
@@ -247,6 +256,16 @@ func (s *entryScan) str() (tok []byte, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// plainString8 reports whether none of the eight bytes of x is '"', '\\'
+// or below 0x20 (SWAR: a byte is zero, or below n <= 128, exactly when the
+// high bit of its lane survives the subtraction).
+func plainString8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	below20 := (x - 0x20*ones) &^ x & highs
+	return below20|zero(x^('"'*ones))|zero(x^('\\'*ones)) == 0
 }
 
 // plainKey reports whether a key token can be compared byte for byte: no

@@ -188,3 +188,22 @@ func BenchmarkNewEntry(b *testing.B) {
 		})
 	}
 }
+
+// TestPlainString8 checks the eight-byte test against the byte test for every
+// byte value in every lane.
+func TestPlainString8(t *testing.T) {
+	plain := func(c byte) bool { return c != '"' && c != '\\' && c >= 0x20 }
+	for lane := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[lane] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(b[i])
+			}
+			if got := plainString8(x); got != plain(byte(c)) {
+				t.Fatalf("lane %d byte %#x: plainString8 = %v", lane, c, got)
+			}
+		}
+	}
+}

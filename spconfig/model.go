@@ -664,13 +664,17 @@ type ConfigObject struct {
 
 // SortEntries orders entries by key, then by self.id, so outputs are stable.
 func SortEntries(es []Entry) {
-	slices.SortStableFunc(es, func(a, b Entry) int {
-		if a.key != b.key {
-			if a.key.Less(b.key) {
-				return -1
-			}
-			return 1
+	if !slices.IsSortedFunc(es, compareEntries) { // often sorted already
+		slices.SortStableFunc(es, compareEntries)
+	}
+}
+
+func compareEntries(a, b Entry) int {
+	if a.key != b.key {
+		if a.key.Less(b.key) {
+			return -1
 		}
-		return strings.Compare(a.Self.ID, b.Self.ID)
-	})
+		return 1
+	}
+	return strings.Compare(a.Self.ID, b.Self.ID)
 }
