@@ -142,9 +142,9 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 	}
 	now := r.o.Now()
 	sig := object.Signature{Name: r.o.AuthorName, Email: r.o.AuthorEmail, When: now}
-	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: newTree}
+	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: plumbing.Hash(newTree)}
 	if !parent.IsZero() {
-		c.ParentHashes = []Hash{parent}
+		c.ParentHashes = []plumbing.Hash{plumbing.Hash(parent)}
 	}
 	ch, err := b.addCommit(c)
 	if err != nil {
@@ -223,10 +223,10 @@ type treeBuilder struct {
 
 func (b *treeBuilder) put(t plumbing.ObjectType, data []byte) Hash {
 	h := plumbing.ComputeHash(t, data)
-	if _, ok := b.objs[h]; !ok {
-		b.objs[h] = newObject{typ: t, data: data}
+	if _, ok := b.objs[Hash(h)]; !ok {
+		b.objs[Hash(h)] = newObject{typ: t, data: data}
 	}
-	return h
+	return Hash(h)
 }
 
 func (b *treeBuilder) addCommit(c *object.Commit) (Hash, error) {
@@ -263,7 +263,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 			}
 			var oldH Hash
 			if exists {
-				oldH = old.Hash
+				oldH = Hash(old.Hash)
 			}
 			if c.content == nil {
 				if exists {
@@ -276,7 +276,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 			if exists && h == oldH && old.Mode == filemode.Regular {
 				continue
 			}
-			m[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
+			m[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: plumbing.Hash(h)}
 			b.changed = append(b.changed, changed{path: c.full, old: oldH, new: h, content: c.content})
 			continue
 		}
@@ -285,7 +285,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 			if old.Mode != filemode.Dir {
 				return Hash{}, fmt.Errorf("path %s%s is a file in the repository, cannot make it a folder", base, name)
 			}
-			sub = old.Hash
+			sub = Hash(old.Hash)
 		}
 		nh, err := b.apply(sub, c, base+name+"/")
 		if err != nil {
@@ -296,7 +296,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 		case nh == emptyTree:
 			delete(m, name)
 		default:
-			m[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: nh}
+			m[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: plumbing.Hash(nh)}
 		}
 	}
 	if len(m) == 0 {
@@ -309,12 +309,12 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 	sortTree(out)
 	data := encodeTree(out)
 	h := plumbing.ComputeHash(plumbing.TreeObject, data)
-	if h == t {
+	if Hash(h) == t {
 		return t, nil
 	}
 	b.put(plumbing.TreeObject, data)
-	b.r.trees.put(h, out) // read again by the flow that commits it
-	return h, nil
+	b.r.trees.put(Hash(h), out) // read again by the flow that commits it
+	return Hash(h), nil
 }
 
 // sortTree orders entries as git does: by name, folders compared as "name/".
@@ -345,7 +345,7 @@ func encodeTree(es []object.TreeEntry) []byte {
 func (r *Repo) writeObjects(objs map[Hash]newObject) error {
 	var missing []Hash
 	for h := range objs {
-		if r.st.HasEncodedObject(h) != nil {
+		if r.st.HasEncodedObject(plumbing.Hash(h)) != nil {
 			missing = append(missing, h)
 		}
 	}
@@ -637,7 +637,7 @@ func fileHash(p string) (Hash, bool, error) {
 	if err != nil {
 		return Hash{}, false, err
 	}
-	return plumbing.ComputeHash(plumbing.BlobObject, data), true, nil
+	return Hash(plumbing.ComputeHash(plumbing.BlobObject, data)), true, nil
 }
 
 // statMatches reports whether the file's stat data equals the index entry's,
@@ -656,7 +656,7 @@ func (r *Repo) checkWorktree(cs []changed, il *indexLock) error {
 	}
 	for _, c := range cs {
 		e := indexEntry(idx, c.path)
-		if e != nil && e.Hash != c.old && e.Hash != c.new {
+		if e != nil && Hash(e.Hash) != c.old && Hash(e.Hash) != c.new {
 			return fmt.Errorf("%s has staged changes that are not committed: commit or unstage them (git restore --staged) in %s, then run again", c.path, r.path)
 		}
 		fi, err := os.Lstat(r.abs(c.path))
@@ -669,7 +669,7 @@ func (r *Repo) checkWorktree(cs []changed, il *indexLock) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s is not a regular file in the working tree: move it away, then run again", c.path)
 		}
-		if e != nil && e.Hash == c.old && statMatches(e, fi) {
+		if e != nil && Hash(e.Hash) == c.old && statMatches(e, fi) {
 			continue
 		}
 		h, _, err := fileHash(r.abs(c.path))
@@ -755,7 +755,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 			if err := os.Remove(tempName(p)); err == nil {
 				r.log.Info("removed the temporary file of an interrupted update", "path", c.path)
 			}
-			if i, ok := pos[c.path]; ok && idx.Entries[i].Hash != c.old && idx.Entries[i].Hash != c.new {
+			if i, ok := pos[c.path]; ok && Hash(idx.Entries[i].Hash) != c.old && Hash(idx.Entries[i].Hash) != c.new {
 				r.log.Warn("left a file with staged changes alone", "path", c.path)
 				continue
 			}
@@ -885,7 +885,7 @@ func (r *Repo) writeWorkFile(c changed, content []byte) (*index.Entry, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("write %s: %w", c.path, err)
 	}
-	e := &index.Entry{Name: c.path, Hash: c.new, Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
+	e := &index.Entry{Name: c.path, Hash: plumbing.Hash(c.new), Mode: filemode.Regular, Size: uint32(fi.Size()), ModifiedAt: fi.ModTime(), CreatedAt: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		e.Dev, e.Inode, e.UID, e.GID = uint32(st.Dev), uint32(st.Ino), st.Uid, st.Gid
 		e.CreatedAt = time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
@@ -978,7 +978,7 @@ func (r *Repo) recover() error {
 		return err
 	}
 	if cur.String() == j.New && r.checkedOut(j.Ref) {
-		cs, err := r.changedBetween(plumbing.NewHash(j.Old), cur)
+		cs, err := r.changedBetween(Hash(plumbing.NewHash(j.Old)), cur)
 		if err != nil {
 			return err
 		}
@@ -1007,7 +1007,7 @@ func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
 	}
 	var cs []changed
 	err = r.diffTrees(ta, tb, "", func(p string, x, y object.TreeEntry) {
-		cs = append(cs, changed{path: p, old: x.Hash, new: y.Hash})
+		cs = append(cs, changed{path: p, old: Hash(x.Hash), new: Hash(y.Hash)})
 	})
 	return cs, err
 }
@@ -1076,7 +1076,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 		if !ok || te.Mode != filemode.Dir {
 			continue
 		}
-		ents, err := r.treeEntries(te.Hash)
+		ents, err := r.treeEntries(Hash(te.Hash))
 		if err != nil {
 			return nil, err
 		}
@@ -1097,7 +1097,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 		}
 		data := EncodeFile(e)
 		if old, ok := stored[p]; ok {
-			oldData, err := r.blob(old.Hash)
+			oldData, err := r.blob(Hash(old.Hash))
 			if err != nil {
 				return nil, err
 			}
@@ -1107,7 +1107,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 		}
 		// collision-detecting SHA-1, as git's own ids: the id is also the
 		// key of the decode cache
-		r.decoded.remember(plumbing.ComputeHash(plumbing.BlobObject, data), e)
+		r.decoded.remember(Hash(plumbing.ComputeHash(plumbing.BlobObject, data)), e)
 		changes = append(changes, Change{Path: p, Content: data})
 	}
 	for p := range stored {
@@ -1138,13 +1138,13 @@ func (r *Repo) sameFiles(entries []spconfig.Entry, names []string, dir string, s
 			if !ok {
 				continue
 			}
-			if d, ok := r.decoded.get(old.Hash); ok && bytes.Equal(d.entry.Raw, e.Raw) {
+			if d, ok := r.decoded.get(Hash(old.Hash)); ok && bytes.Equal(d.entry.Raw, e.Raw) {
 				same[i] = true
 				continue
 			}
 			var h Hash
-			if h, buf = entryFileHash(e, buf); h == old.Hash {
-				r.decoded.remember(old.Hash, e)
+			if h, buf = entryFileHash(e, buf); h == Hash(old.Hash) {
+				r.decoded.remember(Hash(old.Hash), e)
 				same[i] = true
 			}
 		}
@@ -1179,14 +1179,14 @@ func (r *Repo) Dirty() ([]string, error) {
 		return nil, err
 	}
 	inHead := map[string]Hash{}
-	if err := r.diffTrees(emptyTree, t, "", func(p string, _, y object.TreeEntry) { inHead[p] = y.Hash }); err != nil {
+	if err := r.diffTrees(emptyTree, t, "", func(p string, _, y object.TreeEntry) { inHead[p] = Hash(y.Hash) }); err != nil {
 		return nil, err
 	}
 	var out []string
 	tracked := make(map[string]bool, len(idx.Entries))
 	for _, e := range idx.Entries {
 		tracked[e.Name] = true
-		if h, ok := inHead[e.Name]; !ok || h != e.Hash {
+		if h, ok := inHead[e.Name]; !ok || h != Hash(e.Hash) {
 			out = append(out, "S "+e.Name)
 		}
 		fi, err := os.Lstat(r.abs(e.Name))
@@ -1197,7 +1197,7 @@ func (r *Repo) Dirty() ([]string, error) {
 		if statMatches(e, fi) {
 			continue
 		}
-		if h, _, err := fileHash(r.abs(e.Name)); err != nil || h != e.Hash {
+		if h, _, err := fileHash(r.abs(e.Name)); err != nil || h != Hash(e.Hash) {
 			out = append(out, "M "+e.Name)
 		}
 	}

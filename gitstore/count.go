@@ -28,7 +28,7 @@ func (r *Repo) CountTenant(rev Hash, tenant string) (map[string]int, error) {
 	if err != nil || !ok || te.Mode != filemode.Dir {
 		return out, err
 	}
-	types, err := r.treeEntries(te.Hash)
+	types, err := r.treeEntries(Hash(te.Hash))
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (r *Repo) CountTenant(rev Hash, tenant string) (map[string]int, error) {
 		if t.Mode != filemode.Dir {
 			continue
 		}
-		ents, err := r.treeEntries(t.Hash)
+		ents, err := r.treeEntries(Hash(t.Hash))
 		if err != nil {
 			return nil, err
 		}

@@ -37,7 +37,7 @@ func (r *Repo) Refs(prefix string) (map[string]Hash, error) {
 	err = iter.ForEach(func(x *plumbing.Reference) error {
 		n := x.Name().String()
 		if x.Type() == plumbing.HashReference && strings.HasPrefix(n, prefix) {
-			out[n] = x.Hash()
+			out[n] = Hash(x.Hash())
 		}
 		return nil
 	})

@@ -40,7 +40,7 @@ func (r *Repo) ReadFiles(rev Hash, paths []string) (map[string][]byte, error) {
 			if !ok || te.Mode != filemode.Dir {
 				continue
 			}
-			treeHash = te.Hash
+			treeHash = Hash(te.Hash)
 		}
 		ents, err := r.treeEntries(treeHash)
 		if err != nil {
@@ -58,7 +58,7 @@ func (r *Repo) ReadFiles(rev Hash, paths []string) (map[string][]byte, error) {
 			if dir != "" {
 				full = dir + "/" + e.Name
 			}
-			data, err := r.blob(e.Hash)
+			data, err := r.blob(Hash(e.Hash))
 			if err != nil {
 				return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
 			}

@@ -91,7 +91,7 @@ func (r *Repo) remoteRefs(ctx context.Context, auth transport.AuthMethod) (map[s
 	out := map[string]Hash{}
 	for _, ref := range refs {
 		if ref.Type() == plumbing.HashReference {
-			out[ref.Name().String()] = ref.Hash()
+			out[ref.Name().String()] = Hash(ref.Hash())
 		}
 	}
 	return out, nil
@@ -187,7 +187,7 @@ func (r *Repo) RemoteBranch(ctx context.Context, branch string) (Hash, error) {
 }
 
 func (r *Repo) hasCommit(h Hash) bool {
-	_, err := r.repo.CommitObject(h)
+	_, err := r.repo.CommitObject(plumbing.Hash(h))
 	return err == nil
 }
 
@@ -278,10 +278,10 @@ func (r *Repo) integrate(ctx context.Context) error {
 			return nil
 		}
 		if rest, ok := strings.CutPrefix(n, syncPrefix+"promoter/"); ok && bookkeeping("refs/promoter/"+rest) {
-			tracked = append(tracked, pair{"refs/promoter/" + rest, ref.Hash()})
+			tracked = append(tracked, pair{"refs/promoter/" + rest, Hash(ref.Hash())})
 		}
 		if rest, ok := strings.CutPrefix(n, syncPrefix+"notes/"); ok {
-			tracked = append(tracked, pair{"refs/notes/" + rest, ref.Hash()})
+			tracked = append(tracked, pair{"refs/notes/" + rest, Hash(ref.Hash())})
 		}
 		return nil
 	})
@@ -376,12 +376,12 @@ func (r *Repo) ancestors(tips ...Hash) map[Hash]bool {
 		if h.IsZero() || seen[h] {
 			continue
 		}
-		c, err := r.repo.CommitObject(h)
+		c, err := r.repo.CommitObject(plumbing.Hash(h))
 		if err != nil {
 			continue
 		}
 		seen[h] = true
-		stack = append(stack, c.ParentHashes...)
+		stack = append(stack, hashes(c.ParentHashes)...)
 	}
 	return seen
 }
@@ -412,7 +412,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 	var mine []*object.Commit
 	h := local
 	for i := 0; !remoteSet[h]; i++ {
-		c, err := r.repo.CommitObject(h)
+		c, err := r.repo.CommitObject(plumbing.Hash(h))
 		if err != nil {
 			return fmt.Errorf("rebase %s: %w", ref, err)
 		}
@@ -424,7 +424,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 			h = Hash{}
 			break
 		}
-		h = c.ParentHashes[0]
+		h = Hash(c.ParentHashes[0])
 	}
 	mergeBase := h
 	theirs, err := r.ChangedPaths(mergeBase, remote, "")
@@ -441,9 +441,9 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 		c := mine[i]
 		var parent Hash
 		if len(c.ParentHashes) > 0 {
-			parent = c.ParentHashes[0]
+			parent = Hash(c.ParentHashes[0])
 		}
-		cs, err := r.changedBetween(parent, c.Hash)
+		cs, err := r.changedBetween(parent, Hash(c.Hash))
 		if err != nil {
 			return err
 		}
@@ -451,7 +451,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 		root := &pending{}
 		for _, x := range cs {
 			if touched[x.path] {
-				return fmt.Errorf("push %s rejected and cannot be rebased: %s was changed both by local commit %s and on %s; integrate by hand: %s (resolve the conflict, git rebase --continue), then run promoter again", ref, x.path, short(c.Hash), redactURL(r.o.Remote), r.pullCommand())
+				return fmt.Errorf("push %s rejected and cannot be rebased: %s was changed both by local commit %s and on %s; integrate by hand: %s (resolve the conflict, git rebase --continue), then run promoter again", ref, x.path, short(Hash(c.Hash)), redactURL(r.o.Remote), r.pullCommand())
 			}
 			var content []byte
 			if !x.new.IsZero() {
@@ -469,7 +469,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 		if err != nil {
 			return err
 		}
-		nc := &object.Commit{Author: c.Author, Committer: c.Committer, Message: c.Message, TreeHash: nt, ParentHashes: []Hash{tip}}
+		nc := &object.Commit{Author: c.Author, Committer: c.Committer, Message: c.Message, TreeHash: plumbing.Hash(nt), ParentHashes: []plumbing.Hash{plumbing.Hash(tip)}}
 		nh, err := b.addCommit(nc)
 		if err != nil {
 			return err
@@ -477,7 +477,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 		if err := r.writeObjects(b.objs); err != nil {
 			return err
 		}
-		remap[c.Hash] = nh
+		remap[Hash(c.Hash)] = nh
 		tip = nh
 	}
 	if err := r.moveBranch(ref, local, tip); err != nil {
@@ -492,14 +492,14 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 	var moves [][3]string
 	_ = refs.ForEach(func(x *plumbing.Reference) error {
 		if x.Type() == plumbing.HashReference && strings.HasPrefix(x.Name().String(), "refs/promoter/") {
-			if nh, ok := remap[x.Hash()]; ok {
+			if nh, ok := remap[Hash(x.Hash())]; ok {
 				moves = append(moves, [3]string{x.Name().String(), x.Hash().String(), nh.String()})
 			}
 		}
 		return nil
 	})
 	for _, m := range moves {
-		if err := r.casRef(m[0], plumbing.NewHash(m[2]), plumbing.NewHash(m[1])); err != nil {
+		if err := r.casRef(m[0], Hash(plumbing.NewHash(m[2])), Hash(plumbing.NewHash(m[1]))); err != nil {
 			return err
 		}
 	}
@@ -561,7 +561,7 @@ func (r *Repo) mergeNotes(ref string, local, remote Hash) error {
 		}
 		m := map[string]Hash{}
 		err = r.diffTrees(emptyTree, t, "", func(p string, _, y object.TreeEntry) {
-			m[strings.ReplaceAll(p, "/", "")] = y.Hash
+			m[strings.ReplaceAll(p, "/", "")] = Hash(y.Hash)
 		})
 		return m, err
 	}
@@ -578,14 +578,14 @@ func (r *Repo) mergeNotes(ref string, local, remote Hash) error {
 	}
 	ents := make([]object.TreeEntry, 0, len(rm))
 	for k, v := range rm {
-		ents = append(ents, object.TreeEntry{Name: k, Mode: filemode.Regular, Hash: v})
+		ents = append(ents, object.TreeEntry{Name: k, Mode: filemode.Regular, Hash: plumbing.Hash(v)})
 	}
 	sortTree(ents)
 	b := &treeBuilder{r: r, objs: map[Hash]newObject{}}
 	th := b.put(plumbing.TreeObject, encodeTree(ents))
 	now := r.o.Now()
 	sig := object.Signature{Name: r.o.AuthorName, Email: r.o.AuthorEmail, When: now}
-	ch, err := b.addCommit(&object.Commit{Author: sig, Committer: sig, Message: "Merge notes from " + redactURL(r.o.Remote) + "\n", TreeHash: th, ParentHashes: []Hash{local, remote}})
+	ch, err := b.addCommit(&object.Commit{Author: sig, Committer: sig, Message: "Merge notes from " + redactURL(r.o.Remote) + "\n", TreeHash: plumbing.Hash(th), ParentHashes: []plumbing.Hash{plumbing.Hash(local), plumbing.Hash(remote)}})
 	if err != nil {
 		return err
 	}
@@ -656,7 +656,7 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 	remote := map[string]Hash{}
 	if ar != nil {
 		for n, h := range ar.References {
-			remote[n] = h
+			remote[n] = Hash(h)
 		}
 	}
 	// the refs to push
@@ -681,7 +681,7 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 	_ = refs.ForEach(func(x *plumbing.Reference) error {
 		n := x.Name().String()
 		if x.Type() == plumbing.HashReference && (strings.HasPrefix(n, "refs/promoter/") || strings.HasPrefix(n, "refs/notes/")) {
-			want[n] = x.Hash()
+			want[n] = Hash(x.Hash())
 			force[n] = strings.HasPrefix(n, "refs/promoter/")
 		}
 		return nil
@@ -704,7 +704,7 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 		if !old.IsZero() && !force[n] && !r.isAncestor(old, h) {
 			return true, fmt.Errorf("push %s to %s: rejected, the remote has commits this repository lacks", n, redactURL(r.o.Remote))
 		}
-		cmds = append(cmds, &packp.Command{Name: plumbing.ReferenceName(n), Old: old, New: h})
+		cmds = append(cmds, &packp.Command{Name: plumbing.ReferenceName(n), Old: plumbing.Hash(old), New: plumbing.Hash(h)})
 		if !h.IsZero() {
 			tips = append(tips, h)
 		}
@@ -729,7 +729,7 @@ func (r *Repo) pushOnce(ctx context.Context, branches []string) (retry bool, err
 	req.Packfile = rd
 	done := make(chan error, 1)
 	go func() {
-		_, err := packfile.NewEncoder(wr, r.st, false).Encode(objs, 0)
+		_, err := packfile.NewEncoder(wr, r.st, false).Encode(plumbingHashes(objs), 0)
 		done <- wr.CloseWithError(err)
 	}()
 	rs, err := sess.ReceivePack(ctx, req)
@@ -812,14 +812,14 @@ func (r *Repo) newObjects(tips, haves []Hash) ([]Hash, error) {
 			case e.Mode == filemode.Dir:
 				var sub Hash = emptyTree
 				if ok && p.Mode == filemode.Dir {
-					sub = p.Hash
+					sub = Hash(p.Hash)
 				}
-				if err := walkTree(e.Hash, sub); err != nil {
+				if err := walkTree(Hash(e.Hash), sub); err != nil {
 					return err
 				}
 			case e.Mode == filemode.Submodule:
 			default:
-				add(e.Hash)
+				add(Hash(e.Hash))
 			}
 		}
 		return nil
@@ -833,24 +833,24 @@ func (r *Repo) newObjects(tips, haves []Hash) ([]Hash, error) {
 			continue
 		}
 		visited[h] = true
-		c, err := r.repo.CommitObject(h)
+		c, err := r.repo.CommitObject(plumbing.Hash(h))
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", short(h), err)
 		}
 		add(h)
 		pt := emptyTree
 		if len(c.ParentHashes) > 0 {
-			if pt, err = r.rootTree(c.ParentHashes[0]); err != nil {
+			if pt, err = r.rootTree(Hash(c.ParentHashes[0])); err != nil {
 				return nil, err
 			}
 		}
-		if c.TreeHash == emptyTree {
+		if Hash(c.TreeHash) == emptyTree {
 			add(emptyTree)
 		}
-		if err := walkTree(c.TreeHash, pt); err != nil {
+		if err := walkTree(Hash(c.TreeHash), pt); err != nil {
 			return nil, err
 		}
-		stack = append(stack, c.ParentHashes...)
+		stack = append(stack, hashes(c.ParentHashes)...)
 	}
 	return out, nil
 }

@@ -27,15 +27,40 @@ import (
 	"promoter/spconfig"
 )
 
-// Hash is a git object id.
-type Hash = plumbing.Hash
+// Hash is a git object id. It is gitstore's own type, so no other package
+// sees go-git's.
+type Hash plumbing.Hash
+
+// String returns the hash in hex.
+func (h Hash) String() string { return plumbing.Hash(h).String() }
+
+// IsZero reports whether h is the zero Hash (no object).
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// hashes converts go-git's ids to Hash.
+func hashes(hs []plumbing.Hash) []Hash {
+	out := make([]Hash, len(hs))
+	for i, h := range hs {
+		out[i] = Hash(h)
+	}
+	return out
+}
+
+// plumbingHashes converts ids to go-git's.
+func plumbingHashes(hs []Hash) []plumbing.Hash {
+	out := make([]plumbing.Hash, len(hs))
+	for i, h := range hs {
+		out[i] = plumbing.Hash(h)
+	}
+	return out
+}
 
 // NewHash returns the hash written as hex in s (as recorded in notes and
 // journals); text that is not a full hash gives a hash that is not a commit.
-func NewHash(s string) Hash { return plumbing.NewHash(s) }
+func NewHash(s string) Hash { return Hash(plumbing.NewHash(s)) }
 
 // emptyTree is the id of the tree with no entries.
-var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+var emptyTree = NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 
 // notesRef holds promoter's notes (git notes --ref=promoter).
 const notesRef = "refs/notes/promoter"
@@ -292,7 +317,7 @@ func (r *Repo) Ref(name string) (Hash, error) {
 	if ref.Type() == plumbing.SymbolicReference {
 		return r.Ref(ref.Target().String())
 	}
-	return ref.Hash(), nil
+	return Hash(ref.Hash()), nil
 }
 
 // SetRef moves ref name from oldH to newH (compare-and-swap): oldH zero means
@@ -474,7 +499,7 @@ func (r *Repo) Resolve(rev string) (Hash, error) {
 	if _, err := r.repo.CommitObject(*h); err != nil {
 		return Hash{}, fmt.Errorf("resolve revision %q: %s is not a commit: %w", rev, h, err)
 	}
-	return *h, nil
+	return Hash(*h), nil
 }
 
 // AmbiguousError is a revision that names more than one ref (git would
@@ -514,11 +539,11 @@ func (r *Repo) refCandidates(rev string) []string {
 // CommitInfo returns a commit's message, trailers, parents and commit time.
 func (r *Repo) CommitInfo(h Hash) (CommitInfo, error) {
 	r.refresh()
-	c, err := r.repo.CommitObject(h)
+	c, err := r.repo.CommitObject(plumbing.Hash(h))
 	if err != nil {
 		return CommitInfo{}, fmt.Errorf("read commit %s: %w", short(h), err)
 	}
-	return CommitInfo{Hash: h, Message: c.Message, Trailers: parseTrailers(c.Message), Parents: c.ParentHashes, When: c.Committer.When}, nil
+	return CommitInfo{Hash: h, Message: c.Message, Trailers: parseTrailers(c.Message), Parents: hashes(c.ParentHashes), When: c.Committer.When}, nil
 }
 
 // parseTrailers reads "Key: value" lines of the message's last paragraph.
@@ -543,11 +568,11 @@ func (r *Repo) rootTree(c Hash) (Hash, error) {
 	if c.IsZero() {
 		return emptyTree, nil
 	}
-	co, err := r.repo.CommitObject(c)
+	co, err := r.repo.CommitObject(plumbing.Hash(c))
 	if err != nil {
 		return Hash{}, fmt.Errorf("read commit %s: %w", short(c), err)
 	}
-	return co.TreeHash, nil
+	return Hash(co.TreeHash), nil
 }
 
 // treeEntries reads a tree's entries; the empty or zero tree has none.
@@ -559,7 +584,7 @@ func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if ents, ok := r.trees.get(t); ok {
 		return ents, nil
 	}
-	tr, err := r.repo.TreeObject(t)
+	tr, err := r.repo.TreeObject(plumbing.Hash(t))
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
@@ -627,7 +652,7 @@ func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
 				if e.Mode != filemode.Dir {
 					return object.TreeEntry{}, false, nil
 				}
-				cur, found = e.Hash, true
+				cur, found = Hash(e.Hash), true
 				break
 			}
 		}
@@ -639,7 +664,7 @@ func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
 }
 
 func (r *Repo) blob(h Hash) ([]byte, error) {
-	b, err := r.repo.BlobObject(h)
+	b, err := r.repo.BlobObject(plumbing.Hash(h))
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
 	}
@@ -666,7 +691,7 @@ func (r *Repo) ReadFile(rev Hash, p string) ([]byte, bool, error) {
 	if err != nil || !ok || e.Mode == filemode.Dir {
 		return nil, false, err
 	}
-	data, err := r.blob(e.Hash)
+	data, err := r.blob(Hash(e.Hash))
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s at %s: %w", p, short(rev), err)
 	}
@@ -713,7 +738,7 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 	if err != nil || !ok || te.Mode != filemode.Dir {
 		return nil, err
 	}
-	types, err := r.treeEntries(te.Hash)
+	types, err := r.treeEntries(Hash(te.Hash))
 	if err != nil {
 		return nil, err
 	}
@@ -723,7 +748,7 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 		if t.Mode != filemode.Dir {
 			continue
 		}
-		if folders[i], err = r.treeEntries(t.Hash); err != nil {
+		if folders[i], err = r.treeEntries(Hash(t.Hash)); err != nil {
 			return nil, err
 		}
 		n += len(folders[i])
@@ -736,15 +761,15 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			ent, data, ok := r.cachedFile(e.Hash, withData)
+			ent, data, ok := r.cachedFile(Hash(e.Hash), withData)
 			if !ok {
-				if data, err = r.blob(e.Hash); err != nil {
+				if data, err = r.blob(Hash(e.Hash)); err != nil {
 					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
 				}
 				if ent, err = DecodeFile(full, data); err != nil {
 					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 				}
-				r.decoded.put(e.Hash, decodedBlob{entry: ent, data: data})
+				r.decoded.put(Hash(e.Hash), decodedBlob{entry: ent, data: data})
 			}
 			files = append(files, File{Path: full, Rel: rel, Entry: ent, Data: data})
 		}
@@ -778,10 +803,10 @@ func (r *Repo) ChangedPaths(from, to Hash, prefix string) ([]string, error) {
 		}
 		ta, tb = emptyTree, emptyTree
 		if oka && ea.Mode == filemode.Dir {
-			ta = ea.Hash
+			ta = Hash(ea.Hash)
 		}
 		if okb && eb.Mode == filemode.Dir {
-			tb = eb.Hash
+			tb = Hash(eb.Hash)
 		}
 		if (oka && ea.Mode != filemode.Dir) || (okb && eb.Mode != filemode.Dir) {
 			if ea.Hash != eb.Hash || oka != okb {
@@ -829,10 +854,10 @@ func (r *Repo) diffTrees(a, b Hash, base string, fn func(p string, ea, eb object
 		if xd || yd {
 			var xt, yt Hash = emptyTree, emptyTree
 			if xd {
-				xt = x.Hash
+				xt = Hash(x.Hash)
 			}
 			if yd {
-				yt = y.Hash
+				yt = Hash(y.Hash)
 			}
 			if err := r.diffTrees(xt, yt, base+name+"/", fn); err != nil {
 				return err
@@ -890,7 +915,7 @@ func (r *Repo) Note(commit Hash) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if ok && e.Mode.IsFile() {
-			data, err := r.blob(e.Hash)
+			data, err := r.blob(Hash(e.Hash))
 			return data, err == nil, err
 		}
 	}
@@ -920,13 +945,13 @@ func (r *Repo) SetNote(commit Hash, data []byte) error {
 // changed since then is a conflict and nothing is committed.
 func (r *Repo) Revert(ctx context.Context, commit Hash, message string) (Hash, error) {
 	r.refresh()
-	c, err := r.repo.CommitObject(commit)
+	c, err := r.repo.CommitObject(plumbing.Hash(commit))
 	if err != nil {
 		return Hash{}, fmt.Errorf("revert %s: %w", short(commit), err)
 	}
 	var parent Hash
 	if len(c.ParentHashes) > 0 {
-		parent = c.ParentHashes[0]
+		parent = Hash(c.ParentHashes[0])
 	}
 	pt, err := r.rootTree(parent)
 	if err != nil {
@@ -942,7 +967,7 @@ func (r *Repo) Revert(ctx context.Context, commit Hash, message string) (Hash, e
 	}
 	var changes []Change
 	var derr error
-	err = r.diffTrees(pt, c.TreeHash, "", func(p string, before, after object.TreeEntry) {
+	err = r.diffTrees(pt, Hash(c.TreeHash), "", func(p string, before, after object.TreeEntry) {
 		if derr != nil {
 			return
 		}
@@ -957,7 +982,7 @@ func (r *Repo) Revert(ctx context.Context, commit Hash, message string) (Hash, e
 		}
 		ch := Change{Path: p}
 		if !before.Hash.IsZero() {
-			data, err := r.blob(before.Hash)
+			data, err := r.blob(Hash(before.Hash))
 			if err != nil {
 				derr = err
 				return

@@ -90,7 +90,7 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		if !ok || te.Mode != filemode.Dir {
 			continue
 		}
-		ents, err := r.treeEntries(te.Hash)
+		ents, err := r.treeEntries(Hash(te.Hash))
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +149,7 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	var h Hash
 	h, sn.buf = entryFileHash(e, sn.buf)
 	same, data, err := hashEqual, []byte(nil), error(nil)
-	if old, ok := sn.stored[p]; !ok || old.Hash != h {
+	if old, ok := sn.stored[p]; !ok || Hash(old.Hash) != h {
 		data = bytes.Clone(sn.buf)
 		same, err = sn.compare(p, data, e)
 	}
@@ -159,7 +159,7 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	}
 	switch {
 	case same == hashEqual:
-		rec.stored = sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash
+		rec.stored = Hash(sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash)
 		if sn.Remember {
 			sn.r.decoded.remember(rec.stored, e)
 		}
@@ -186,10 +186,10 @@ func (sn *Snapshot) compare(p string, data []byte, e spconfig.Entry) (equality, 
 	if !ok {
 		return differs, nil
 	}
-	if blobHash(data) == old.Hash {
+	if blobHash(data) == Hash(old.Hash) {
 		return hashEqual, nil
 	}
-	oldData, err := sn.r.blob(old.Hash)
+	oldData, err := sn.r.blob(Hash(old.Hash))
 	if err != nil {
 		return differs, err
 	}

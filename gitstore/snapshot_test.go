@@ -131,7 +131,7 @@ func TestSnapshotRefusesBadEntries(t *testing.T) {
 
 func TestBlobHashIsGitBlobID(t *testing.T) {
 	for _, s := range []string{"", "a", "{\n  \"x\": 1\n}\n", strings.Repeat("z", 70000)} {
-		if got, want := blobHash([]byte(s)), plumbing.ComputeHash(plumbing.BlobObject, []byte(s)); got != want {
+		if got, want := blobHash([]byte(s)), Hash(plumbing.ComputeHash(plumbing.BlobObject, []byte(s))); got != want {
 			t.Errorf("blobHash(%d bytes) = %s, want %s", len(s), got, want)
 		}
 	}
