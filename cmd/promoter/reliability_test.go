@@ -118,7 +118,7 @@ func (r runResult) String() string {
 // start starts the binary with extra environment variables.
 func (w *e2e) start(extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	w.t.Helper()
-	cmd := promoterCommand(append(slices.Clip(w.env), extraEnv...), args...)
+	cmd := w.command(append(slices.Clip(w.env), extraEnv...), args...)
 	cmd.Dir = w.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -496,6 +496,7 @@ func TestExpiredTokensMidRunAreRefreshed(t *testing.T) {
 		}
 	}
 	w := newWorld(t, worldOptions{dev: jumpy(), prod: jumpy()})
+	w.raceChildren() // one token shared by the client's calls, refreshed
 	r := w.exec(nil, "run", "--config", w.cfg)
 	if r.code != exitOK {
 		t.Fatalf("run with expiring tokens: %s", r)
@@ -571,6 +572,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("during the export download", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{dev: tenantSetup{opts: func(o *spconfigtest.Options) { o.Faults = "slow-download=20s" }}})
+		w.raceChildren() // SIGTERM cancelling a download in flight
 		cmd, o, e := w.start(nil, "run", "--config", w.cfg)
 		for i := 0; len(w.dev.Jobs()) == 0; i++ {
 			if i > 400 {
@@ -601,6 +603,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("after snapshot", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{})
+		w.raceChildren() // the signal handler's cancellation
 		r := w.exec([]string{crashEnv + "=term:after:snapshot"}, "run", "--config", w.cfg)
 		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "observe: context canceled") {
 			t.Fatalf("want exit 1 stopping before the target is observed, got %s", r)
@@ -622,6 +625,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("after the real import started", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{})
+		w.raceChildren() // the signal handler's cancellation
 		r := w.exec([]string{crashEnv + "=term:import-started"}, "run", "--config", w.cfg)
 		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "the next run resumes it") {
 			t.Fatalf("want exit 1 saying the import will be resumed, got %s", r)
@@ -709,6 +713,7 @@ func TestGitRemoteRejectingOrMissingFailsCleanlyThenSucceeds(t *testing.T) {
 // with "no space left", HEAD and the tree stay intact, and after space is
 // freed the next run promotes the change.
 func TestDiskFullWhileWritingFailsCleanlyThenSucceeds(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	if err := os.MkdirAll(w.repo, 0o755); err != nil {
 		t.Fatal(err)
@@ -764,6 +769,7 @@ func TestDiskFullWhileWritingFailsCleanlyThenSucceeds(t *testing.T) {
 func TestTwoProcessesOnOneRepositoryWaitOrNameTheHolder(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{dev: tenantSetup{opts: func(o *spconfigtest.Options) { o.Faults = "slow-download=3s" }}})
+	w.raceChildren() // the lock's wait, stopped by SIGTERM
 	first, o1, e1 := w.start(nil, "run", "--config", w.cfg)
 	for i := 0; len(w.dev.Jobs()) == 0; i++ {
 		if i > 400 {

@@ -190,6 +190,8 @@ func TestTLSVerificationRefusesUntrustedCertificate(t *testing.T) {
 // files are 0644 and nothing under .git (lock, in-flight marker, refs,
 // objects) is world-writable.
 func TestRepositoryFilesAre0644AndStateNotWorldWritable(t *testing.T) {
+	// Not parallel: the umask is the process's, and the sequential tests run
+	// before the parallel ones start.
 	old := syscall.Umask(0)
 	w := newWorld(t, worldOptions{})
 	// Kill after the import started, so the in-flight marker is on disk too.
