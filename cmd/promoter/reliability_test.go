@@ -800,39 +800,36 @@ func TestTwoProcessesOnOneRepositoryWaitOrNameTheHolder(t *testing.T) {
 	w.snapshotsWhole(w.devScope())
 }
 
-// TestBadConfigurationExitsTwoNamingEveryProblem runs the binary on broken
+// TestBadConfigurationExitsTwoNamingEveryProblem runs promoter on broken
 // configurations: every command that reads one exits 2 and names each
-// problem with its line or key.
+// problem with its line or key. In process (run and exitCode, as main
+// calls them): nothing here needs a child process.
 func TestBadConfigurationExitsTwoNamingEveryProblem(t *testing.T) {
 	t.Parallel()
 	good := fmt.Sprintf(e2eConfig, "http://127.0.0.1:1", "http://127.0.0.1:2")
-	env := []string{"E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s1", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s2"}
+	secrets := []string{"E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s1", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s2"}
 	cases := []struct {
 		name   string
 		config string
 		env    []string
 		want   []string
 	}{
-		{"malformed YAML", "repo:\n  path: ./repo\ntenants: [\n", env, []string{"promotion.yaml:4: YAML syntax"}},
-		{"unknown keys", strings.Replace(good, "  path: ./repo\n", "  path: ./repo\n  brnch: main\n", 1) + "    colour: blue\n", env,
+		{"malformed YAML", "repo:\n  path: ./repo\ntenants: [\n", secrets, []string{"promotion.yaml:4: YAML syntax"}},
+		{"unknown keys", strings.Replace(good, "  path: ./repo\n", "  path: ./repo\n  brnch: main\n", 1) + "    colour: blue\n", secrets,
 			[]string{"promotion.yaml:3: repo.brnch: unknown key", `did you mean "branch"`, "promotion.yaml:21: pipelines[0].colour: unknown key"}},
-		{"bad cron", good + "    schedule: \"61 * * * *\"\n", env, []string{"promotion.yaml:20: pipelines[0].schedule: bad cron", "61"}},
-		{"unknown tenant", strings.Replace(good, "target: prod", "target: qa", 1), env, []string{"pipelines[0].target: unknown tenant \"qa\""}},
-		{"duplicate pipelines", good + "  - name: dev-to-prod\n    source: dev\n    target: prod\n", env, []string{"pipelines[1].name", "already used"}},
+		{"bad cron", good + "    schedule: \"61 * * * *\"\n", secrets, []string{"promotion.yaml:20: pipelines[0].schedule: bad cron", "61"}},
+		{"unknown tenant", strings.Replace(good, "target: prod", "target: qa", 1), secrets, []string{"pipelines[0].target: unknown tenant \"qa\""}},
+		{"duplicate pipelines", good + "  - name: dev-to-prod\n    source: dev\n    target: prod\n", secrets, []string{"pipelines[1].name", "already used"}},
 		{"missing secrets", good, []string{"E2E_DEV_ID=dev-id"}, []string{"E2E_DEV_SECRET", "E2E_PROD_ID", "E2E_PROD_SECRET"}},
 	}
-	bin := func(dir string, env []string, args ...string) runResult {
-		cmd := promoterCommand(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...), args...)
-		cmd.Dir = dir
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		r := runResult{stdout: o.String(), stderr: e.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
+	// the environment a child had: PATH, HOME and the case's variables
+	vars := func(dir string, env []string) map[string]string {
+		vars := map[string]string{"PATH": os.Getenv("PATH"), "HOME": dir}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
 		}
-		return r
+		return vars
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -842,14 +839,14 @@ func TestBadConfigurationExitsTwoNamingEveryProblem(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, verb := range []string{"validate", "run"} {
-				r := bin(dir, tc.env, verb, "--config", "promotion.yaml")
-				if r.code != exitUsage {
-					t.Errorf("promoter %s: want exit 2, got %s", verb, r)
+				stdout, stderr, code := promote(t, vars(dir, tc.env), verb, "--config", filepath.Join(dir, "promotion.yaml"))
+				if code != exitUsage {
+					t.Errorf("promoter %s: want exit 2, got %d\nstdout:\n%s\nstderr:\n%s", verb, code, stdout, stderr)
 					continue
 				}
 				for _, want := range tc.want {
-					if !strings.Contains(r.stderr, want) {
-						t.Errorf("promoter %s: stderr does not name %q:\n%s", verb, want, r.stderr)
+					if !strings.Contains(stderr, want) {
+						t.Errorf("promoter %s: stderr does not name %q:\n%s", verb, want, stderr)
 					}
 				}
 			}
