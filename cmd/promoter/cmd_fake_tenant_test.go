@@ -71,6 +71,7 @@ func firstExportJobID(t *testing.T, base string) string {
 // TestFakeTenantScopesAndSeedIDs: --scopes sets the client's token scopes and
 // --seed-ids makes job ids the same in every run (random without it).
 func TestFakeTenantScopesAndSeedIDs(t *testing.T) {
+	t.Parallel()
 	ro := startFakeTenantCommand(t, "--seed-sample", "dev", "--scopes", "sp:config:read", "--seed-ids", "demo")
 	if tok := fakeToken(t, ro); tok["scope"] != "sp:config:read" {
 		t.Errorf("token scope = %v, want sp:config:read", tok["scope"])

@@ -9,6 +9,7 @@ import (
 // TestColorEnabled checks the one colour rule of the command line (diff and
 // plan output): a terminal, NO_COLOR unset or empty, TERM not "dumb".
 func TestColorEnabled(t *testing.T) {
+	t.Parallel()
 	envWith := func(vars map[string]string) *environment {
 		return &environment{getenv: func(k string) string { return vars[k] }}
 	}

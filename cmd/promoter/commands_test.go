@@ -16,6 +16,7 @@ import (
 // TestSplitAssembleRoundTripThroughBinary splits a sample export with the real
 // binary, assembles it back and checks every object's compact bytes.
 func TestSplitAssembleRoundTripThroughBinary(t *testing.T) {
+	t.Parallel()
 	samples := sharedSamples(t)
 	w := &e2e{t: t, dir: t.TempDir(), env: os.Environ()}
 	in := filepath.Join(samples, "tenant-dev.export.json")
@@ -70,6 +71,7 @@ func TestSplitAssembleRoundTripThroughBinary(t *testing.T) {
 // TestDiffCommandBetweenRevisions runs `promoter diff` on a repository the
 // pipeline wrote and checks the text and JSON output.
 func TestDiffCommandBetweenRevisions(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 	w.mustPromoter(exitOK, "export", "--config", w.cfg)
 	first := w.git("rev-parse", "HEAD")
@@ -108,6 +110,7 @@ func TestDiffCommandBetweenRevisions(t *testing.T) {
 // and apply) without --pipeline runs every pipeline of the file, keeps going
 // after a blocked one and exits 3 while any is blocked.
 func TestRunWithoutPipelineRunsEveryPipeline(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 	seed, err := spconfigtest.SampleExport("prod")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // names (repo.path ./repo, relative to the file's folder). Before, a relative
 // --config a/b/promotion.yaml opened a/b/a/b/repo, a fresh empty repository.
 func TestRelativeConfigPathFromSeveralFolders(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 	confDir := filepath.Join(w.dir, "a", "b")
 	below := filepath.Join(confDir, "c", "d")

@@ -34,7 +34,8 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			out, err := promoterCommand(nil, append([]string{"demo", "--dir", dir}, tc.args...)...).CombinedOutput()
+			// race: the demo's fake tenants serve in the process that promotes
+			out, err := racePromoterCommand(t, nil, append([]string{"demo", "--dir", dir}, tc.args...)...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("promoter demo: %v\n%s", err, out)
 			}

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +26,25 @@ import (
 // The end-to-end tests build the real binary once and drive it against fake
 // tenants on 127.0.0.1, reading what it wrote with the real git CLI.
 
+// promoterBin is the end-to-end binary most tests run: built without the
+// race detector, since a -race child costs four to ten times the CPU of a
+// plain one and the library packages' own tests (go test -race) look for
+// races in the code it runs. The tests where concurrency in the shipped
+// binary is the point run raceBin instead (racePromoterCommand).
 var promoterBin string
+
+// binDir is the folder of promoterBin and raceBin.
+var binDir string
+
+// raceBin is promoterBin built with -race, once, by the first test that asks
+// for it (racePromoterCommand), and only when the test binary is
+// race-enabled (raceEnabled: go test -race): a plain go test runs those
+// tests on promoterBin.
+var raceBin struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // coverDirEnv names the opt-in to coverage of the end-to-end binary: when it
 // holds a folder, TestMain builds promoterBin with -cover for every package
@@ -34,15 +56,24 @@ const coverDirEnv = "PROMOTER_COVERDIR"
 // coverDir is the absolute folder of coverDirEnv, "" when coverage is off.
 var coverDir string
 
+// e2eParallel is how many parallel tests this package runs at once unless
+// go test is given -parallel: its tests mostly wait on child processes,
+// fake tenants and git, so the default (GOMAXPROCS) left two cores idle
+// while two tests slept on a job timeout or a slow download.
+const e2eParallel = 8
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "promoter-e2e-bin-")
-	if err != nil {
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", strconv.Itoa(max(e2eParallel, runtime.GOMAXPROCS(0))))
+	}
+	var err error
+	if binDir, err = os.MkdirTemp("", "promoter-e2e-bin-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	promoterBin = filepath.Join(dir, "promoter")
-	// crashtest compiles the crash hook (crash.go) the reliability tests use.
-	args := append(append([]string{"build"}, buildFlags...), "-tags", "crashtest")
 	if d := os.Getenv(coverDirEnv); d != "" {
 		if coverDir, err = filepath.Abs(d); err == nil {
 			err = os.MkdirAll(coverDir, 0o755)
@@ -51,6 +82,23 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", coverDirEnv, err)
 			os.Exit(1)
 		}
+	}
+	promoterBin = filepath.Join(binDir, "promoter")
+	if err := buildPromoter(promoterBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// buildPromoter builds the end-to-end binary at path with extra build flags
+// (-race): with the crash hook, and with coverage when coverDir is set.
+func buildPromoter(path string, extra ...string) error {
+	// crashtest compiles the crash hook (crash.go) the reliability tests use.
+	args := append(append([]string{"build"}, extra...), "-tags", "crashtest")
+	if coverDir != "" {
 		// the module's packages by import path: ./... would mean
 		// cmd/promoter/... here
 		args = append(args, "-cover", "-coverpkg=promoter/...")
@@ -58,17 +106,13 @@ func TestMain(m *testing.M) {
 			args = append(args, "-covermode="+mode)
 		}
 	}
-	args = append(args, "-o", promoterBin, ".")
+	args = append(args, "-o", path, ".")
 	build := exec.Command("go", args...)
 	build.Env = append(os.Environ(), "GOFLAGS="+withoutCoverFlags(os.Getenv("GOFLAGS")))
-	out, err := build.CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build promoter: %v\n%s", err, out)
-		os.Exit(1)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build promoter %v: %v\n%s", extra, err, out)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return nil
 }
 
 // withoutCoverFlags returns goflags without its -cover flags: CI turns
@@ -83,10 +127,36 @@ func withoutCoverFlags(goflags string) string {
 
 // promoterCommand returns a command running the end-to-end binary with args
 // and the environment env (nil: this process's). Every test that runs
-// promoterBin builds its command here, so that with coverDirEnv set each
-// child gets GOCOVERDIR whatever environment the test gives it.
+// promoterBin builds its command here or in racePromoterCommand, so that
+// with coverDirEnv set each child gets GOCOVERDIR whatever environment the
+// test gives it.
 func promoterCommand(env []string, args ...string) *exec.Cmd {
-	cmd := exec.Command(promoterBin, args...)
+	return binaryCommand(promoterBin, env, args)
+}
+
+// racePromoterCommand is promoterCommand for the tests where concurrency in
+// the shipped binary is the point (the daemon, signals, two processes on one
+// repository, timeouts that cancel requests in flight, the in-process demo
+// tenants, a push racing its pack encoder): under go test -race it runs
+// raceBin, built on first use (the test fails if that build does); under a
+// plain go test, promoterBin.
+func racePromoterCommand(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	if !raceEnabled {
+		return promoterCommand(env, args...)
+	}
+	raceBin.once.Do(func() {
+		raceBin.path = filepath.Join(binDir, "promoter-race")
+		raceBin.err = buildPromoter(raceBin.path, "-race")
+	})
+	if raceBin.err != nil {
+		t.Fatal(raceBin.err)
+	}
+	return binaryCommand(raceBin.path, env, args)
+}
+
+func binaryCommand(bin string, env []string, args []string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
 	if env == nil {
 		env = os.Environ()
 	}
@@ -98,9 +168,10 @@ func promoterCommand(env []string, args ...string) *exec.Cmd {
 }
 
 // TestEveryChildGoesThroughPromoterCommand: no test file but this one names
-// promoterBin, so every child is started by promoterCommand and, with
-// coverDirEnv set, writes its coverage.
+// promoterBin or raceBin, so every child is started by promoterCommand or
+// racePromoterCommand and, with coverDirEnv set, writes its coverage.
 func TestEveryChildGoesThroughPromoterCommand(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*_test.go")
 	if err != nil || len(files) < 2 {
 		t.Fatalf("test files: %v %v", files, err)
@@ -110,8 +181,10 @@ func TestEveryChildGoesThroughPromoterCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f != "e2e_test.go" && strings.Contains(string(data), "promoterBin") {
-			t.Errorf("%s uses promoterBin; start the binary with promoterCommand", f)
+		for _, name := range []string{"promoterBin", "raceBin", "binaryCommand"} {
+			if f != "e2e_test.go" && strings.Contains(string(data), name) {
+				t.Errorf("%s uses %s; start the binary with promoterCommand or racePromoterCommand", f, name)
+			}
 		}
 	}
 }
@@ -137,6 +210,21 @@ type e2e struct {
 	cfg       string
 	env       []string
 	dev, prod *spconfigtest.Server
+	// race: the world's children run raceBin (raceChildren).
+	race bool
+}
+
+// raceChildren makes every child of the world run the -race binary under go
+// test -race (racePromoterCommand says which tests do).
+func (w *e2e) raceChildren() { w.race = true }
+
+// command returns the command of one child of the world.
+func (w *e2e) command(env []string, args ...string) *exec.Cmd {
+	w.t.Helper()
+	if w.race {
+		return racePromoterCommand(w.t, env, args...)
+	}
+	return promoterCommand(env, args...)
 }
 
 const e2eConfig = `repo:
@@ -242,7 +330,7 @@ func (w *e2e) promoter(args ...string) (string, string, int) {
 // promoterIn is promoter with working directory dir.
 func (w *e2e) promoterIn(dir string, args ...string) (string, string, int) {
 	w.t.Helper()
-	cmd := promoterCommand(w.env, args...)
+	cmd := w.command(w.env, args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -341,6 +429,7 @@ func (w *e2e) adminPost(srv *spconfigtest.Server, path, body string) {
 // TestPromotionBlockedThenImportedThenRevertedAndApplied is the main story of
 // issue 6, end to end through the real binary and the real git CLI.
 func TestPromotionBlockedThenImportedThenRevertedAndApplied(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 
 	// 1. The first promotion is blocked by the ServiceNow owner missing in prod.
@@ -419,6 +508,7 @@ func TestPromotionBlockedThenImportedThenRevertedAndApplied(t *testing.T) {
 // TestPlanMarkdownOnPullRequestRevisionMatchesDiff checks that the pull-request
 // plan shows the same objects as the diff package computes.
 func TestPlanMarkdownOnPullRequestRevisionMatchesDiff(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)
@@ -520,6 +610,7 @@ func waitReady(t *testing.T, url string) {
 // TestRollbackCommandRevertsShowsPlanAndApplies drives `promoter rollback`:
 // it reverts the promotion commits after REV, prints the plan and imports it.
 func TestRollbackCommandRevertsShowsPlanAndApplies(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
 	w.adminPost(w.prod, "/_fake/identities", `{"name": "Imogene Mendez"}`)
 	w.mustPromoter(exitOK, "run", "--config", w.cfg)

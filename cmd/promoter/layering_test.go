@@ -19,6 +19,7 @@ import (
 // kept to the package that owns the concept (go-git behind gitstore, so
 // pipeline and the rest see only gitstore's types). Test files are exempt.
 func TestPackageLayering(t *testing.T) {
+	t.Parallel()
 	allowed := map[string][]string{
 		"retry":                 {},
 		"jsonspan":              {},
@@ -114,6 +115,7 @@ func TestPackageLayering(t *testing.T) {
 // with the build tag crashtest (which TestMain sets for the binary the tests
 // run), never into a release build.
 func TestCrashHookOnlyUnderTag(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		tags      []string
 		want, not string

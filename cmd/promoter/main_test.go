@@ -87,6 +87,7 @@ func commandNames() []string {
 // stdout and exits 2, help asked for prints it and exits 0, an unknown
 // command prints it on stderr and exits 2; the usage names every command.
 func TestUsageWithoutOrWithUnknownCommand(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args        []string
 		code        int
@@ -131,6 +132,7 @@ func TestUsageWithoutOrWithUnknownCommand(t *testing.T) {
 // TestEveryDesignCommandIsRegistered: the commands of DESIGN section 6 are
 // exactly the registered ones.
 func TestEveryDesignCommandIsRegistered(t *testing.T) {
+	t.Parallel()
 	var design []string
 	for n := range designCommands {
 		design = append(design, n)
@@ -154,6 +156,7 @@ func helpFlags(help string) []string {
 // stdout and on stderr the command's usage line and its flags: every flag
 // DESIGN names for it and every flag its usage line shows.
 func TestHelpOfEveryCommand(t *testing.T) {
+	t.Parallel()
 	for _, name := range commandNames() {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := promote(t, nil, name, "-h")
@@ -183,6 +186,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 // TestUnknownFlagOfEveryCommand: an undefined flag exits 2 naming the flag,
 // with the command's usage on stderr and nothing on stdout.
 func TestUnknownFlagOfEveryCommand(t *testing.T) {
+	t.Parallel()
 	for _, name := range commandNames() {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := promote(t, nil, name, "--no-such-flag")
@@ -202,6 +206,7 @@ func TestUnknownFlagOfEveryCommand(t *testing.T) {
 // needs, or with a value it does not take, exits 2 before doing anything,
 // naming what is missing or wrong; nothing on stdout.
 func TestMissingOrBadRequiredArguments(t *testing.T) {
+	t.Parallel()
 	cfg := writeConfig(t, goodConfig)
 	cases := map[string][]struct {
 		args []string
@@ -277,6 +282,7 @@ func TestMissingOrBadRequiredArguments(t *testing.T) {
 // TestExitCodeOfErrors pins exitCode, the one mapping of run's error to the
 // exit codes of DESIGN section 6, and what it prints on stderr.
 func TestExitCodeOfErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		err    error
@@ -305,6 +311,7 @@ func TestExitCodeOfErrors(t *testing.T) {
 // 0 success, 1 runtime error, 2 usage or configuration error, 3 blocked by
 // a gate (a plan whose preview has errors, against in-process fake tenants).
 func TestExitCodesOfDesign(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.json")
 	badConfig := writeConfig(t, "repo:\n  path: x\n  colour: blue\ntenants: {}\npipelines: []\n")
@@ -341,6 +348,7 @@ func TestExitCodesOfDesign(t *testing.T) {
 
 // TestVersion: version prints "promoter VERSION GO OS/ARCH" on stdout.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	stdout, stderr, code := promote(t, nil, "version")
 	if code != exitOK || stderr != "" || !regexp.MustCompile(`^promoter \S+ go\S+ \w+/\w+\n$`).MatchString(stdout) {
 		t.Errorf("version: exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -377,6 +385,7 @@ func fakeTenantsConfig(t *testing.T) string {
 // stdout for a good configuration and, for a bad one, every problem on
 // stderr as FILE:LINE: path: message, then a count, and exits 2.
 func TestValidateOutput(t *testing.T) {
+	t.Parallel()
 	good := writeConfig(t, goodConfig)
 	stdout, stderr, code := promote(t, e2eSecrets, "validate", "--config", good)
 	if code != exitOK || stdout != good+": ok (2 tenants, 1 pipelines)\n" || stderr != "" {

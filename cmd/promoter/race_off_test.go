@@ -2,5 +2,5 @@
 
 package main
 
-// buildFlags: see race_on_test.go.
-var buildFlags []string
+// raceEnabled: see race_on_test.go.
+const raceEnabled = false

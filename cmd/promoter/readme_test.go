@@ -12,6 +12,7 @@ import (
 // of its quick start and of its Development section) and the one .ci/run
 // runs the same command: CI may add only environment (coverage, .ci/run).
 func TestREADMETestCommandIsWhatCIRuns(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +43,7 @@ func TestREADMETestCommandIsWhatCIRuns(t *testing.T) {
 // TestWithoutCoverFlags: the end-to-end binary's build drops GOFLAGS' cover
 // flags (CI's coverage of the test binaries) and keeps the rest.
 func TestWithoutCoverFlags(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"": "",
 		"-cover -coverpkg=promoter/... -coverprofile=/tmp/c/tests.out": "",

@@ -127,6 +127,7 @@ func TestReliabilityResumedImportIsReportedImported(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{pipeline: "serve:\n  triggerTokenEnv: E2E_TRIGGER_TOKEN\n"})
+		w.raceChildren() // the daemon
 		w.env = append(w.env, "E2E_TRIGGER_TOKEN=tok")
 		if r := w.exec([]string{crashEnv + "=import-started"}, "run", "--config", w.cfg); r.signal != syscall.SIGKILL {
 			t.Fatalf("crash point not reached: %s", r)
@@ -187,6 +188,7 @@ func hangRealImport(o *spconfigtest.Options) {
 func TestReliabilityHungImportDoesNotWedgeThePipeline(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{pipeline: "    jobTimeout: 12s\n", prod: tenantSetup{opts: hangRealImport}})
+	w.raceChildren() // a job timeout cancelling the poll in flight
 	r := w.exec(nil, "run", "--config", w.cfg)
 	if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "resumes it") {
 		t.Fatalf("want exit 1 saying the next run resumes the import, got %s", r)
@@ -360,6 +362,7 @@ func TestReliabilityConfigAndHangingEndpoints(t *testing.T) {
 			})
 		}
 		w := newWorld(t, worldOptions{pipeline: "    jobTimeout: 3s\n", dev: tenantSetup{wrap: hang}})
+		w.raceChildren() // an attempt timeout cancelling a request in flight
 		start := time.Now()
 		r := w.exec(nil, "run", "--config", w.cfg)
 		took := time.Since(start)
@@ -443,6 +446,7 @@ func TestReliabilityRebaseOnPushMovesTheRecord(t *testing.T) {
 				})
 			}
 			w := newWorld(t, worldOptions{repo: "repo:\n  path: ./repo\n  remote: " + remote + "\n", prod: tenantSetup{wrap: pushMeanwhile}})
+			w.raceChildren() // a push (its pack is encoded beside the session) rejected and retried
 			world.Store(w)
 			r := w.exec(nil, "run", "--config", w.cfg)
 			if !pushed.Load() {

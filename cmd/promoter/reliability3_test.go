@@ -72,6 +72,7 @@ func fillTo(t *testing.T, p string, free uint64) uint64 {
 // working tree equals HEAD, git fsck --strict is clean, and the next run
 // promotes the change.
 func TestReliabilityDiskFullWhenThePackFitsButTheFilesDoNot(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a size-limited tmpfs (the full disk is real, not simulated)")
 	}

@@ -154,6 +154,7 @@ func TestReliabilityGitStatusLoopBesideRuns(t *testing.T) {
 func TestReliabilityServeCompletesAnInterruptedUpdateBeforeARun(t *testing.T) {
 	t.Parallel()
 	w := newE2E(t, "serve:\n  triggerTokenEnv: E2E_TRIGGER_TOKEN\n")
+	w.raceChildren() // the daemon beside a CLI run on one repository
 	const token = "e2e-trigger-token"
 	w.env = append(w.env, "E2E_TRIGGER_TOKEN="+token)
 	w.prod.AddIdentity("Imogene Mendez")

@@ -118,7 +118,7 @@ func (r runResult) String() string {
 // start starts the binary with extra environment variables.
 func (w *e2e) start(extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	w.t.Helper()
-	cmd := promoterCommand(append(slices.Clip(w.env), extraEnv...), args...)
+	cmd := w.command(append(slices.Clip(w.env), extraEnv...), args...)
 	cmd.Dir = w.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -496,6 +496,7 @@ func TestExpiredTokensMidRunAreRefreshed(t *testing.T) {
 		}
 	}
 	w := newWorld(t, worldOptions{dev: jumpy(), prod: jumpy()})
+	w.raceChildren() // one token shared by the client's calls, refreshed
 	r := w.exec(nil, "run", "--config", w.cfg)
 	if r.code != exitOK {
 		t.Fatalf("run with expiring tokens: %s", r)
@@ -571,6 +572,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("during the export download", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{dev: tenantSetup{opts: func(o *spconfigtest.Options) { o.Faults = "slow-download=20s" }}})
+		w.raceChildren() // SIGTERM cancelling a download in flight
 		cmd, o, e := w.start(nil, "run", "--config", w.cfg)
 		for i := 0; len(w.dev.Jobs()) == 0; i++ {
 			if i > 400 {
@@ -601,6 +603,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("after snapshot", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{})
+		w.raceChildren() // the signal handler's cancellation
 		r := w.exec([]string{crashEnv + "=term:after:snapshot"}, "run", "--config", w.cfg)
 		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "observe: context canceled") {
 			t.Fatalf("want exit 1 stopping before the target is observed, got %s", r)
@@ -622,6 +625,7 @@ func TestSIGTERMStopsTheRunAtAStepBoundary(t *testing.T) {
 	t.Run("after the real import started", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, worldOptions{})
+		w.raceChildren() // the signal handler's cancellation
 		r := w.exec([]string{crashEnv + "=term:import-started"}, "run", "--config", w.cfg)
 		if r.code != exitRuntime || !strings.Contains(lastError(r.stderr), "the next run resumes it") {
 			t.Fatalf("want exit 1 saying the import will be resumed, got %s", r)
@@ -709,6 +713,7 @@ func TestGitRemoteRejectingOrMissingFailsCleanlyThenSucceeds(t *testing.T) {
 // with "no space left", HEAD and the tree stay intact, and after space is
 // freed the next run promotes the change.
 func TestDiskFullWhileWritingFailsCleanlyThenSucceeds(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	if err := os.MkdirAll(w.repo, 0o755); err != nil {
 		t.Fatal(err)
@@ -764,6 +769,7 @@ func TestDiskFullWhileWritingFailsCleanlyThenSucceeds(t *testing.T) {
 func TestTwoProcessesOnOneRepositoryWaitOrNameTheHolder(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{dev: tenantSetup{opts: func(o *spconfigtest.Options) { o.Faults = "slow-download=3s" }}})
+	w.raceChildren() // the lock's wait, stopped by SIGTERM
 	first, o1, e1 := w.start(nil, "run", "--config", w.cfg)
 	for i := 0; len(w.dev.Jobs()) == 0; i++ {
 		if i > 400 {
@@ -794,39 +800,36 @@ func TestTwoProcessesOnOneRepositoryWaitOrNameTheHolder(t *testing.T) {
 	w.snapshotsWhole(w.devScope())
 }
 
-// TestBadConfigurationExitsTwoNamingEveryProblem runs the binary on broken
+// TestBadConfigurationExitsTwoNamingEveryProblem runs promoter on broken
 // configurations: every command that reads one exits 2 and names each
-// problem with its line or key.
+// problem with its line or key. In process (run and exitCode, as main
+// calls them): nothing here needs a child process.
 func TestBadConfigurationExitsTwoNamingEveryProblem(t *testing.T) {
 	t.Parallel()
 	good := fmt.Sprintf(e2eConfig, "http://127.0.0.1:1", "http://127.0.0.1:2")
-	env := []string{"E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s1", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s2"}
+	secrets := []string{"E2E_DEV_ID=dev-id", "E2E_DEV_SECRET=s1", "E2E_PROD_ID=prod-id", "E2E_PROD_SECRET=s2"}
 	cases := []struct {
 		name   string
 		config string
 		env    []string
 		want   []string
 	}{
-		{"malformed YAML", "repo:\n  path: ./repo\ntenants: [\n", env, []string{"promotion.yaml:4: YAML syntax"}},
-		{"unknown keys", strings.Replace(good, "  path: ./repo\n", "  path: ./repo\n  brnch: main\n", 1) + "    colour: blue\n", env,
+		{"malformed YAML", "repo:\n  path: ./repo\ntenants: [\n", secrets, []string{"promotion.yaml:4: YAML syntax"}},
+		{"unknown keys", strings.Replace(good, "  path: ./repo\n", "  path: ./repo\n  brnch: main\n", 1) + "    colour: blue\n", secrets,
 			[]string{"promotion.yaml:3: repo.brnch: unknown key", `did you mean "branch"`, "promotion.yaml:21: pipelines[0].colour: unknown key"}},
-		{"bad cron", good + "    schedule: \"61 * * * *\"\n", env, []string{"promotion.yaml:20: pipelines[0].schedule: bad cron", "61"}},
-		{"unknown tenant", strings.Replace(good, "target: prod", "target: qa", 1), env, []string{"pipelines[0].target: unknown tenant \"qa\""}},
-		{"duplicate pipelines", good + "  - name: dev-to-prod\n    source: dev\n    target: prod\n", env, []string{"pipelines[1].name", "already used"}},
+		{"bad cron", good + "    schedule: \"61 * * * *\"\n", secrets, []string{"promotion.yaml:20: pipelines[0].schedule: bad cron", "61"}},
+		{"unknown tenant", strings.Replace(good, "target: prod", "target: qa", 1), secrets, []string{"pipelines[0].target: unknown tenant \"qa\""}},
+		{"duplicate pipelines", good + "  - name: dev-to-prod\n    source: dev\n    target: prod\n", secrets, []string{"pipelines[1].name", "already used"}},
 		{"missing secrets", good, []string{"E2E_DEV_ID=dev-id"}, []string{"E2E_DEV_SECRET", "E2E_PROD_ID", "E2E_PROD_SECRET"}},
 	}
-	bin := func(dir string, env []string, args ...string) runResult {
-		cmd := promoterCommand(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...), args...)
-		cmd.Dir = dir
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		r := runResult{stdout: o.String(), stderr: e.String()}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
+	// the environment a child had: PATH, HOME and the case's variables
+	vars := func(dir string, env []string) map[string]string {
+		vars := map[string]string{"PATH": os.Getenv("PATH"), "HOME": dir}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
 		}
-		return r
+		return vars
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -836,14 +839,14 @@ func TestBadConfigurationExitsTwoNamingEveryProblem(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, verb := range []string{"validate", "run"} {
-				r := bin(dir, tc.env, verb, "--config", "promotion.yaml")
-				if r.code != exitUsage {
-					t.Errorf("promoter %s: want exit 2, got %s", verb, r)
+				stdout, stderr, code := promote(t, vars(dir, tc.env), verb, "--config", filepath.Join(dir, "promotion.yaml"))
+				if code != exitUsage {
+					t.Errorf("promoter %s: want exit 2, got %d\nstdout:\n%s\nstderr:\n%s", verb, code, stdout, stderr)
 					continue
 				}
 				for _, want := range tc.want {
-					if !strings.Contains(r.stderr, want) {
-						t.Errorf("promoter %s: stderr does not name %q:\n%s", verb, want, r.stderr)
+					if !strings.Contains(stderr, want) {
+						t.Errorf("promoter %s: stderr does not name %q:\n%s", verb, want, stderr)
 					}
 				}
 			}

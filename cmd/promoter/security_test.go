@@ -131,19 +131,19 @@ func TestHTTPSRequiredExceptLoopback(t *testing.T) {
 				cfg = strings.Replace(cfg, "    clientIDEnv: E2E_DEV_ID\n", "    clientIDEnv: E2E_DEV_ID\n    tokenURL: "+tc.tokenURL+"\n", 1)
 			}
 			os.WriteFile(filepath.Join(dir, "promotion.yaml"), []byte(cfg), 0o644)
-			cmd := promoterCommand([]string{"E2E_DEV_ID=a", "E2E_DEV_SECRET=b", "E2E_PROD_ID=c", "E2E_PROD_SECRET=d"}, "validate", "--config", "promotion.yaml")
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			// in process (run and exitCode, as main calls them): validate
+			// needs no child
+			stdout, stderr, code := promote(t, map[string]string{"E2E_DEV_ID": "a", "E2E_DEV_SECRET": "b", "E2E_PROD_ID": "c", "E2E_PROD_SECRET": "d"},
+				"validate", "--config", filepath.Join(dir, "promotion.yaml"))
+			// the folder's name holds the test's, "https" included: not
+			// part of what validate says
+			out := strings.ReplaceAll(stdout+stderr, dir, "DIR")
 			switch {
 			case tc.ok && code != exitOK:
 				t.Errorf("validate refused a loopback or https URL: exit %d\n%s", code, out)
 			case !tc.ok && code != exitUsage:
 				t.Errorf("validate accepted an insecure URL: exit %d\n%s", code, out)
-			case !tc.ok && !strings.Contains(string(out), "https") || !tc.ok && !strings.Contains(string(out), "tenants.dev."):
+			case !tc.ok && !strings.Contains(out, "https") || !tc.ok && !strings.Contains(out, "tenants.dev."):
 				t.Errorf("refusal does not name the key and ask for https:\n%s", out)
 			}
 		})
@@ -190,6 +190,8 @@ func TestTLSVerificationRefusesUntrustedCertificate(t *testing.T) {
 // files are 0644 and nothing under .git (lock, in-flight marker, refs,
 // objects) is world-writable.
 func TestRepositoryFilesAre0644AndStateNotWorldWritable(t *testing.T) {
+	// Not parallel: the umask is the process's, and the sequential tests run
+	// before the parallel ones start.
 	old := syscall.Umask(0)
 	w := newWorld(t, worldOptions{})
 	// Kill after the import started, so the in-flight marker is on disk too.

@@ -43,7 +43,7 @@ var listenAddrRE = regexp.MustCompile(`(?:"msg":"listening","addr":"|msg=listeni
 func (w *e2e) startServe(extraArgs ...string) *daemon {
 	w.t.Helper()
 	args := append([]string{"serve", "--config", w.cfg, "--listen", "127.0.0.1:0", "--grace", "20s"}, extraArgs...)
-	cmd := promoterCommand(w.env, args...)
+	cmd := w.command(w.env, args...)
 	cmd.Dir = w.dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -177,7 +177,9 @@ func (d *daemon) stop() int {
 // run that imports), the status page (and its screenshot in headless
 // Chromium) and a clean exit on SIGTERM.
 func TestServeTriggerImportMetricsAndShutdown(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "serve:\n  triggerTokenEnv: E2E_TRIGGER_TOKEN\n")
+	w.raceChildren() // the daemon: scheduler, HTTP server and runs at once
 	const token = "e2e-trigger-token"
 	w.env = append(w.env, "E2E_TRIGGER_TOKEN="+token)
 	d := w.startServe()
@@ -267,7 +269,9 @@ func TestServeTriggerImportMetricsAndShutdown(t *testing.T) {
 // TestServeTriggerDisabledWithoutToken checks the 403 that explains how to
 // enable the trigger, and that --log-format text wins over the default.
 func TestServeTriggerDisabledWithoutToken(t *testing.T) {
+	t.Parallel()
 	w := newE2E(t, "")
+	w.raceChildren() // the daemon
 	d := w.startServeText()
 	waitReady(t, d.url+"/readyz")
 	code, body := d.trigger("dev-to-prod", "anything")
@@ -407,6 +411,7 @@ func checkArgs(t *testing.T, where string, args []string, verb string) map[strin
 // deploy/kubernetes, checks the fields each kind needs, and that image, args,
 // ports, probes and the embedded promotion.yaml agree with the binary.
 func TestDeployManifestsAgreeWithTheBinary(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("../../deploy/kubernetes/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in deploy/kubernetes (%v)", err)
