@@ -527,6 +527,12 @@ func (r *Runner) finishRecord(rec *Record, success bool) error {
 			if cerr := clearInflight(r.Store.Path(), rec.Target); cerr != nil {
 				return fmt.Errorf("advance %s: %w (and %v)", appliedRef(rec.Target), err, cerr)
 			}
+			if cur == old {
+				// It did not move: the update itself failed (a git
+				// command holding the ref's lock, a full disk).
+				return fmt.Errorf("advance %s from %s to %s: %w; the import record is on %s; fix the cause and run promoter apply again",
+					appliedRef(rec.Target), short(old), short(rev), err, short(rev))
+			}
 			return fmt.Errorf("advance %s: it moved from %s to %s while this run imported %s (another promoter process or a person); the import record is on %s; run promoter apply again to plan against the new state: %w",
 				appliedRef(rec.Target), short(old), short(cur), short(rev), short(rev), err)
 		}
