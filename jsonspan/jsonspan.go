@@ -233,6 +233,23 @@ func (p *parser) ws() {
 	}
 }
 
+// next reads what follows a member or an element: a comma (done false) or
+// the closing byte of its object or array (done true).
+func (p *parser) next(closing byte) (done bool, err error) {
+	p.ws()
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			return false, nil
+		case closing:
+			p.i++
+			return true, nil
+		}
+	}
+	return false, ErrSyntax
+}
+
 // skip is the levels of a value read without building a node.
 const skip = -2
 
@@ -301,19 +318,13 @@ func (p *parser) value(depth, levels int) (*Node, error) {
 				n.KeyStarts = append(n.KeyStarts, ks)
 				n.Vals = append(n.Vals, v)
 			}
-			p.ws()
-			if p.i >= len(p.b) {
-				return nil, ErrSyntax
+			done, err := p.next('}')
+			if err != nil {
+				return nil, err
 			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.b[p.i] == '}' {
-				p.i++
+			if done {
 				break
 			}
-			return nil, ErrSyntax
 		}
 	case c == '[':
 		kind = Array
@@ -331,19 +342,13 @@ func (p *parser) value(depth, levels int) (*Node, error) {
 			if n != nil {
 				n.Vals = append(n.Vals, v)
 			}
-			p.ws()
-			if p.i >= len(p.b) {
-				return nil, ErrSyntax
+			done, err := p.next(']')
+			if err != nil {
+				return nil, err
 			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.b[p.i] == ']' {
-				p.i++
+			if done {
 				break
 			}
-			return nil, ErrSyntax
 		}
 	case c == '"':
 		kind = String
