@@ -1,7 +1,10 @@
 package spconfigtest
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
 	"time"
 
 	"promoter/spconfig"
@@ -31,6 +34,55 @@ const (
 // doneStatus reports whether a job status is terminal.
 func doneStatus(s string) bool {
 	return s == spconfig.StatusComplete || s == spconfig.StatusFailed || s == spconfig.StatusCancelled
+}
+
+// hubJob is what uploads, drafts and deploys share: a job of the hub with
+// its id, status, requester, times and data (the state file's fields).
+type hubJob struct {
+	ID        string          `json:"jobId"`
+	Status    string          `json:"status"`
+	Message   string          `json:"message,omitempty"`
+	Requester string          `json:"requesterName"`
+	Created   time.Time       `json:"created"`
+	Modified  time.Time       `json:"modified"`
+	Completed time.Time       `json:"completed"`
+	Due       time.Time       `json:"due"`
+	Fail      bool            `json:"fail,omitempty"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (j *hubJob) done() bool    { return doneStatus(j.Status) }
+func (j *hubJob) hubID() string { return j.ID }
+
+// hubItem is anything the hub keeps by id.
+type hubItem interface{ hubID() string }
+
+// byID returns the item of items whose id is id, or nil.
+func byID[T hubItem](items []T, id string) T {
+	for _, it := range items {
+		if it.hubID() == id {
+			return it
+		}
+	}
+	var none T
+	return none
+}
+
+// serveDeleteByID removes the item whose id is id from *items (204), or
+// answers 404 with missing.
+func serveDeleteByID[T hubItem](t *Tenant, w http.ResponseWriter, items *[]T, id, missing string) {
+	t.mu.Lock()
+	i := slices.IndexFunc(*items, func(it T) bool { return it.hubID() == id })
+	if i >= 0 {
+		*items = slices.Delete(*items, i, i+1)
+		t.saveOrLog()
+	}
+	t.mu.Unlock()
+	if i < 0 {
+		t.notFound(w, missing)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // hubState is the tenant's Configuration Hub, as the state file keeps it.

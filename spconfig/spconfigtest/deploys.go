@@ -2,7 +2,6 @@ package spconfigtest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,21 +11,10 @@ import (
 
 // hubDeploy is a deploy (DeployResponse).
 type hubDeploy struct {
-	ID        string          `json:"jobId"`
-	DraftID   string          `json:"draftId"`
-	DraftName string          `json:"draftName"`
-	Status    string          `json:"status"`
-	Message   string          `json:"message,omitempty"`
-	Requester string          `json:"requesterName"`
-	Created   time.Time       `json:"created"`
-	Modified  time.Time       `json:"modified"`
-	Completed time.Time       `json:"completed"`
-	Due       time.Time       `json:"due"`
-	Fail      bool            `json:"fail,omitempty"`
-	Data      json.RawMessage `json:"data"`
+	hubJob
+	DraftID   string `json:"draftId"`
+	DraftName string `json:"draftName"`
 }
-
-func (d *hubDeploy) done() bool { return doneStatus(d.Status) }
 
 // deployRefusal says why draft d cannot be deployed, or "" when it can.
 func deployRefusal(d *hubDraft) string {
@@ -44,9 +32,10 @@ func deployRefusal(d *hubDraft) string {
 // startDeployLocked queues a deploy of draft d.
 func (t *Tenant) startDeployLocked(d *hubDraft, requester string, now time.Time) *hubDeploy {
 	dep := &hubDeploy{
-		ID: t.newJobIDLocked(), DraftID: d.ID, DraftName: d.Name, Status: spconfig.StatusNotStarted,
-		Requester: requester, Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
-		Fail: t.rollLocked(t.faults.failDeploy), Data: bytes.Clone(d.Data),
+		hubJob: hubJob{ID: t.newJobIDLocked(), Status: spconfig.StatusNotStarted,
+			Requester: requester, Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
+			Fail: t.rollLocked(t.faults.failDeploy), Data: bytes.Clone(d.Data)},
+		DraftID: d.ID, DraftName: d.Name,
 	}
 	t.hub.Deploys = append(t.hub.Deploys, dep)
 	return dep
@@ -98,14 +87,7 @@ func (t *Tenant) runDeployLocked(dep *hubDeploy, now time.Time) {
 	dep.Status, dep.Message = spconfig.StatusComplete, fmt.Sprintf("Deploy completed: %d objects deployed.", len(objs))
 }
 
-func (t *Tenant) findDeployLocked(id string) *hubDeploy {
-	for _, d := range t.hub.Deploys {
-		if d.ID == id {
-			return d
-		}
-	}
-	return nil
-}
+func (t *Tenant) findDeployLocked(id string) *hubDeploy { return byID(t.hub.Deploys, id) }
 
 // deployJSON renders DeployResponse.
 func deployJSON(d *hubDeploy) map[string]any {

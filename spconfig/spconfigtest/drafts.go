@@ -2,10 +2,8 @@ package spconfigtest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -24,24 +22,14 @@ type approvalComment struct {
 // hubDraft is a draft (DraftResponse) with its own copy of the uploaded
 // document, so deleting the upload leaves it deployable.
 type hubDraft struct {
-	ID               string            `json:"jobId"`
+	hubJob
 	Name             string            `json:"name"`
-	Status           string            `json:"status"`
-	Message          string            `json:"message,omitempty"`
-	Requester        string            `json:"requesterName"`
 	SourceTenant     string            `json:"sourceTenant"`
 	SourceBackupID   string            `json:"sourceBackupId"`
 	SourceBackupName string            `json:"sourceBackupName"`
 	Approval         string            `json:"approvalStatus"`
 	Comments         []approvalComment `json:"approvalComment"`
-	Created          time.Time         `json:"created"`
-	Modified         time.Time         `json:"modified"`
-	Completed        time.Time         `json:"completed"`
-	Due              time.Time         `json:"due"`
-	Data             json.RawMessage   `json:"data"`
 }
-
-func (d *hubDraft) done() bool { return doneStatus(d.Status) }
 
 // runDraftLocked creates the draft: the upload's objects with their
 // references resolved by name against this tenant (and the upload itself).
@@ -126,14 +114,7 @@ func planErrors(plan []*planned) string {
 	return strings.Join(parts, "; ")
 }
 
-func (t *Tenant) findDraftLocked(id string) *hubDraft {
-	for _, d := range t.hub.Drafts {
-		if d.ID == id {
-			return d
-		}
-	}
-	return nil
-}
+func (t *Tenant) findDraftLocked(id string) *hubDraft { return byID(t.hub.Drafts, id) }
 
 // SetDraftApproval sets a draft's approvalStatus (DEFAULT, PENDING_APPROVAL,
 // APPROVED or DENIED), as an approver in the product's UI would, and records
@@ -212,16 +193,5 @@ func (t *Tenant) serveListDrafts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) serveDeleteDraft(w http.ResponseWriter, id string) {
-	t.mu.Lock()
-	i := slices.IndexFunc(t.hub.Drafts, func(d *hubDraft) bool { return d.ID == id })
-	if i >= 0 {
-		t.hub.Drafts = slices.Delete(t.hub.Drafts, i, i+1)
-		t.saveOrLog()
-	}
-	t.mu.Unlock()
-	if i < 0 {
-		t.notFound(w, fmt.Sprintf("Draft %s was not found.", id))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	serveDeleteByID(t, w, &t.hub.Drafts, id, fmt.Sprintf("Draft %s was not found.", id))
 }

@@ -13,6 +13,8 @@ import (
 )
 
 // hubAction is a scheduled action (ScheduledActionResponse).
+func (a *hubAction) hubID() string { return a.ID }
+
 type hubAction struct {
 	ID         string          `json:"id"`
 	JobType    string          `json:"jobType"`
@@ -44,9 +46,10 @@ func (t *Tenant) fireActionLocked(a *hubAction, at time.Time) {
 	switch a.JobType {
 	case hubTypeDraft:
 		d := &hubDraft{
-			ID: t.newJobIDLocked(), Name: c.Name, Status: spconfig.StatusNotStarted, Requester: a.Requester,
-			SourceTenant: c.SourceTenant, SourceBackupID: c.SourceBackupID, Approval: t.draftApproval(),
-			Comments: []approvalComment{}, Created: at, Modified: at, Due: at.Add(t.opts.JobDelay),
+			hubJob: hubJob{ID: t.newJobIDLocked(), Status: spconfig.StatusNotStarted, Requester: a.Requester,
+				Created: at, Modified: at, Due: at.Add(t.opts.JobDelay)},
+			Name: c.Name, SourceTenant: c.SourceTenant, SourceBackupID: c.SourceBackupID, Approval: t.draftApproval(),
+			Comments: []approvalComment{},
 		}
 		if u := t.findUploadLocked(c.SourceBackupID); u != nil {
 			d.SourceBackupName, d.Data = u.Name, bytes.Clone(u.Data)
@@ -59,14 +62,7 @@ func (t *Tenant) fireActionLocked(a *hubAction, at time.Time) {
 	}
 }
 
-func (t *Tenant) findActionLocked(id string) *hubAction {
-	for _, a := range t.hub.Actions {
-		if a.ID == id {
-			return a
-		}
-	}
-	return nil
-}
+func (t *Tenant) findActionLocked(id string) *hubAction { return byID(t.hub.Actions, id) }
 
 // actionJSON renders ScheduledActionResponse.
 func actionJSON(a *hubAction) map[string]any {
@@ -233,18 +229,7 @@ func (t *Tenant) servePatchAction(w http.ResponseWriter, r *http.Request, id str
 }
 
 func (t *Tenant) serveDeleteAction(w http.ResponseWriter, id string) {
-	t.mu.Lock()
-	i := slices.IndexFunc(t.hub.Actions, func(a *hubAction) bool { return a.ID == id })
-	if i >= 0 {
-		t.hub.Actions = slices.Delete(t.hub.Actions, i, i+1)
-		t.saveOrLog()
-	}
-	t.mu.Unlock()
-	if i < 0 {
-		t.notFound(w, fmt.Sprintf("Scheduled action %s was not found.", id))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	serveDeleteByID(t, w, &t.hub.Actions, id, fmt.Sprintf("Scheduled action %s was not found.", id))
 }
 
 // draftApproval is the approvalStatus a new draft starts with.

@@ -7,36 +7,18 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"promoter/spconfig"
 )
 
 // hubUpload is an uploaded configuration (BackupResponse, backupType UPLOADED).
 type hubUpload struct {
-	ID        string          `json:"jobId"`
-	Name      string          `json:"name"`
-	Status    string          `json:"status"`
-	Requester string          `json:"requesterName"`
-	Objects   int             `json:"totalObjectCount"`
-	Created   time.Time       `json:"created"`
-	Modified  time.Time       `json:"modified"`
-	Completed time.Time       `json:"completed"`
-	Due       time.Time       `json:"due"`
-	Fail      bool            `json:"fail,omitempty"`
-	Data      json.RawMessage `json:"data"`
+	hubJob
+	Name    string `json:"name"`
+	Objects int    `json:"totalObjectCount"`
 }
 
-func (u *hubUpload) done() bool { return doneStatus(u.Status) }
-
-func (t *Tenant) findUploadLocked(id string) *hubUpload {
-	for _, u := range t.hub.Uploads {
-		if u.ID == id {
-			return u
-		}
-	}
-	return nil
-}
+func (t *Tenant) findUploadLocked(id string) *hubUpload { return byID(t.hub.Uploads, id) }
 
 // uploadJSON renders BackupResponse.
 func (t *Tenant) uploadJSON(u *hubUpload) map[string]any {
@@ -115,9 +97,10 @@ func (t *Tenant) serveCreateUpload(w http.ResponseWriter, r *http.Request, who s
 	}
 	now := t.opts.Now()
 	u := &hubUpload{
-		ID: t.newJobIDLocked(), Name: string(name), Status: spconfig.StatusNotStarted, Requester: who,
-		Objects: len(doc.Objects), Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
-		Fail: t.rollLocked(t.faults.failUpload), Data: bytes.Clone(data),
+		hubJob: hubJob{ID: t.newJobIDLocked(), Status: spconfig.StatusNotStarted, Requester: who,
+			Created: now, Modified: now, Due: now.Add(t.opts.JobDelay),
+			Fail: t.rollLocked(t.faults.failUpload), Data: bytes.Clone(data)},
+		Name: string(name), Objects: len(doc.Objects),
 	}
 	t.hub.Uploads = append(t.hub.Uploads, u)
 	out := t.uploadJSON(u)
@@ -142,16 +125,5 @@ func (t *Tenant) serveGetUpload(w http.ResponseWriter, id string) {
 }
 
 func (t *Tenant) serveDeleteUpload(w http.ResponseWriter, id string) {
-	t.mu.Lock()
-	i := slices.IndexFunc(t.hub.Uploads, func(u *hubUpload) bool { return u.ID == id })
-	if i >= 0 {
-		t.hub.Uploads = slices.Delete(t.hub.Uploads, i, i+1)
-		t.saveOrLog()
-	}
-	t.mu.Unlock()
-	if i < 0 {
-		t.notFound(w, fmt.Sprintf("Uploaded configuration %s was not found.", id))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	serveDeleteByID(t, w, &t.hub.Uploads, id, fmt.Sprintf("Uploaded configuration %s was not found.", id))
 }
