@@ -30,6 +30,26 @@ const (
 	JobDraftApproval = "DRAFT APPROVAL"
 )
 
+// HubJob is what uploads, drafts and deploys share (the fields of the
+// spec's BackupResponse, DraftResponse and DeployResponse that describe the
+// job). Message is the server's account of it (drafts and deploys).
+type HubJob struct {
+	JobID         string `json:"jobId"`
+	Status        string `json:"status"`
+	Type          string `json:"type"`
+	Message       string `json:"message,omitempty"`
+	RequesterName string `json:"requesterName"`
+	FileExists    bool   `json:"fileExists"`
+	Created       Time   `json:"created"`
+	Modified      Time   `json:"modified"`
+	Completed     Time   `json:"completed"`
+}
+
+// job is the hub job as a Job of kind (JobUpload, JobDraft, JobDeploy).
+func (h HubJob) job(kind string) Job {
+	return Job{JobID: h.JobID, Status: h.Status, Type: kind, Created: h.Created, Modified: h.Modified, Message: h.Message}
+}
+
 // ErrNotFound is wrapped by the errors of lookups the API has no GET by id
 // for (Draft), when the listing does not have the id.
 var ErrNotFound = errors.New("not found")
@@ -44,26 +64,10 @@ func hubOp(op string) bool {
 	return false
 }
 
-// hubGet GETs path below the Configuration Hub prefix into out.
-func (c *Client) hubGet(ctx context.Context, op, path string, out any) error {
-	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: path, hub: true})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := decodeJSON(resp.Body, out); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("spconfig %s %s: %w", op, path, context.Cause(ctx))
-		}
-		return fmt.Errorf("spconfig %s %s: decode answer: %w", op, path, err)
-	}
-	return nil
-}
-
 // hubCreate POSTs a body that creates something and decodes the answer; it
 // is retried only when the tenant refused it (429, 503).
 func (c *Client) hubCreate(ctx context.Context, op, path, contentType string, body func() (io.Reader, int64), out any) error {
-	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: path, hub: true, contentType: contentType, body: body, policy: retryRefused})
+	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: path, contentType: contentType, body: body, policy: retryRefused})
 	if err != nil {
 		return err
 	}
@@ -76,7 +80,7 @@ func (c *Client) hubCreate(ctx context.Context, op, path, contentType string, bo
 
 // hubDelete DELETEs path below the Configuration Hub prefix (204 expected).
 func (c *Client) hubDelete(ctx context.Context, op, path string) error {
-	resp, err := c.do(ctx, call{op: op, method: http.MethodDelete, path: path, hub: true})
+	resp, err := c.do(ctx, call{op: op, method: http.MethodDelete, path: path})
 	if err != nil {
 		return err
 	}

@@ -9,22 +9,10 @@ import (
 
 // Deploy is a deploy of a draft (DeployResponse).
 type Deploy struct {
-	JobID              string `json:"jobId"`
-	Status             string `json:"status"`
-	Type               string `json:"type"`
-	Message            string `json:"message,omitempty"`
-	RequesterName      string `json:"requesterName"`
-	FileExists         bool   `json:"fileExists"`
-	Created            Time   `json:"created"`
-	Modified           Time   `json:"modified"`
-	Completed          Time   `json:"completed"`
+	HubJob
 	DraftID            string `json:"draftId"`
 	DraftName          string `json:"draftName"`
 	CloudStorageStatus string `json:"cloudStorageStatus,omitempty"`
-}
-
-func (d Deploy) job() Job {
-	return Job{JobID: d.JobID, Status: d.Status, Type: JobDeploy, Created: d.Created, Modified: d.Modified, Message: d.Message}
 }
 
 // StartDeploy starts a deploy of draft draftID (POST /configuration-hub/deploys)
@@ -54,7 +42,7 @@ func (c *Client) DeployStatus(ctx context.Context, id string) (Deploy, error) {
 		return Deploy{}, err
 	}
 	var d Deploy
-	if err := c.hubGet(ctx, opGetDeploy, "/deploys/"+url.PathEscape(id), &d); err != nil {
+	if err := c.getJSON(ctx, opGetDeploy, "/deploys/"+url.PathEscape(id), &d); err != nil {
 		return Deploy{}, err
 	}
 	return d, nil
@@ -65,7 +53,7 @@ func (c *Client) Deploys(ctx context.Context) ([]Deploy, error) {
 	var out struct {
 		Items []Deploy `json:"items"`
 	}
-	err := c.hubGet(ctx, opListDeploys, "/deploys", &out)
+	err := c.getJSON(ctx, opListDeploys, "/deploys", &out)
 	return out.Items, err
 }
 
@@ -98,7 +86,7 @@ func (c *Client) WaitDeploy(ctx context.Context, id string, o WaitOptions) (Depl
 			return Job{}, err
 		}
 		last = d
-		return d.job(), nil
+		return d.job(JobDeploy), nil
 	})
 	return last, err
 }

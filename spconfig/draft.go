@@ -31,15 +31,7 @@ type ApprovalComment struct {
 // backup or upload prepared for this tenant. Message is the server's account
 // of its creation; a FAILED draft's message says what did not resolve.
 type Draft struct {
-	JobID            string            `json:"jobId"`
-	Status           string            `json:"status"`
-	Type             string            `json:"type"`
-	Message          string            `json:"message,omitempty"`
-	RequesterName    string            `json:"requesterName"`
-	FileExists       bool              `json:"fileExists"`
-	Created          Time              `json:"created"`
-	Modified         Time              `json:"modified"`
-	Completed        Time              `json:"completed"`
+	HubJob
 	Name             string            `json:"name"`
 	SourceTenant     string            `json:"sourceTenant"`
 	SourceBackupID   string            `json:"sourceBackupId"`
@@ -49,15 +41,11 @@ type Draft struct {
 	ApprovalComment  []ApprovalComment `json:"approvalComment"`
 }
 
-func (d Draft) job() Job {
-	return Job{JobID: d.JobID, Status: d.Status, Type: JobDraft, Created: d.Created, Modified: d.Modified, Message: d.Message}
-}
-
 // Drafts lists the tenant's drafts (GET /configuration-hub/drafts, no
 // filter: the API filters only by status and approvalStatus).
 func (c *Client) Drafts(ctx context.Context) ([]Draft, error) {
 	var out []Draft
-	err := c.hubGet(ctx, opListDrafts, "/drafts", &out)
+	err := c.getJSON(ctx, opListDrafts, "/drafts", &out)
 	return out, err
 }
 
@@ -152,7 +140,7 @@ func (c *Client) CreateDraft(ctx context.Context, backupID string, o WaitOptions
 		for _, d := range ds {
 			if !seen[d.JobID] {
 				last = d
-				return d.job(), nil
+				return d.job(JobDraft), nil
 			}
 		}
 		return Job{JobID: backupID, Status: StatusNotStarted, Type: JobDraft}, nil
@@ -218,7 +206,7 @@ func (c *Client) WaitDraftApproval(ctx context.Context, id string, o WaitOptions
 			return Job{}, err
 		}
 		last = d
-		j := d.job()
+		j := d.job(JobDraft)
 		j.Type, j.Status = JobDraftApproval, StatusComplete
 		if d.ApprovalStatus == ApprovalPending {
 			j.Status = ApprovalPending

@@ -67,8 +67,7 @@ func (p retryPolicy) retryStatus(code int) bool {
 type call struct {
 	op          string
 	method      string
-	path        string // below the sp-config prefix, e.g. "/export"
-	hub         bool   // path is below the Configuration Hub prefix instead
+	path        string // below the sp-config prefix, e.g. "/export" (the hub's for a hubOp)
 	query       url.Values
 	contentType string
 	body        func() (io.Reader, int64)
@@ -81,7 +80,7 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl call) (*http.Response, error) {
 	u := *c.base
 	u.Path = c.prefix + cl.path
-	if cl.hub {
+	if hubOp(cl.op) { // below the Configuration Hub prefix instead
 		u.Path = c.hubPrefix + cl.path
 	}
 	u.RawQuery = cl.query.Encode()

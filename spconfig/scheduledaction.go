@@ -59,7 +59,7 @@ func (c *Client) CreateScheduledAction(ctx context.Context, p ScheduledActionPay
 // ScheduledActions lists the tenant's scheduled actions.
 func (c *Client) ScheduledActions(ctx context.Context) ([]ScheduledAction, error) {
 	var out []ScheduledAction
-	err := c.hubGet(ctx, opListActions, "/scheduled-actions", &out)
+	err := c.getJSON(ctx, opListActions, "/scheduled-actions", &out)
 	return out, err
 }
 

@@ -15,15 +15,8 @@ const MaxUploads = 10
 // Upload is an uploaded configuration (BackupResponse with backupType
 // UPLOADED). Its JobID is the sourceBackupId of drafts made from it.
 type Upload struct {
-	JobID              string `json:"jobId"`
-	Status             string `json:"status"`
-	Type               string `json:"type"`
+	HubJob
 	Tenant             string `json:"tenant"`
-	RequesterName      string `json:"requesterName"`
-	FileExists         bool   `json:"fileExists"`
-	Created            Time   `json:"created"`
-	Modified           Time   `json:"modified"`
-	Completed          Time   `json:"completed"`
 	Name               string `json:"name"`
 	UserCanDelete      bool   `json:"userCanDelete"`
 	IsPartial          bool   `json:"isPartial"`
@@ -31,10 +24,6 @@ type Upload struct {
 	HydrationStatus    string `json:"hydrationStatus"`
 	TotalObjectCount   int64  `json:"totalObjectCount"`
 	CloudStorageStatus string `json:"cloudStorageStatus,omitempty"`
-}
-
-func (u Upload) job() Job {
-	return Job{JobID: u.JobID, Status: u.Status, Type: JobUpload, Created: u.Created, Modified: u.Modified}
 }
 
 // StartUpload uploads doc, an SP-Config export document (the same file the
@@ -68,7 +57,7 @@ func (c *Client) UploadStatus(ctx context.Context, id string) (Upload, error) {
 		return Upload{}, err
 	}
 	var u Upload
-	if err := c.hubGet(ctx, opGetUpload, "/backups/uploads/"+url.PathEscape(id), &u); err != nil {
+	if err := c.getJSON(ctx, opGetUpload, "/backups/uploads/"+url.PathEscape(id), &u); err != nil {
 		return Upload{}, err
 	}
 	return u, nil
@@ -77,7 +66,7 @@ func (c *Client) UploadStatus(ctx context.Context, id string) (Upload, error) {
 // Uploads lists the tenant's uploaded configurations.
 func (c *Client) Uploads(ctx context.Context) ([]Upload, error) {
 	var out []Upload
-	err := c.hubGet(ctx, opListUploads, "/backups/uploads", &out)
+	err := c.getJSON(ctx, opListUploads, "/backups/uploads", &out)
 	return out, err
 }
 
@@ -109,14 +98,14 @@ func (c *Client) UploadBackup(ctx context.Context, doc []byte, name string, o Wa
 // WaitUpload polls upload id until it is done, like the second half of
 // UploadBackup.
 func (c *Client) WaitUpload(ctx context.Context, id string, o WaitOptions) (Upload, error) {
-	last := Upload{JobID: id}
+	last := Upload{HubJob: HubJob{JobID: id}}
 	_, err := c.wait(ctx, JobUpload, id, o, func(ctx context.Context, id string) (Job, error) {
 		cur, err := c.UploadStatus(ctx, id)
 		if err != nil {
 			return Job{}, err
 		}
 		last = cur
-		return cur.job(), nil
+		return cur.job(JobUpload), nil
 	})
 	return last, err
 }
