@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,32 +13,16 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// hubRoot mounts the v2025 Configuration Hub path files the client calls, as
-// idn/sailpoint-api.v2025.yaml does (the scheduled action's path parameter is
-// named scheduledActionId in its file).
-const hubRoot = `openapi: 3.0.1
-info: {title: v2025 Configuration Hub subset (test), version: v2025}
-servers:
-- url: https://{tenant}.api.identitynow.com/v2025
-  variables: {tenant: {default: sailpoint}}
-paths:
-  /configuration-hub/backups/uploads: {$ref: ./v2025/paths/configuration-hub/backup-uploads.yaml}
-  /configuration-hub/backups/uploads/{id}: {$ref: ./v2025/paths/configuration-hub/backup-uploads-id.yaml}
-  /configuration-hub/scheduled-actions: {$ref: ./v2025/paths/configuration-hub/scheduled-actions.yaml}
-  /configuration-hub/scheduled-actions/{scheduledActionId}: {$ref: ./v2025/paths/configuration-hub/scheduled-actions-id.yaml}
-  /configuration-hub/drafts: {$ref: ./v2025/paths/configuration-hub/draft.yaml}
-  /configuration-hub/drafts/{id}: {$ref: ./v2025/paths/configuration-hub/draft-id.yaml}
-  /configuration-hub/deploys: {$ref: ./v2025/paths/configuration-hub/deploy.yaml}
-  /configuration-hub/deploys/{id}: {$ref: ./v2025/paths/configuration-hub/deploy-id.yaml}
-components:
-  securitySchemes:
-    userAuth:
-      type: oauth2
-      flows:
-        clientCredentials:
-          tokenUrl: https://example-tenant.api.identitynow.com/oauth/token
-          scopes: {"sp:scopes:all": "access to all scopes"}
-`
+// hubRoot is testdata/confighub-root.yaml: the v2025 Configuration Hub
+// path files the client calls, mounted as the v2025 root mounts them.
+func hubRoot(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("testdata/confighub-root.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
 
 // hubAPI answers every Configuration Hub call with a canned valid body; the
 // draft list holds a draft of up-1 only while a scheduled action exists.
@@ -95,7 +80,7 @@ func TestHubRequestsMatchOpenAPI(t *testing.T) {
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
 	root := filepath.Join(dir, "hub-root.yaml")
-	doc, err := loader.LoadFromDataWithPath([]byte(hubRoot), &url.URL{Path: filepath.ToSlash(root)})
+	doc, err := loader.LoadFromDataWithPath(hubRoot(t), &url.URL{Path: filepath.ToSlash(root)})
 	if err != nil {
 		t.Fatalf("load Configuration Hub spec: %v", err)
 	}

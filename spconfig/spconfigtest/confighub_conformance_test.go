@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,32 +14,17 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// hubRoot mounts the v2025 Configuration Hub path files this fake serves as
-// idn/sailpoint-api.v2025.yaml does (the scheduled action's path parameter is
-// named scheduledActionId in its file), with the root's security scheme.
-const hubRoot = `openapi: 3.0.1
-info: {title: v2025 Configuration Hub subset (test), version: v2025}
-servers:
-- url: https://{tenant}.api.identitynow.com/v2025
-  variables: {tenant: {default: sailpoint}}
-paths:
-  /configuration-hub/backups/uploads: {$ref: ./v2025/paths/configuration-hub/backup-uploads.yaml}
-  /configuration-hub/backups/uploads/{id}: {$ref: ./v2025/paths/configuration-hub/backup-uploads-id.yaml}
-  /configuration-hub/scheduled-actions: {$ref: ./v2025/paths/configuration-hub/scheduled-actions.yaml}
-  /configuration-hub/scheduled-actions/{scheduledActionId}: {$ref: ./v2025/paths/configuration-hub/scheduled-actions-id.yaml}
-  /configuration-hub/drafts: {$ref: ./v2025/paths/configuration-hub/draft.yaml}
-  /configuration-hub/drafts/{id}: {$ref: ./v2025/paths/configuration-hub/draft-id.yaml}
-  /configuration-hub/deploys: {$ref: ./v2025/paths/configuration-hub/deploy.yaml}
-  /configuration-hub/deploys/{id}: {$ref: ./v2025/paths/configuration-hub/deploy-id.yaml}
-components:
-  securitySchemes:
-    userAuth:
-      type: oauth2
-      flows:
-        clientCredentials:
-          tokenUrl: https://example-tenant.api.identitynow.com/oauth/token
-          scopes: {"sp:scopes:all": "access to all scopes"}
-`
+// hubRoot is ../testdata/confighub-root.yaml (shared with the client's
+// OpenAPI test): the v2025 Configuration Hub path files this fake serves,
+// mounted as the v2025 root mounts them.
+func hubRoot(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/confighub-root.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
 
 // TestConformanceConfigurationHub drives every Configuration Hub endpoint
 // under each version prefix and validates each response against the v2025
@@ -48,7 +34,7 @@ func TestConformanceConfigurationHub(t *testing.T) {
 	dir := specDir(t)
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
-	spec, err := loader.LoadFromDataWithPath([]byte(hubRoot), &url.URL{Path: filepath.ToSlash(filepath.Join(dir, "hub-root.yaml"))})
+	spec, err := loader.LoadFromDataWithPath(hubRoot(t), &url.URL{Path: filepath.ToSlash(filepath.Join(dir, "hub-root.yaml"))})
 	if err != nil {
 		t.Fatalf("load Configuration Hub spec: %v", err)
 	}
