@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
@@ -52,25 +51,7 @@ func benchRunner(b *testing.B, dir, url string) *Runner {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	c, err := config.Load(cfgPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sec, err := c.ResolveSecrets(func(k string) string {
-		return map[string]string{"B_ID": "promoter", "B_SECRET": "promoter-secret"}[k]
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := OpenStore(context.Background(), c, sec, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := NewRunner(c, sec, "", store, Env{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return runBenchRunner(b, dir)
 }
 
 func BenchmarkExport(b *testing.B) {

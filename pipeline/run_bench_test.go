@@ -98,6 +98,8 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
+// runBenchRunner opens the runner of dir/promotion.yaml (the B_ID and
+// B_SECRET variables resolved), as a promoter process would.
 func runBenchRunner(b *testing.B, dir string) *Runner {
 	c, err := config.Load(filepath.Join(dir, "promotion.yaml"))
 	if err != nil {
