@@ -78,16 +78,7 @@ func (t *Tenant) planHubLocked(doc *spconfig.ExportDocument, assignIDs bool) []*
 			p.errs = append(p.errs, newMessage("", "invalid object: "+err.Error(), nil))
 			continue
 		}
-		p.obj, p.existing = o, t.objects[o.Key]
-		if p.existing != nil {
-			p.id, p.selfName = p.existing.ID, p.existing.SelfName
-		} else if assignIDs {
-			p.id, p.selfName = t.targetIdentityLocked(o)
-		}
-		inDoc[extKey{o.Type, o.Key.Name}] = p
-		if o.SelfName != o.Key.Name {
-			inDoc[extKey{o.Type, o.SelfName}] = p
-		}
+		t.placeLocked(p, o, assignIDs, inDoc)
 	}
 	for _, p := range plan {
 		if p.obj != nil {

@@ -161,6 +161,22 @@ func (t *Tenant) backupLocked(j *job, now time.Time) string {
 // (new objects get ids only for a real import) and resolves its references by
 // name, in this import and then in this tenant. It returns the entries in
 // import order, each with its errors.
+// placeLocked sets what planned object p becomes in this tenant: o, over
+// the existing object of its key (keeping its id) or, when assignID, under a
+// new id; and registers it under its names in inDoc for references.
+func (t *Tenant) placeLocked(p *planned, o *object, assignID bool, inDoc map[extKey]*planned) {
+	p.obj, p.existing = o, t.objects[o.Key]
+	if p.existing != nil {
+		p.id, p.selfName = p.existing.ID, p.existing.SelfName
+	} else if assignID {
+		p.id, p.selfName = t.targetIdentityLocked(o)
+	}
+	inDoc[extKey{o.Type, o.Key.Name}] = p
+	if o.SelfName != o.Key.Name {
+		inDoc[extKey{o.Type, o.SelfName}] = p
+	}
+}
+
 func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.ImportOptions, defaults []defaultRef, preview bool) []*planned {
 	var plan []*planned
 	for _, e := range doc.Objects {
@@ -191,16 +207,7 @@ func (t *Tenant) planImportLocked(doc *spconfig.ExportDocument, opts *spconfig.I
 			p.errs = append(p.errs, newMessage("INVALID_OBJECT", fmt.Sprintf("Object [%s, %s] is invalid: %v", e.Self.ID, e.Self.Name, err), nil))
 			continue
 		}
-		p.obj, p.existing = o, t.objects[o.Key]
-		if p.existing != nil {
-			p.id, p.selfName = p.existing.ID, p.existing.SelfName
-		} else if !preview {
-			p.id, p.selfName = t.targetIdentityLocked(o)
-		}
-		inDoc[extKey{o.Type, o.Key.Name}] = p
-		if o.SelfName != o.Key.Name {
-			inDoc[extKey{o.Type, o.SelfName}] = p
-		}
+		t.placeLocked(p, o, !preview, inDoc)
 	}
 	for _, p := range plan {
 		if p.obj != nil {
