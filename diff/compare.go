@@ -223,6 +223,16 @@ func Compare(old, new []spconfig.Entry, o Options) (res Result, err error) {
 	// A restricted comparison sorts only the entries it compares: a plan or
 	// a verify compares a few changed objects of large sets (issue 18).
 	oi, ni := sortedIndex(old, o.Restrict), sortedIndex(new, o.Restrict)
+	for _, side := range []struct {
+		es  []spconfig.Entry
+		pos []int
+	}{{old, oi}, {new, ni}} {
+		for _, i := range side.pos {
+			if side.es[i].IsThin() {
+				return Result{}, fmt.Errorf("diff compare: %s has no bytes to compare (a thin entry)", side.es[i].Key())
+			}
+		}
+	}
 	var changes []Change
 	unchanged := map[string]int{}
 	var oldOnly, newOnly []*spconfig.Entry

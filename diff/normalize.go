@@ -76,20 +76,16 @@ func buildIndex(sets ...[]spconfig.Entry) idIndex {
 // claimEntry claims the ids of one entry (see buildIndex).
 func claimEntry(e spconfig.Entry, claim func(id string, info idInfo, isStrong bool)) {
 	info := idInfo{Token: tokenFor(e.Key()), Name: e.Key().Name}
-	if e.Self.ID != "" && bytes.Contains(e.Object(), []byte(`"id":"`+e.Self.ID+`"`)) {
-		claim(e.Self.ID, info, true) // the usual case: object.id equals self.id
+	c := e.IDClaims()
+	if c.Self != "" && c.SelfInObject {
+		claim(c.Self, info, true) // the usual case: object.id equals self.id
 		return
 	}
-	if e.Self.ID != "" {
-		claim(e.Self.ID, info, false)
+	if c.Self != "" {
+		claim(c.Self, info, false)
 	}
-	var o struct {
-		ID any `json:"id"`
-	}
-	if json.Unmarshal(e.Object(), &o) == nil {
-		if s, ok := o.ID.(string); ok && s != "" && s != e.Self.ID {
-			claim(s, info, true)
-		}
+	if c.Object != "" && c.Object != c.Self {
+		claim(c.Object, info, true)
 	}
 }
 

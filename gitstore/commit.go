@@ -1019,7 +1019,19 @@ func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
 // that are semantically unchanged keep their stored bytes; files of objects
 // that are gone are deleted. It returns the zero Hash when nothing changed.
 func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s CommitSpec) (Hash, error) {
-	changes, err := r.tenantChanges(tenant, types, entries, s)
+	files := make([]File, len(entries))
+	for i, e := range entries {
+		files[i].Entry = e
+	}
+	return r.WriteTenantFiles(ctx, tenant, types, files, s)
+}
+
+// WriteTenantFiles is WriteTenant of files whose entries may be thin
+// (ReadTenantEntries): a thin entry's file is its blob (File.Blob), kept
+// when the stored file is that blob and read from the repository otherwise.
+// Only File.Entry and File.Blob are used.
+func (r *Repo) WriteTenantFiles(ctx context.Context, tenant string, types []string, files []File, s CommitSpec) (Hash, error) {
+	changes, err := r.tenantChanges(tenant, types, files, s)
 	if err != nil {
 		return Hash{}, err
 	}
@@ -1029,14 +1041,25 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 	return r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes, AllowEmpty: s.AllowEmpty})
 }
 
-// tenantChanges is WriteTenant without the commit: the changes that make
-// tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match entries
-// for every type in types.
-func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.Entry, s CommitSpec) ([]Change, error) {
+// tenantChanges is WriteTenantFiles without the commit: the changes that
+// make tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match
+// files for every type in types.
+func (r *Repo) tenantChanges(tenant string, types []string, files []File, s CommitSpec) ([]Change, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("write tenant: %w", err)
 	}
-	if err := checkEntries(entries); err != nil {
+	entries := make([]spconfig.Entry, len(files))
+	var full []spconfig.Entry
+	for i, f := range files {
+		entries[i] = f.Entry
+		switch {
+		case !f.Entry.IsThin():
+			full = append(full, f.Entry)
+		case f.Blob.IsZero():
+			return nil, fmt.Errorf("write tenant %s: objects[%d] (%s) is a thin entry without a blob: internal error, nothing was written", tenant, i, f.Entry.Key())
+		}
+	}
+	if err := checkEntries(full); err != nil {
 		return nil, fmt.Errorf("write tenant %s: %w; nothing was written", tenant, err)
 	}
 	inTypes := map[string]bool{}
@@ -1086,23 +1109,37 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 			}
 		}
 	}
-	same := r.sameFiles(entries, names, dir, stored)
+	same := r.sameFiles(files, names, dir, stored)
 	var changes []Change
 	keep := make(map[string]bool, len(entries))
-	for i, e := range entries {
+	for i, f := range files {
 		p := dir + "/" + names[i]
 		keep[p] = true
 		if same[i] {
 			continue
 		}
-		data := EncodeFile(e)
+		e := f.Entry
+		var data []byte
+		if e.IsThin() {
+			if data, err = r.blob(f.Blob); err != nil {
+				return nil, fmt.Errorf("write tenant %s: read the file of %s: %w", tenant, e.Key(), err)
+			}
+		} else {
+			data = EncodeFile(e)
+		}
 		if old, ok := stored[p]; ok {
 			oldData, err := r.blob(Hash(old.Hash))
 			if err != nil {
 				return nil, err
 			}
-			if oe, err := DecodeFile(p, oldData); err == nil && SemanticEqual(oe, e) {
-				continue
+			if oe, err := DecodeFile(p, oldData); err == nil {
+				if e.IsThin() {
+					if ne, err := DecodeFile(p, data); err == nil && SemanticEqual(oe, ne) {
+						continue
+					}
+				} else if SemanticEqual(oe, e) {
+					continue
+				}
 			}
 		}
 		// collision-detecting SHA-1, as git's own ids: the id is also the
@@ -1119,43 +1156,43 @@ func (r *Repo) tenantChanges(tenant string, types []string, entries []spconfig.E
 	return changes, nil
 }
 
-// sameFiles reports, for each entry, whether the stored file at its path
-// (dir/names[i]) holds exactly its file: its entry is known with the same
-// bytes (read or written earlier in this process), or its file hashes to
-// the stored blob id (through crypto/sha1, as a snapshot compares). The
-// files are encoded and hashed by one worker per CPU, each in a buffer of its
-// own, and the entries found equal are remembered in the decode cache.
-func (r *Repo) sameFiles(entries []spconfig.Entry, names []string, dir string, stored map[string]object.TreeEntry) []bool {
-	same := make([]bool, len(entries))
+// sameFiles reports, for each file, whether the stored file at its path
+// (dir/names[i]) holds exactly its file: a thin entry's blob is the stored
+// one, or a full entry's file hashes to the stored blob id (through
+// crypto/sha1, as a snapshot compares). The files are encoded and hashed by
+// one worker per CPU, each in a buffer of its own, and the entries found
+// equal are remembered in the decode cache.
+func (r *Repo) sameFiles(files []File, names []string, dir string, stored map[string]object.TreeEntry) []bool {
+	same := make([]bool, len(files))
 	if len(stored) == 0 {
 		return same
 	}
 	work := func(lo, hi int) {
 		var buf []byte
 		for i := lo; i < hi; i++ {
-			e := entries[i]
+			f := files[i]
 			old, ok := stored[dir+"/"+names[i]]
 			if !ok {
 				continue
 			}
-			if d, ok := r.decoded.get(Hash(old.Hash)); ok && bytes.Equal(d.entry.Raw, e.Raw) {
-				same[i] = true
+			if f.Entry.IsThin() {
+				same[i] = f.Blob == Hash(old.Hash)
 				continue
 			}
 			var h Hash
-			if h, buf = entryFileHash(e, buf); h == Hash(old.Hash) {
-				r.decoded.remember(Hash(old.Hash), e)
+			if h, buf = entryFileHash(f.Entry, buf); h == Hash(old.Hash) {
+				r.decoded.remember(Hash(old.Hash), f.Entry)
 				same[i] = true
 			}
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/1024))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(files)/1024))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work(w*len(entries)/workers, (w+1)*len(entries)/workers)
+			work(w*len(files)/workers, (w+1)*len(files)/workers)
 		}()
 	}
 	wg.Wait()

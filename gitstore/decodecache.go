@@ -9,86 +9,65 @@ import (
 // A run reads the same object files many times: the desired state, the
 // applied state, the source folder for the id index, the drift reference
 // (whose files are the live objects, the same blobs as a baseline), again in
-// verify. ReadTenant reads and decodes each blob once per process; a blob's
-// content never changes, so a cached file is the file. Only successful
-// decodes are kept, so a broken file is reported under the path it is read
-// from.
+// verify. ReadTenantEntries decodes each blob once per process and keeps its
+// thin entry (spconfig.Entry.Thin: self, key and id claims, no bytes), so
+// the cache of a tenant of 50,000 objects is a few megabytes, not the
+// tenant (issue 18); a blob's content never changes, so a cached entry is
+// the file's. Only successful decodes are kept, so a broken file is
+// reported under the path it is read from.
 
 // The caches of a Repo (decoded files, trees, the index it wrote last) hold
 // what one run reads: they are dropped when the repository lock is released
 // (dropCaches), so a long-running daemon keeps nothing between its runs.
 //
-// decodeCacheBytes bounds one generation of the cache (file and entry
-// bytes). When it is full the generation becomes the old one; files found in
-// the old generation move to the new.
-const decodeCacheBytes = 256 << 20
+// decodeCacheEntries bounds one generation of the cache. When it is full
+// the generation becomes the old one; files found in the old generation
+// move to the new.
+const decodeCacheEntries = 1 << 18
 
 type decodeCache struct {
 	mu        sync.Mutex
-	cur, prev map[Hash]decodedBlob
-	size      int
+	cur, prev map[Hash]spconfig.Entry // thin entries
 }
 
-type decodedBlob struct {
-	entry spconfig.Entry
-	data  []byte // nil for a remembered entry: the file is EncodeFile(entry)
-}
-
-func (c *decodeCache) get(h Hash) (decodedBlob, bool) {
+func (c *decodeCache) get(h Hash) (spconfig.Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, ok := c.cur[h]; ok {
-		return d, true
+	if e, ok := c.cur[h]; ok {
+		return e, true
 	}
-	d, ok := c.prev[h]
+	e, ok := c.prev[h]
 	if ok {
-		c.putLocked(h, d)
+		c.putLocked(h, e)
 	}
-	return d, ok
-}
-
-func (c *decodeCache) put(h Hash, d decodedBlob) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.putLocked(h, d)
+	return e, ok
 }
 
 // remember records that blob h is the file of entry e (EncodeFile(e) hashes
-// to h), so reading that file later needs neither the blob nor a decode: a
-// parsed entry's Raw is the compact form of its file, and decoding a file is
-// NewEntry of its compact form.
+// to h), so reading that file later as a thin entry needs neither the blob
+// nor a decode: a parsed entry's Raw is the compact form of its file, and
+// decoding a file is NewEntry of its compact form.
 func (c *decodeCache) remember(h Hash, e spconfig.Entry) {
-	if len(e.Object()) == 0 {
+	if !e.IsThin() && len(e.Object()) == 0 {
 		return
 	}
-	c.put(h, decodedBlob{entry: e})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(h, e.Thin())
 }
 
-func (c *decodeCache) putLocked(h Hash, d decodedBlob) {
-	n := len(d.data) + len(d.entry.Raw)
-	if c.cur == nil || c.size+n > decodeCacheBytes {
-		c.prev, c.cur, c.size = c.cur, map[Hash]decodedBlob{}, 0
+func (c *decodeCache) putLocked(h Hash, e spconfig.Entry) {
+	if c.cur == nil || len(c.cur) >= decodeCacheEntries {
+		c.prev, c.cur = c.cur, make(map[Hash]spconfig.Entry, 1024)
 	}
-	c.cur[h] = d
-	c.size += n
-}
-
-// cachedFile returns the entry and bytes of the object file with blob id h
-// when it was read or remembered before; without withData the bytes of a
-// remembered entry are not rebuilt (nil). Callers must not modify the bytes.
-func (r *Repo) cachedFile(h Hash, withData bool) (spconfig.Entry, []byte, bool) {
-	d, ok := r.decoded.get(h)
-	if ok && d.data == nil && withData {
-		return d.entry, EncodeFile(d.entry), true
-	}
-	return d.entry, d.data, ok
+	c.cur[h] = e
 }
 
 // clear drops every cached file.
 func (c *decodeCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cur, c.prev, c.size = nil, nil, 0
+	c.cur, c.prev = nil, nil
 }
 
 // dropCaches empties the caches at the end of a run (see above).

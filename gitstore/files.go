@@ -326,6 +326,8 @@ func checkEntries(entries []spconfig.Entry) error {
 	for i, e := range entries {
 		var err error
 		switch {
+		case e.IsThin():
+			err = errors.New("entry is thin (it has no bytes): internal error, load it before writing it")
 		case len(e.Raw) < 2 || e.Raw[0] != '{' || e.Raw[len(e.Raw)-1] != '}':
 			err = errors.New("entry is not a JSON object")
 		case e.Self.Type == "":

@@ -112,7 +112,8 @@ type File struct {
 	Path  string // repository-relative, e.g. tenants/dev/SOURCE/Active Directory.json
 	Rel   string // relative to the tenant folder, e.g. SOURCE/Active Directory.json
 	Entry spconfig.Entry
-	Data  []byte // exact file bytes
+	Data  []byte // exact file bytes (nil with a thin entry)
+	Blob  Hash   // the file's git blob id (zero for a file not read from a commit)
 }
 
 // CommitInfo describes a commit.
@@ -709,19 +710,24 @@ func checkTenant(tenant string) error {
 }
 
 // ReadTenant returns every object file under tenants/<tenant>/<TYPE>/ at rev,
-// sorted by path (none for the zero rev). Decode errors name the file.
+// sorted by path (none for the zero rev), with its bytes and full entry.
+// Decode errors name the file.
 func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
-	return r.readTenant(rev, tenant, true)
+	files, err := r.readTenant(rev, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return files, r.Load(files)
 }
 
-// ReadTenantEntries is ReadTenant without the file bytes (File.Data is
-// nil): a file whose entry is in the decode cache is neither read nor
-// re-encoded.
+// ReadTenantEntries is ReadTenant with thin entries (spconfig.Entry.Thin)
+// and no file bytes: a file whose entry is in the decode cache is not read
+// at all. Load reads the bytes of the files a caller compares.
 func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]File, error) {
-	return r.readTenant(rev, tenant, false)
+	return r.readTenant(rev, tenant)
 }
 
-func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error) {
+func (r *Repo) readTenant(rev Hash, tenant string) ([]File, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("read tenant: %w", err)
 	}
@@ -761,21 +767,47 @@ func (r *Repo) readTenant(rev Hash, tenant string, withData bool) ([]File, error
 			}
 			rel := t.Name + "/" + e.Name
 			full := dir + "/" + rel
-			ent, data, ok := r.cachedFile(Hash(e.Hash), withData)
+			ent, ok := r.decoded.get(Hash(e.Hash))
 			if !ok {
-				if data, err = r.blob(Hash(e.Hash)); err != nil {
+				data, err := r.blob(Hash(e.Hash))
+				if err != nil {
 					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
 				}
 				if ent, err = DecodeFile(full, data); err != nil {
 					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 				}
-				r.decoded.put(Hash(e.Hash), decodedBlob{entry: ent, data: data})
+				ent = ent.Thin()
+				r.decoded.remember(Hash(e.Hash), ent)
 			}
-			files = append(files, File{Path: full, Rel: rel, Entry: ent, Data: data})
+			files = append(files, File{Path: full, Rel: rel, Entry: ent, Blob: Hash(e.Hash)})
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
+}
+
+// Load gives each file with a thin entry (ReadTenantEntries) its bytes and
+// full entry, read by its blob id; the others are left as they are.
+func (r *Repo) Load(files []File) error {
+	for i := range files {
+		f := &files[i]
+		if !f.Entry.IsThin() {
+			continue
+		}
+		if f.Blob.IsZero() {
+			return fmt.Errorf("read %s: no blob id to read it by", f.Path)
+		}
+		data, err := r.blob(f.Blob)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		e, err := DecodeFile(f.Path, data)
+		if err != nil {
+			return err
+		}
+		f.Entry, f.Data = e, data
+	}
+	return nil
 }
 
 // ChangedPaths lists the repository-relative files under prefix that differ

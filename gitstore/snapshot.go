@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
@@ -37,10 +38,13 @@ type Snapshot struct {
 	counts map[string]int
 	err    error // the first failed Add; sticky
 
-	// Remember keeps the added entries whose files are unchanged in the
-	// repository's decode cache, so reading the folder later in the same
-	// process (a run's plan indexes the source folder) reads no blob. It
-	// holds those entries in memory until then; a plain export leaves it off.
+	written map[string]spconfig.Entry // path -> thin entry of a changed file (Remember), between Changes and Commit
+
+	// Remember keeps the added entries in the repository's decode cache as
+	// thin entries (those whose files are unchanged at once, the changed
+	// ones when they are committed), so reading the folder later in the
+	// same process as thin entries (a run's plan indexes the source folder,
+	// its observations are read back) reads no blob.
 	Remember bool
 }
 
@@ -54,6 +58,7 @@ type snapRec struct {
 	raw     []byte // the entry's bytes when they are not recoverable from data or the stored blob
 	stored  Hash   // the stored blob at plain whose content equals data (zero when none)
 	changed bool
+	thin    spconfig.Entry // with Remember, the thin entry of a changed file (remembered once it is written)
 }
 
 // NewSnapshot starts a snapshot of tenants/<tenant>/<TYPE>/ for the given
@@ -103,9 +108,11 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 	return sn, nil
 }
 
-// SetSpec sets the commit's message and trailers (known to an export only
+// SetSpec sets the commit's message, trailers and AllowEmpty (known to an export only
 // after its download); the branch and base stay those given to NewSnapshot.
-func (sn *Snapshot) SetSpec(s CommitSpec) { sn.spec.Message, sn.spec.Trailers = s.Message, s.Trailers }
+func (sn *Snapshot) SetSpec(s CommitSpec) {
+	sn.spec.Message, sn.spec.Trailers, sn.spec.AllowEmpty = s.Message, s.Trailers, s.AllowEmpty
+}
 
 // Counts returns the number of entries added per type.
 func (sn *Snapshot) Counts() map[string]int { return sn.counts }
@@ -118,8 +125,30 @@ func (sn *Snapshot) Len() int { return len(sn.recs) }
 // whose stored file cannot be read to compare it. Errors are sticky: every
 // later Add and Commit return the first one, and nothing is written.
 func (sn *Snapshot) Add(e spconfig.Entry) error {
+	_, _, err := sn.AddBlob(e)
+	return err
+}
+
+// BlobState says where the file of an added entry is (Snapshot.AddBlob).
+type BlobState int
+
+const (
+	// BlobStored: the repository holds the file's blob already (the stored
+	// file is byte-equal).
+	BlobStored BlobState = iota
+	// BlobWritten: the file changed; Commit writes its blob.
+	BlobWritten
+	// BlobKept: a semantically equal stored file with other bytes stays, so
+	// the entry's own file is never written.
+	BlobKept
+)
+
+// AddBlob is Add that also returns the blob id of the entry's file and where
+// that blob is. A snapshot with Remember keeps the entries of the blobs it
+// stores in the decode cache as thin entries (see ReadTenantEntries).
+func (sn *Snapshot) AddBlob(e spconfig.Entry) (Hash, BlobState, error) {
 	if sn.err != nil {
-		return sn.err
+		return Hash{}, BlobKept, sn.err
 	}
 	i := len(sn.recs)
 	if err := checkEntries([]spconfig.Entry{e}); err != nil {
@@ -128,11 +157,11 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 			de.Index = i
 		}
 		sn.err = fmt.Errorf("write tenant %s: %w; nothing was written", sn.tenant, err)
-		return sn.err
+		return Hash{}, BlobKept, sn.err
 	}
 	if !sn.inTypes[e.Self.Type] {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", sn.tenant, i, e.Key(), e.Self.Type, strings.Join(sn.types, ", "))
-		return sn.err
+		return Hash{}, BlobKept, sn.err
 	}
 	sn.counts[e.Self.Type]++
 	k := e.Key()
@@ -155,7 +184,7 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 	}
 	if err != nil {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
-		return sn.err
+		return Hash{}, BlobKept, sn.err
 	}
 	switch {
 	case same == hashEqual:
@@ -167,9 +196,18 @@ func (sn *Snapshot) Add(e spconfig.Entry) error {
 		rec.raw = e.Raw // the stored bytes stay; the entry's own are kept in case its name changes
 	default:
 		rec.data, rec.changed = data, true
+		if sn.Remember {
+			rec.thin = e.Thin()
+		}
 	}
 	sn.recs = append(sn.recs, rec)
-	return nil
+	switch same {
+	case hashEqual:
+		return h, BlobStored, nil
+	case semanticEqual:
+		return h, BlobKept, nil
+	}
+	return h, BlobWritten, nil
 }
 
 type equality int
@@ -222,14 +260,27 @@ func (sn *Snapshot) entry(rec *snapRec) (spconfig.Entry, error) {
 
 // Commit writes the files that changed, deletes the files of the written
 // types whose objects are gone, and commits like WriteTenant. It returns the
-// zero Hash when nothing changed.
+// zero Hash when nothing changed (unless the spec allows an empty commit).
 func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 	changes, err := sn.Changes()
-	if err != nil || len(changes) == 0 {
+	s := sn.spec
+	if err != nil || (len(changes) == 0 && !s.AllowEmpty) {
 		return Hash{}, err
 	}
-	s := sn.spec
-	return sn.r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes})
+	c, err := sn.r.Commit(ctx, CommitSpec{Branch: s.Branch, Base: s.Base, Message: s.Message, Trailers: s.Trailers, Changes: changes, AllowEmpty: s.AllowEmpty})
+	if err == nil && sn.Remember {
+		for _, ch := range changes {
+			if ch.Content != nil {
+				if e, ok := sn.written[ch.Path]; ok {
+					// collision-detecting SHA-1, as git's own ids: the id is
+					// the key of the decode cache
+					sn.r.decoded.remember(Hash(plumbing.ComputeHash(plumbing.BlobObject, ch.Content)), e)
+				}
+			}
+		}
+	}
+	sn.written = nil
+	return c, err
 }
 
 // Changes is Commit without the commit: the changes the snapshot makes (a
@@ -239,6 +290,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		return nil, sn.err
 	}
 	dir := TenantDir(sn.tenant) + "/"
+	sn.written = map[string]spconfig.Entry{}
 	keep := make(map[string]bool, len(sn.recs))
 	var changes []Change
 	var collided []int
@@ -251,6 +303,9 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		keep[dir+rec.plain] = true
 		if rec.changed {
 			changes = append(changes, Change{Path: dir + rec.plain, Content: rec.data})
+			if rec.thin.IsThin() {
+				sn.written[dir+rec.plain] = rec.thin
+			}
 		}
 	}
 	if len(collided) > 0 {

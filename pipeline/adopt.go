@@ -115,17 +115,20 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 	}
 	var changes []gitstore.Change
 	var paths, types []string
-	var live []spconfig.Entry
+	var live []gitstore.File
 	gone := map[spconfig.Key]bool{}
 	for _, it := range picked {
 		path := it.Path
 		if path == "" {
 			path = pathOf[it.key]
 		}
-		e, ok := st.obs.live[it.key]
+		e, ok, err := r.liveEntry(st.obs, it.key)
+		if err != nil {
+			return "", "", err
+		}
 		if ok {
 			changes = append(changes, gitstore.Change{Path: path, Content: gitstore.EncodeFile(e)})
-			live = append(live, e)
+			live = append(live, st.obs.live[it.key])
 		} else {
 			changes = append(changes, gitstore.Change{Path: path})
 			gone[it.key] = true
@@ -174,7 +177,7 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 		return "", "", fmt.Errorf("commit adoption: %w", err)
 	}
 	objs := referenceWith(st.ref, types, live)
-	objs = slices.DeleteFunc(objs, func(e spconfig.Entry) bool { return gone[e.Key()] })
+	objs = slices.DeleteFunc(objs, func(f gitstore.File) bool { return gone[f.Entry.Key()] })
 	if _, err := r.recordReference(ctx, st.obs, "adopt", types, objs); err != nil {
 		return "", "", err
 	}

@@ -341,13 +341,10 @@ func (r *Runner) failedImport(ctx context.Context, res *Result, rec *Record, je 
 	rec.Message = err.Error()
 	// What landed is the target's state now: observe it as the reference,
 	// so it is neither drift nor offered again.
-	obs, oerr := r.observe(ctx, "verify", false)
+	obs, oerr := r.observe(ctx, "verify", false, pipelineTypes(r.Pipeline)...)
 	rec.VerifyJob = obs.job
 	if oerr == nil {
-		var c gitstore.Hash
-		if c, oerr = r.recordReference(ctx, obs, "verify", pipelineTypes(r.Pipeline), obs.entries()); oerr == nil {
-			rec.Observed = hashOrEmpty(c)
-		}
+		rec.Observed = hashOrEmpty(obs.commit)
 	}
 	if ferr := r.finishRecord(rec, false); ferr != nil {
 		return fmt.Errorf("%w (and recording it failed: %v)", err, ferr)
@@ -416,43 +413,31 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
 		types := pipelineTypes(r.Pipeline)
-		// The desired state and the source index are read from the
-		// repository while the tenant exports (issue 18).
-		var (
-			desired     map[spconfig.Key]gitstore.File
-			desiredList []spconfig.Entry
-			srcIndex    []spconfig.Entry
-			readErr     error
-			read        = make(chan struct{})
-		)
-		go func() {
-			defer close(read)
-			if desired, desiredList, readErr = r.managed(commitView(rev), types); readErr == nil {
-				srcIndex, readErr = r.sourceIndex(commitView(rev))
-			}
-		}()
+		// The desired state and the source index are read before the export
+		// (which reads the observed ref as it arrives); within a run their
+		// entries are in the decode cache, so this reads no blob.
+		desired, desiredList, err := r.managed(commitView(rev), types)
+		if err != nil {
+			return "", "", err
+		}
+		srcIndex, err := r.sourceIndex(commitView(rev))
+		if err != nil {
+			return "", "", err
+		}
 		// The whole pipeline scope is re-exported so ids translate through
 		// complete indexes, as in the plan; it becomes the drift reference.
-		obs, err := r.observe(ctx, "verify", false)
-		<-read
+		obs, err := r.observe(ctx, "verify", false, types...)
 		rec.VerifyJob = obs.job
-		if readErr != nil {
-			return "", "", readErr
-		}
 		if err != nil {
 			return "", "", err
 		}
 		liveByKey := obs.live
-		c, err := r.recordReference(ctx, obs, "verify", types, obs.entries())
-		if err != nil {
-			return "", "", err
-		}
-		rec.Observed = hashOrEmpty(c)
+		rec.Observed = hashOrEmpty(obs.commit)
 		imported := map[string]bool{}
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
-		d, err := diff.Compare(obs.entries(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex,
+		d, err := r.compareFiles(obs.files(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err

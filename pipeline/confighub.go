@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -139,8 +138,8 @@ func (r *Runner) hubDocument(ctx context.Context, pl *Plan) ([]byte, error) {
 		}
 	}
 	idOf := map[spconfig.Key]string{}
-	for k, e := range obs.live {
-		if id := firstNonEmpty(objectID(e), e.Self.ID); id != "" {
+	for k, f := range obs.live {
+		if id := firstNonEmpty(objectID(f.Entry), f.Entry.Self.ID); id != "" {
 			idOf[k] = id
 		}
 	}
@@ -164,18 +163,8 @@ func (r *Runner) hubDocument(ctx context.Context, pl *Plan) ([]byte, error) {
 	return doc, nil
 }
 
-// objectID is an entry's object.id ("" when it has none).
-func objectID(e spconfig.Entry) string {
-	var o struct {
-		ID any `json:"id"`
-	}
-	if json.Unmarshal(e.Object(), &o) == nil {
-		if s, ok := o.ID.(string); ok {
-			return s
-		}
-	}
-	return ""
-}
+// objectID is an entry's top-level object.id ("" when it has none).
+func objectID(e spconfig.Entry) string { return e.IDClaims().Object }
 
 // hubSteps runs the Configuration Hub side of an import, after the
 // SP-Config import (so a draft resolves references to objects that import

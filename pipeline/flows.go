@@ -177,8 +177,8 @@ func (prop *proposal) referenceAfter(ref *reference) *reference {
 			}
 		}
 	}
-	for _, e := range prop.refObjects {
-		out.objects[e.Key()] = e
+	for _, f := range prop.refObjects {
+		out.objects[f.Entry.Key()] = f
 	}
 	return out
 }
@@ -489,8 +489,8 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 	res.Plan = pl
 	if st.write && len(pl.caughtUp) > 0 {
 		var types []string
-		for _, e := range pl.caughtUp {
-			types = append(types, e.Type())
+		for _, f := range pl.caughtUp {
+			types = append(types, f.Entry.Type())
 		}
 		if _, err := r.recordReference(ctx, st.obs, "catch-up", types, referenceWith(st.ref, types, pl.caughtUp)); err != nil {
 			return res, err

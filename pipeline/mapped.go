@@ -34,8 +34,8 @@ func (r *Runner) markMapped(d *diff.Result, desired map[spconfig.Key]gitstore.Fi
 	out := []MappedValue{}
 	for ci := range d.Changes {
 		c := &d.Changes[ci]
-		f, ok := desired[c.Key]
-		if c.Kind == diff.Unchanged || !ok {
+		_, ok := desired[c.Key]
+		if c.Kind == diff.Unchanged || !ok || c.New == nil {
 			continue
 		}
 		var notes []string
@@ -47,7 +47,7 @@ func (r *Runner) markMapped(d *diff.Result, desired map[spconfig.Key]gitstore.Fi
 			if err != nil {
 				continue
 			}
-			cur, ok, err := jsonspan.Get(f.Entry.Object(), segs)
+			cur, ok, err := jsonspan.Get(c.New.Object(), segs) // the diff read the desired bytes
 			var s string
 			if err != nil || !ok || json.Unmarshal(cur, &s) != nil || s != m.To {
 				continue

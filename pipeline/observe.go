@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -33,16 +32,20 @@ const (
 func observedRef(target string) string { return "refs/promoter/observed/" + target }
 
 // observation is one live export of the pipeline's scope in the target.
+// Its objects are files of the observed ref (gitstore.File with the blob id
+// of each object's file): a thin entry where the repository holds the blob,
+// so a run keeps no copy of the live target's bytes and reads back only the
+// objects it compares (issue 18); a full entry where it does not (an
+// observation that is not recorded).
 type observation struct {
 	job    string
 	org    string // the export's tenant (org name)
-	live   map[spconfig.Key]spconfig.Entry
+	live   map[spconfig.Key]gitstore.File
 	excl   []spconfig.Key          // live objects of the scope's types that the pipeline excludes
 	commit gitstore.Hash           // the observation commit written for it (zero when nothing changed or not written)
 	idx    *diff.Index             // id index of live, built on first use by a comparison
 	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
-	sorted []spconfig.Entry        // live sorted by key, on first use (entries)
-	order  []spconfig.Entry        // live in the export's order (until entries sorts it)
+	sorted []gitstore.File         // live sorted by key
 }
 
 // paths names the file each live object has in the target folder: the
@@ -74,31 +77,49 @@ func (o *observation) index() *diff.Index {
 	return o.idx
 }
 
-// entries returns the observed objects sorted by key, sorted once per
-// observation (live must not change once it is used); callers must not
-// modify the slice.
-func (o *observation) entries() []spconfig.Entry {
-	if o.sorted == nil {
-		if len(o.order) == len(o.live) { // no key twice: order holds live
-			o.sorted, o.order = o.order, nil // the export's order is often sorted already
-		} else {
-			o.sorted, o.order = valuesOf(o.live), nil
-		}
-		spconfig.SortEntries(o.sorted)
+// files returns the observed objects sorted by key; callers must not modify
+// the slice.
+func (o *observation) files() []gitstore.File { return o.sorted }
+
+// entries returns the entries of files (thin or full).
+func (o *observation) entries() []spconfig.Entry { return entriesOf(o.sorted) }
+
+// entry returns the live object of k with its bytes (read from the
+// repository when its entry is thin).
+func (r *Runner) liveEntry(o *observation, k spconfig.Key) (spconfig.Entry, bool, error) {
+	f, ok := o.live[k]
+	if !ok {
+		return spconfig.Entry{}, false, nil
 	}
-	return o.sorted
+	fs, err := r.load([]gitstore.File{f})
+	if err != nil {
+		return spconfig.Entry{}, false, err
+	}
+	return fs[0].Entry, true, nil
 }
 
 // observe exports the target's objects of the pipeline's types (sanitized
-// like a snapshot, excluded objects set aside). With write set, the export is
-// recorded on the observed ref when anything changed since the last
-// observation.
-func (r *Runner) observe(ctx context.Context, why string, write bool) (*observation, error) {
+// like a snapshot, excluded objects set aside), comparing each with the
+// observed ref's file as it arrives. With write set, the export is recorded
+// on the observed ref when anything changed since the last observation;
+// refTypes, when set, makes the recorded observation the drift reference of
+// those types (committed even when nothing changed; write is implied).
+//
+// The export reads the observed ref as entries arrive: nothing else may read
+// the repository meanwhile.
+func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes ...string) (*observation, error) {
 	p := r.Pipeline
 	types := pipelineTypes(p)
-	obs := &observation{live: make(map[spconfig.Key]spconfig.Entry, len(r.lastLive))}
-	prev := r.lastLive
+	write = write || len(refTypes) > 0
+	obs := &observation{}
+	sn, err := r.Store.NewSnapshot(p.Target, types, gitstore.CommitSpec{Branch: observedRef(p.Target)})
+	if err != nil {
+		return obs, err
+	}
+	sn.Remember = true
+	var files []gitstore.File
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
+	var recordErr error
 	job, h, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
 		e, err := sanitize(p, e)
@@ -112,28 +133,59 @@ func (r *Runner) observe(ctx context.Context, why string, write bool) (*observat
 			obs.excl = append(obs.excl, e.Key())
 			return nil
 		}
-		if old, ok := prev[e.Key()]; ok && bytes.Equal(old.Raw, e.Raw) {
-			e = old // the same entry (an Entry is a function of its bytes)
+		f := gitstore.File{Entry: e}
+		if recordErr == nil {
+			blob, st, err := sn.AddBlob(e)
+			if err != nil {
+				recordErr = err
+			}
+			if f.Blob = blob; st == gitstore.BlobStored || (st == gitstore.BlobWritten && write) {
+				f.Entry = e.Thin()
+			}
 		}
-		obs.live[e.Key()] = e
-		obs.order = append(obs.order, e)
+		files = append(files, f)
 		return nil
 	})
-	if err == nil {
-		r.lastLive = obs.live
-	}
 	obs.job, obs.org = job.JobID, h.Tenant
 	if err != nil {
 		return obs, fmt.Errorf("export target %s: %w", p.Target, err)
 	}
-	if write {
-		c, err := r.Store.WriteTenant(ctx, p.Target, types, obs.entries(), r.observationSpec(obs, why, nil))
-		if err != nil {
-			return obs, fmt.Errorf("record observation of %s: %w", p.Target, err)
-		}
-		obs.commit = c
+	if recordErr != nil {
+		return obs, fmt.Errorf("record observation of %s: %w", p.Target, recordErr)
 	}
+	obs.setFiles(files, tenantDir(p.Target))
+	if !write {
+		return obs, nil
+	}
+	sn.SetSpec(r.observationSpec(obs, why, refTypes))
+	c, err := sn.Commit(ctx)
+	if err != nil {
+		if len(refTypes) > 0 {
+			return obs, fmt.Errorf("record the %s reference of %s: %w", why, p.Target, err)
+		}
+		return obs, fmt.Errorf("record observation of %s: %w", p.Target, err)
+	}
+	obs.commit = c
 	return obs, nil
+}
+
+// setFiles sorts the observed files by key (the last of a key the export
+// repeats wins) and names each by its key under dir for messages.
+func (o *observation) setFiles(files []gitstore.File, dir string) {
+	slices.SortStableFunc(files, func(a, b gitstore.File) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) })
+	out := files[:0]
+	for i, f := range files {
+		if i+1 < len(files) && files[i+1].Entry.Key() == f.Entry.Key() {
+			continue
+		}
+		f.Path = dir + "(observed) " + f.Entry.Key().String()
+		out = append(out, f)
+	}
+	o.sorted = slices.Clip(out)
+	o.live = make(map[spconfig.Key]gitstore.File, len(out))
+	for _, f := range out {
+		o.live[f.Entry.Key()] = f
+	}
 }
 
 // observationSpec is the commit of an observation; refTypes, when set, makes
@@ -158,9 +210,10 @@ func (r *Runner) observationSpec(obs *observation, why string, refTypes []string
 	return s
 }
 
-// reference is the drift reference of the pipeline's types.
+// reference is the drift reference of the pipeline's types: files of
+// observation commits, with thin entries.
 type reference struct {
-	objects map[spconfig.Key]spconfig.Entry
+	objects map[spconfig.Key]gitstore.File
 	has     map[string]bool // types that have a reference
 	idx     *diff.Index     // id index of objects, built on first use
 }
@@ -168,7 +221,7 @@ type reference struct {
 // index is the id index of the reference's objects.
 func (ref *reference) index() *diff.Index {
 	if ref.idx == nil {
-		ref.idx = diff.NewIndex(valuesOf(ref.objects))
+		ref.idx = diff.NewIndex(entriesOf(filesOf(ref.objects)))
 	}
 	return ref.idx
 }
@@ -177,7 +230,7 @@ func (ref *reference) index() *diff.Index {
 // newest observation that is marked as its reference.
 func (r *Runner) reference() (*reference, error) {
 	p := r.Pipeline
-	ref := &reference{objects: map[spconfig.Key]spconfig.Entry{}, has: map[string]bool{}}
+	ref := &reference{objects: map[spconfig.Key]gitstore.File{}, has: map[string]bool{}}
 	want := map[string]bool{}
 	for _, t := range pipelineTypes(p) {
 		want[t] = true
@@ -214,7 +267,7 @@ func (r *Runner) reference() (*reference, error) {
 		}
 		for _, f := range files {
 			if k := f.Entry.Key(); slices.Contains(at[c], k.Type) && !excluded(p, k) {
-				ref.objects[k] = f.Entry
+				ref.objects[k] = f
 			}
 		}
 	}
@@ -223,14 +276,14 @@ func (r *Runner) reference() (*reference, error) {
 
 // recordReference makes the observed ref's folders of types hold objects and
 // marks that observation as their drift reference.
-func (r *Runner) recordReference(ctx context.Context, obs *observation, why string, types []string, objects []spconfig.Entry) (gitstore.Hash, error) {
+func (r *Runner) recordReference(ctx context.Context, obs *observation, why string, types []string, objects []gitstore.File) (gitstore.Hash, error) {
 	if len(types) == 0 {
 		return gitstore.Hash{}, nil
 	}
 	slices.Sort(types)
 	types = slices.Compact(types)
-	spconfig.SortEntries(objects)
-	c, err := r.Store.WriteTenant(ctx, r.Pipeline.Target, types, objects, r.observationSpec(obs, why, types))
+	sortFiles(objects)
+	c, err := r.Store.WriteTenantFiles(ctx, r.Pipeline.Target, types, objects, r.observationSpec(obs, why, types))
 	if err != nil {
 		return c, fmt.Errorf("record the %s reference of %s: %w", why, r.Pipeline.Target, err)
 	}
@@ -239,27 +292,27 @@ func (r *Runner) recordReference(ctx context.Context, obs *observation, why stri
 
 // referenceWith is the reference of types with some objects replaced by
 // their live version (baseline, adoption).
-func referenceWith(ref *reference, types []string, live []spconfig.Entry) []spconfig.Entry {
+func referenceWith(ref *reference, types []string, live []gitstore.File) []gitstore.File {
 	in := map[string]bool{}
 	for _, t := range types {
 		in[t] = true
 	}
-	byKey := map[spconfig.Key]spconfig.Entry{}
-	for k, e := range ref.objects {
+	byKey := map[spconfig.Key]gitstore.File{}
+	for k, f := range ref.objects {
 		if in[k.Type] {
-			byKey[k] = e
+			byKey[k] = f
 		}
 	}
-	for _, e := range live {
-		byKey[e.Key()] = e
+	for _, f := range live {
+		byKey[f.Entry.Key()] = f
 	}
-	return valuesOf(byKey)
+	return filesOf(byKey)
 }
 
 // drifted reports the objects among keys whose live version differs from
 // their reference (or that are gone from the target since): they changed
 // outside promoter. Objects without a reference never drift.
-func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
+func (r *Runner) drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
 	live := obs.live
 	out := map[spconfig.Key]string{}
 	compared := 0
@@ -276,7 +329,7 @@ func drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[
 	if compared == 0 {
 		return out, nil
 	}
-	d, err := compareRestricted(valuesOf(ref.objects), obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := r.compareRestricted(filesOf(ref.objects), obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
 	if err != nil {
 		return nil, err
 	}

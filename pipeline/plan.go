@@ -123,7 +123,7 @@ type Plan struct {
 	// caughtUp are live objects the desired state matches although they
 	// differ from their drift reference (an adoption merged through a pull
 	// request, a person's edit to match the tenant): their reference follows.
-	caughtUp []spconfig.Entry
+	caughtUp []gitstore.File
 }
 
 // Channels of a plan item.
@@ -175,7 +175,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	var applied map[spconfig.Key]gitstore.File
-	var appliedList []spconfig.Entry
+	var appliedList []gitstore.File
 	if !appliedRev.IsZero() {
 		pl.Applied = appliedRev.String()
 		if applied, appliedList, err = r.managed(commitView(appliedRev), types); err != nil {
@@ -205,9 +205,8 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	liveList := obs.entries()
-	desiredIdx := diff.NewIndex(desiredList, srcIndex)
-	d, err := diff.Compare(liveList, desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
+	desiredIdx := diff.NewIndex(entriesOf(desiredList), srcIndex)
+	d, err := r.compareFiles(obs.files(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
@@ -221,13 +220,13 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			suspects[k] = true
 		}
 	}
-	drift, err := drifted(ref, obs, suspects)
+	drift, err := r.drifted(ref, obs, suspects)
 	if err != nil {
 		return nil, fmt.Errorf("diff the reference of %s with the target: %w", p.Target, err)
 	}
 	var changedInGit map[spconfig.Key]bool
 	if applied != nil && len(suspects) > 0 {
-		ch, err := diff.Compare(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ch, err := r.compareFiles(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
@@ -236,6 +235,14 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	removed, err := r.removedFromDesired(v, desired, obs)
 	if err != nil {
 		return nil, err
+	}
+	// The desired objects the diff read (those that differ from the
+	// target) have their bytes; the others are thin.
+	read := make(map[spconfig.Key]*spconfig.Entry, len(d.Changes))
+	for i := range d.Changes {
+		if c := &d.Changes[i]; c.New != nil {
+			read[c.Key] = c.New
+		}
 	}
 	var payload, hubObjects, handoff []spconfig.Entry
 	if n := len(sorted) + len(obs.excl); n > 0 { // each gets an item; none stays nil
@@ -248,6 +255,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
 		if inDesired {
 			e := df.Entry
+			if full, ok := read[k]; ok {
+				e = *full
+			}
 			it.desired, it.Path = &e, df.Path
 		}
 		driftReason, drifts := drift[k]
@@ -298,10 +308,13 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Counts[it.Class]++
 		pl.Items = append(pl.Items, it)
 	}
+	if err := r.loadDesired(pl.Items, desired, payload, hubObjects, handoff); err != nil {
+		return nil, err
+	}
 	pl.hubEntries = hubObjects
 	pl.HubPayload, pl.HubPayloadSHA256, pl.hubKeys = document(p.Name+" Configuration Hub", v.rev, hubObjects)
 	pl.Handoff, _, _ = document(p.Name+" for Configuration Hub", v.rev, handoff)
-	if pl.caughtUp, err = caughtUp(ref, obs, pl.Items); err != nil {
+	if pl.caughtUp, err = r.caughtUp(ref, obs, pl.Items); err != nil {
 		return nil, err
 	}
 	for _, k := range obs.excl {
@@ -344,6 +357,45 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	return pl, nil
 }
 
+// loadDesired gives the desired entries of lists (what the plan sends or
+// hands off) and of the items their bytes, where they are thin.
+func (r *Runner) loadDesired(items []PlanItem, desired map[spconfig.Key]gitstore.File, lists ...[]spconfig.Entry) error {
+	var need []gitstore.File
+	for _, l := range lists {
+		for _, e := range l {
+			if e.IsThin() {
+				need = append(need, desired[e.Key()])
+			}
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	loaded, err := r.load(need)
+	if err != nil {
+		return fmt.Errorf("read desired state: %w", err)
+	}
+	byKey := make(map[spconfig.Key]spconfig.Entry, len(loaded))
+	for _, f := range loaded {
+		byKey[f.Entry.Key()] = f.Entry
+	}
+	for _, l := range lists {
+		for i := range l {
+			if e, ok := byKey[l[i].Key()]; ok {
+				l[i] = e
+			}
+		}
+	}
+	for i := range items {
+		if it := &items[i]; it.desired != nil && it.desired.IsThin() {
+			if e, ok := byKey[it.key]; ok {
+				it.desired = &e
+			}
+		}
+	}
+	return nil
+}
+
 // notImportableReason says what happens to a desired object of a type
 // SP-Config cannot import that is missing in the target or differs from it:
 // nothing, until it is deployed another way.
@@ -357,36 +409,34 @@ func notImportableReason(typ string, inLive bool) string {
 
 // caughtUp lists the live objects the plan found equal to the desired state
 // whose drift reference differs from them.
-func caughtUp(ref *reference, obs *observation, items []PlanItem) ([]spconfig.Entry, error) {
+func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([]gitstore.File, error) {
 	live := obs.live
 	cand := map[spconfig.Key]bool{}
 	for _, it := range items {
 		if it.Class != ClassNoop || !ref.has[it.Type] {
 			continue
 		}
-		if re, ok := ref.objects[it.key]; !ok || string(re.Raw) != string(live[it.key].Raw) {
+		if re, ok := ref.objects[it.key]; !ok || !sameFile(re, live[it.key]) {
 			cand[it.key] = true
 		}
 	}
 	if len(cand) == 0 {
 		return nil, nil
 	}
-	var out []spconfig.Entry
-	var refList []spconfig.Entry
+	var out []gitstore.File
 	for k := range cand {
 		if _, ok := ref.objects[k]; !ok {
 			out = append(out, live[k])
 		}
 	}
-	refList = valuesOf(ref.objects)
-	d, err := compareRestricted(refList, obs.entries(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	d, err := r.compareRestricted(filesOf(ref.objects), obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
 	if err != nil {
 		return nil, err
 	}
 	for k := range d {
 		out = append(out, live[k])
 	}
-	spconfig.SortEntries(out)
+	sortFiles(out)
 	return out, nil
 }
 
@@ -458,27 +508,16 @@ func (r *Runner) upstreamTenants() []string {
 	return out
 }
 
-// compareRestricted lists the keys, among those keep accepts, where two
-// object sets differ (ids translate through the whole sets; ai and bi, when
-// set, are their indexes).
-func compareRestricted(a, b []spconfig.Entry, ai, bi *diff.Index, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
-	d, err := diff.Compare(a, b, diff.Options{CrossTenant: true, Restrict: keep, SharedOld: ai, SharedNew: bi})
-	if err != nil {
-		return nil, err
-	}
-	return changedKeys(d), nil
-}
-
 // managed reads the target folder of v: the pipeline's types, minus
-// excluded objects, keyed by cross-tenant key; list holds the same entries in
-// the folder's order (by path: near the key order the comparisons sort by).
-func (r *Runner) managed(v view, types []string) (out map[spconfig.Key]gitstore.File, list []spconfig.Entry, err error) {
+// excluded objects, keyed by cross-tenant key (thin entries); list holds the
+// same files in the folder's order (by path).
+func (r *Runner) managed(v view, types []string) (out map[spconfig.Key]gitstore.File, list []gitstore.File, err error) {
 	files, err := v.readTenant(r.Store, r.Pipeline.Target)
 	if err != nil {
 		return nil, nil, err
 	}
 	out = make(map[spconfig.Key]gitstore.File, len(files))
-	list = make([]spconfig.Entry, 0, len(files))
+	list = make([]gitstore.File, 0, len(files))
 	for _, f := range files {
 		k := f.Entry.Key()
 		if !slices.Contains(types, k.Type) || excluded(r.Pipeline, k) {
@@ -492,7 +531,7 @@ func (r *Runner) managed(v view, types []string) (out map[spconfig.Key]gitstore.
 			return nil, nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
 		}
 		out[k] = f
-		list = append(list, f.Entry)
+		list = append(list, f)
 	}
 	return out, list, nil
 }

@@ -64,7 +64,7 @@ type proposal struct {
 	baseline    []gitstore.Change // live target objects taken into the target folder, unchanged
 	baselined   []string          // their paths
 	refTypes    []string          // types whose drift reference the baseline (re)records
-	refObjects  []spconfig.Entry  // that reference: old reference plus the baselined objects
+	refObjects  []gitstore.File   // that reference: old reference plus the baselined objects
 	firstRefFor []string          // types that had no reference before (first promotion, migration)
 
 	changes   []gitstore.Change // source changes copied into the target folder (mappings applied)
@@ -146,7 +146,7 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 			// What promoter offered last, merged by a person (a squash or
 			// rebase merge of its pull request).
 			w = writerPromote
-		case w == writerPerson && isLive(obs, c.key, c.dst, cur):
+		case w == writerPerson && r.isLive(obs, c.key, c.dst, cur):
 			// The live target's version, committed by a person: a squash of
 			// an adoption branch (or an adoption by hand).
 			w = writerAdopt
@@ -178,12 +178,12 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 
 // isLive reports whether a target file holds the observed live version of
 // its object (volatile fields aside).
-func isLive(obs *observation, k spconfig.Key, path string, content []byte) bool {
+func (r *Runner) isLive(obs *observation, k spconfig.Key, path string, content []byte) bool {
 	if obs == nil {
 		return false
 	}
-	live, ok := obs.live[k]
-	if !ok {
+	live, ok, err := r.liveEntry(obs, k)
+	if err != nil || !ok {
 		return false
 	}
 	e, err := gitstore.DecodeFile(path, content)
@@ -213,15 +213,14 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]
 	if err != nil {
 		return nil, err
 	}
-	src := make([]spconfig.Entry, 0, len(files))
+	src := make([]gitstore.File, 0, len(files))
 	for _, f := range files {
 		if e, ok := want[f.Entry.Key()]; ok {
-			src = append(src, e)
-		} else {
-			src = append(src, f.Entry)
+			f = gitstore.File{Path: f.Path, Rel: f.Rel, Entry: e}
 		}
+		src = append(src, f)
 	}
-	differ, err := compareRestricted(obs.entries(), src, obs.index(), nil, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
+	differ, err := r.compareRestricted(obs.files(), src, obs.index(), nil, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
 	if err != nil {
 		return nil, err
 	}
@@ -369,16 +368,21 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, compareKeys)
-	var live []spconfig.Entry
+	var live []gitstore.File
 	for _, k := range keys {
-		e := obs.live[k]
-		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(e)})
+		live = append(live, obs.live[k])
+	}
+	loaded, err := r.load(live)
+	if err != nil {
+		return fmt.Errorf("read the observation of %s: %w", p.Target, err)
+	}
+	for i, k := range keys {
+		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(loaded[i].Entry)})
 		prop.baselined = append(prop.baselined, take[k])
-		live = append(live, e)
 	}
 	refTypes := slices.Clone(fresh)
-	for _, e := range live {
-		refTypes = append(refTypes, e.Type())
+	for _, f := range live {
+		refTypes = append(refTypes, f.Entry.Type())
 	}
 	slices.Sort(refTypes)
 	prop.refTypes = slices.Compact(refTypes)
@@ -388,10 +392,10 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 	}
 	// A type seen for the first time takes the whole live target as its
 	// reference; another keeps its reference plus the baselined objects.
-	var freshLive []spconfig.Entry
-	for _, e := range obs.live {
-		if slices.Contains(fresh, e.Type()) {
-			freshLive = append(freshLive, e)
+	var freshLive []gitstore.File
+	for _, f := range obs.files() {
+		if slices.Contains(fresh, f.Entry.Type()) {
+			freshLive = append(freshLive, f)
 		}
 	}
 	prop.refObjects = referenceWith(ref, prop.refTypes, append(freshLive, live...))

@@ -54,9 +54,13 @@ type Store interface {
 	// or ^) into a commit; an ambiguous name is a *gitstore.AmbiguousError.
 	// Its errors name the revision, so callers do not repeat it.
 	Resolve(rev string) (gitstore.Hash, error)
-	// ReadTenant returns every object file of tenants/<tenant>/ at rev,
-	// decoded, sorted by path (none for the zero rev).
-	ReadTenant(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
+	// ReadTenantEntries returns every object file of tenants/<tenant>/ at
+	// rev, sorted by path (none for the zero rev), with thin entries and
+	// blob ids and no bytes.
+	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
+	// Load gives each file with a thin entry its bytes and full entry, read
+	// by its blob id.
+	Load(files []gitstore.File) error
 	// ReadFile returns one file's bytes at rev; ok is false when it does not
 	// exist there.
 	ReadFile(rev gitstore.Hash, path string) (data []byte, ok bool, err error)
@@ -74,6 +78,9 @@ type Store interface {
 	// for every type in types (semantically equal files keep their bytes)
 	// and commits; zero when nothing changed (unless s.AllowEmpty).
 	WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) (gitstore.Hash, error)
+	// WriteTenantFiles is WriteTenant of files whose entries may be thin
+	// (their files are their blobs).
+	WriteTenantFiles(ctx context.Context, tenant string, types []string, files []gitstore.File, s gitstore.CommitSpec) (gitstore.Hash, error)
 	// NewSnapshot starts a streamed WriteTenant: entries are added one by
 	// one and compared with the stored files as they arrive; its Commit
 	// writes the commit.
@@ -128,10 +135,6 @@ type Runner struct {
 
 	showPlan      func(*Plan) // set during Rollback to print the plan before import
 	sourceOrgSeen string      // the source's org name, as this process's export of it said
-	// lastLive is the flow's last observation of the target (until the flow
-	// is done): a later export of it (verify) keeps those entries where the
-	// bytes are the same, so the run holds one copy of them.
-	lastLive map[spconfig.Key]spconfig.Entry
 }
 
 // Hooks let callers observe a run without the pipeline knowing about them.
@@ -263,7 +266,6 @@ func IsBlocked(err error) bool {
 // that ended with an error (a gate block is blocked, anything else failed:
 // never the nothing-to-do it started with) and calls the Done hook.
 func (r *Runner) done(flow string, res *Result, err error) (*Result, error) {
-	r.lastLive = nil
 	if res != nil {
 		res.Flow = flow
 		switch {

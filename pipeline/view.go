@@ -109,22 +109,13 @@ func (v view) changedSince(s Store, from gitstore.Hash, prefix string) ([]string
 	return out, nil
 }
 
-// entryReader reads a tenant folder without the file bytes, which the flows
-// never need (gitstore.Repo does; see ReadTenantEntries).
-type entryReader interface {
-	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
-}
-
 // readTenant returns the object files of a tenant folder through the
-// overlay. File.Data may be nil.
+// overlay: files of the commit have thin entries and blob ids (Store.Load
+// reads their bytes), overlay files full entries and their bytes.
 func (v view) readTenant(s Store, tenant string) ([]gitstore.File, error) {
 	var files []gitstore.File
 	if !v.rev.IsZero() {
-		read := s.ReadTenant
-		if er, ok := s.(entryReader); ok {
-			read = er.ReadTenantEntries
-		}
-		got, err := read(v.rev, tenant)
+		got, err := s.ReadTenantEntries(v.rev, tenant)
 		if err != nil {
 			return nil, err
 		}

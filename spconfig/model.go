@@ -132,13 +132,70 @@ func (k Key) Less(o Key) bool {
 // ({version, self, object, jwsHeader?, jwsSignature?}) as compact JSON with the
 // key order and number literals exactly as the tenant sent them; the client
 // never re-encodes it.
+//
+// A thin entry (Thin) keeps what identifies the object and drops its bytes,
+// so a run can hold large sets of objects and read back only the few it
+// compares (issue 18).
 type Entry struct {
 	Raw    json.RawMessage
 	Self   Self
 	object json.RawMessage // sub-slice of Raw
 	signed bool
 	key    Key
+	ids    *IDClaims // set on thin entries: the claims of the dropped bytes
 }
+
+// IDClaims are the ids an object's bytes make known to an id index: its
+// self.id, whether the object holds `"id":"<self.id>"` anywhere (the usual
+// case: object.id equals self.id), and its top-level object.id when that is
+// a string.
+type IDClaims struct {
+	Self         string
+	SelfInObject bool
+	Object       string
+}
+
+// IDClaims returns the entry's id claims (computed from its bytes, or kept
+// by Thin).
+func (e Entry) IDClaims() IDClaims {
+	if e.ids != nil {
+		return *e.ids
+	}
+	c := IDClaims{Self: e.Self.ID}
+	if c.Self != "" && bytes.Contains(e.object, []byte(`"id":"`+c.Self+`"`)) {
+		c.SelfInObject = true
+		// the usual shape: object.id is the first member
+		if p := `{"id":"` + c.Self + `"`; !strings.ContainsAny(c.Self, `\"`) && bytes.HasPrefix(e.object, []byte(p)) &&
+			len(e.object) > len(p) && (e.object[len(p)] == ',' || e.object[len(p)] == '}') {
+			c.Object = c.Self
+			return c
+		}
+	}
+	var o struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(e.object, &o) == nil {
+		if s, ok := o.ID.(string); ok {
+			c.Object = s
+		}
+	}
+	return c
+}
+
+// Thin returns the entry without its bytes: self, key, signature flag and
+// id claims stay; Raw and Object are nil. Whoever needs the bytes again
+// reads them from where the entry came from.
+func (e Entry) Thin() Entry {
+	if e.ids != nil {
+		return e
+	}
+	c := e.IDClaims()
+	e.ids, e.Raw, e.object = &c, nil, nil
+	return e
+}
+
+// IsThin reports whether the entry was made by Thin (it has no bytes).
+func (e Entry) IsThin() bool { return e.ids != nil }
 
 // NewEntry parses one export entry. It compacts the bytes (keeping key order
 // and number literals) and checks that self.type and self.name are present

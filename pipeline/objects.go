@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+
+	"promoter/diff"
+	"promoter/gitstore"
+	"promoter/spconfig"
+)
+
+// The sets a flow compares (desired state, applied state, drift reference,
+// live target, source folders) are files of commits: gitstore.File with
+// thin entries (self, key, id claims; no bytes) and the blob id of each
+// file. A run holds tens of thousands of them without their bytes and reads
+// back only the objects a comparison cannot settle by blob id, and those it
+// sends or shows (issue 18).
+
+// entriesOf returns the entries of files, in order.
+func entriesOf(files []gitstore.File) []spconfig.Entry {
+	out := make([]spconfig.Entry, len(files))
+	for i, f := range files {
+		out[i] = f.Entry
+	}
+	return out
+}
+
+// filesOf returns the files of a set, sorted by key.
+func filesOf(m map[spconfig.Key]gitstore.File) []gitstore.File {
+	out := make([]gitstore.File, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	sortFiles(out)
+	return out
+}
+
+// sortFiles sorts files by key, then path.
+func sortFiles(fs []gitstore.File) {
+	slices.SortFunc(fs, func(a, b gitstore.File) int {
+		if c := compareKeys(a.Entry.Key(), b.Entry.Key()); c != 0 {
+			return c
+		}
+		return compareStrings(a.Path, b.Path)
+	})
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// load returns a copy of files in which every thin entry has its bytes
+// (read from the repository by blob id).
+func (r *Runner) load(files []gitstore.File) ([]gitstore.File, error) {
+	out := slices.Clone(files)
+	if err := r.Store.Load(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadEntries is load returning the entries.
+func (r *Runner) loadEntries(files []gitstore.File) ([]spconfig.Entry, error) {
+	fs, err := r.load(files)
+	if err != nil {
+		return nil, err
+	}
+	return entriesOf(fs), nil
+}
+
+// sameFile reports whether two files certainly hold the same bytes: the same
+// blob, or two full entries with equal bytes.
+func sameFile(a, b gitstore.File) bool {
+	if !a.Blob.IsZero() && a.Blob == b.Blob {
+		return true
+	}
+	return !a.Entry.IsThin() && !b.Entry.IsThin() && string(a.Entry.Raw) == string(b.Entry.Raw)
+}
+
+// compareFiles is diff.Compare of two sets of files (cross-tenant, ids
+// resolved through the indexes of the whole sets: o.SharedOld and
+// o.SharedNew, made from the sets and o.IndexOld/o.IndexNew when unset). A
+// key that each side holds once in the same bytes is unchanged without
+// being read; the other objects the comparison accepts are read and
+// compared. The result is the one diff.Compare gives for the full sets.
+func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Result, error) {
+	if !o.CrossTenant {
+		return diff.Result{}, fmt.Errorf("compare files: only a cross-tenant comparison reads by blob")
+	}
+	if o.SharedOld == nil {
+		o.SharedOld = diff.NewIndex(entriesOf(old), o.IndexOld)
+	}
+	if o.SharedNew == nil {
+		o.SharedNew = diff.NewIndex(entriesOf(new), o.IndexNew)
+	}
+	count := func(fs []gitstore.File) map[spconfig.Key]int {
+		m := make(map[spconfig.Key]int, len(fs))
+		for _, f := range fs {
+			m[f.Entry.Key()]++
+		}
+		return m
+	}
+	oldN := count(old)
+	newAt := make(map[spconfig.Key]int, len(new))
+	for i, f := range new {
+		newAt[f.Entry.Key()] = i
+	}
+	newN := count(new)
+	keep := func(k spconfig.Key) bool { return o.Restrict == nil || o.Restrict(k) }
+	unchanged := map[string]int{}
+	settled := map[spconfig.Key]bool{}
+	var a, b []gitstore.File
+	for _, f := range old {
+		k := f.Entry.Key()
+		if !keep(k) {
+			continue
+		}
+		if j, ok := newAt[k]; ok && oldN[k] == 1 && newN[k] == 1 && !o.IncludeUnchanged && sameFile(f, new[j]) {
+			settled[k] = true
+			unchanged[k.Type]++
+			continue
+		}
+		a = append(a, f)
+	}
+	for _, f := range new {
+		if k := f.Entry.Key(); keep(k) && !settled[k] {
+			b = append(b, f)
+		}
+	}
+	ea, err := r.loadEntries(a)
+	if err != nil {
+		return diff.Result{}, err
+	}
+	eb, err := r.loadEntries(b)
+	if err != nil {
+		return diff.Result{}, err
+	}
+	o.Restrict = nil
+	res, err := diff.Compare(ea, eb, o)
+	if err != nil {
+		return res, err
+	}
+	if len(unchanged) > 0 {
+		if res.UnchangedCounts == nil {
+			res.UnchangedCounts = map[string]int{}
+		}
+		for t, n := range unchanged {
+			res.UnchangedCounts[t] += n
+		}
+	}
+	return res, nil
+}
+
+// compareRestricted lists the keys, among those keep accepts, where two
+// sets of files differ (ids translate through the whole sets; ai and bi,
+// when set, are their indexes).
+func (r *Runner) compareRestricted(a, b []gitstore.File, ai, bi *diff.Index, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
+	d, err := r.compareFiles(a, b, diff.Options{CrossTenant: true, Restrict: keep, SharedOld: ai, SharedNew: bi})
+	if err != nil {
+		return nil, err
+	}
+	return changedKeys(d), nil
+}
