@@ -765,8 +765,8 @@ func (r *Repo) readTenant(rev Hash, tenant string) ([]File, error) {
 			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
 				continue
 			}
-			rel := t.Name + "/" + e.Name
-			full := dir + "/" + rel
+			full := dir + "/" + t.Name + "/" + e.Name
+			rel := full[len(dir)+1:] // one string for both
 			ent, ok := r.decoded.get(Hash(e.Hash))
 			if !ok {
 				data, err := r.blob(Hash(e.Hash))

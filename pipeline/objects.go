@@ -59,6 +59,11 @@ func compareStrings(a, b string) int {
 // (read from the repository by blob id).
 func (r *Runner) load(files []gitstore.File) ([]gitstore.File, error) {
 	out := slices.Clone(files)
+	for i := range out {
+		if out[i].Path == "" { // an observed object: named by its key
+			out[i].Path = "the observation of " + out[i].Entry.Key().String()
+		}
+	}
 	if err := r.Store.Load(out); err != nil {
 		return nil, err
 	}

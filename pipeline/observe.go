@@ -120,6 +120,26 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 	var files []gitstore.File
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	var recordErr error
+	// Each entry is compared with the observed ref's file (encoded and
+	// hashed) on a goroutine of its own, beside the download and decode,
+	// as the snapshot of the source is (issue 18).
+	adds, added := make(chan spconfig.Entry, 256), make(chan struct{})
+	go func() {
+		defer close(added)
+		for e := range adds {
+			f := gitstore.File{Entry: e}
+			if recordErr == nil {
+				blob, st, err := sn.AddBlob(e)
+				if err != nil {
+					recordErr = err
+				}
+				if f.Blob = blob; st == gitstore.BlobStored || (st == gitstore.BlobWritten && write) {
+					f.Entry = e.Thin()
+				}
+			}
+			files = append(files, f)
+		}
+	}()
 	job, h, err := r.Target.Export(ctx, payload, r.waitOptions(), func(_ int, e spconfig.Entry) error {
 		// Strip the same fields the snapshot strips, so they never show as changes.
 		e, err := sanitize(p, e)
@@ -133,19 +153,11 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 			obs.excl = append(obs.excl, e.Key())
 			return nil
 		}
-		f := gitstore.File{Entry: e}
-		if recordErr == nil {
-			blob, st, err := sn.AddBlob(e)
-			if err != nil {
-				recordErr = err
-			}
-			if f.Blob = blob; st == gitstore.BlobStored || (st == gitstore.BlobWritten && write) {
-				f.Entry = e.Thin()
-			}
-		}
-		files = append(files, f)
+		adds <- e
 		return nil
 	})
+	close(adds)
+	<-added
 	obs.job, obs.org = job.JobID, h.Tenant
 	if err != nil {
 		return obs, fmt.Errorf("export target %s: %w", p.Target, err)
@@ -153,7 +165,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 	if recordErr != nil {
 		return obs, fmt.Errorf("record observation of %s: %w", p.Target, recordErr)
 	}
-	obs.setFiles(files, tenantDir(p.Target))
+	obs.setFiles(files)
 	if !write {
 		return obs, nil
 	}
@@ -170,15 +182,15 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 }
 
 // setFiles sorts the observed files by key (the last of a key the export
-// repeats wins) and names each by its key under dir for messages.
-func (o *observation) setFiles(files []gitstore.File, dir string) {
+// repeats wins). Their paths stay empty (paths names them; load names an
+// object it reads by its key).
+func (o *observation) setFiles(files []gitstore.File) {
 	slices.SortStableFunc(files, func(a, b gitstore.File) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) })
 	out := files[:0]
 	for i, f := range files {
 		if i+1 < len(files) && files[i+1].Entry.Key() == f.Entry.Key() {
 			continue
 		}
-		f.Path = dir + "(observed) " + f.Entry.Key().String()
 		out = append(out, f)
 	}
 	o.sorted = slices.Clip(out)
