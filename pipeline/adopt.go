@@ -97,7 +97,7 @@ func pickAdopted(pl *Plan, obs *observation, objects []string) ([]PlanItem, erro
 		if i < 0 {
 			return nil, &UsageError{fmt.Errorf("--object %q: no such object in %s or in the desired state of this pipeline", o, pl.Target)}
 		}
-		if _, live := obs.live[pl.Items[i].key]; !live && pl.Items[i].desired == nil {
+		if !obs.live.has(pl.Items[i].key) && pl.Items[i].desired == nil {
 			return nil, &UsageError{fmt.Errorf("--object %q: not in %s", o, pl.Target)}
 		}
 		out = append(out, pl.Items[i])
@@ -128,7 +128,8 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 		}
 		if ok {
 			changes = append(changes, gitstore.Change{Path: path, Content: gitstore.EncodeFile(e)})
-			live = append(live, st.obs.live[it.key])
+			f, _ := st.obs.live.get(it.key)
+			live = append(live, f)
 		} else {
 			changes = append(changes, gitstore.Change{Path: path})
 			gone[it.key] = true

@@ -416,7 +416,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		// The desired state and the source index are read before the export
 		// (which reads the observed ref as it arrives); within a run their
 		// entries are in the decode cache, so this reads no blob.
-		desired, desiredList, err := r.managed(commitView(rev), types)
+		desired, err := r.managed(commitView(rev), types)
 		if err != nil {
 			return "", "", err
 		}
@@ -431,24 +431,24 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		if err != nil {
 			return "", "", err
 		}
-		liveByKey := obs.live
 		rec.Observed = hashOrEmpty(obs.commit)
 		imported := map[string]bool{}
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			imported[o] = true
 		}
-		d, err := r.compareFiles(obs.files(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex,
+		d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, IndexNew: srcIndex,
 			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
 		if err != nil {
 			return "", "", err
 		}
 		differs := changedKeys(d)
 		var bad []string
-		for k, f := range desired {
+		for _, f := range desired.files {
+			k := f.Entry.Key()
 			if !imported[k.String()] {
 				continue
 			}
-			if _, ok := liveByKey[k]; !ok {
+			if !obs.live.has(k) {
 				bad = append(bad, k.String()+" is missing in the target after the import")
 			} else if differs[k] {
 				bad = append(bad, k.String()+" ("+f.Path+") differs from the desired state after the import")

@@ -138,7 +138,8 @@ func (r *Runner) hubDocument(ctx context.Context, pl *Plan) ([]byte, error) {
 		}
 	}
 	idOf := map[spconfig.Key]string{}
-	for k, f := range obs.live {
+	for _, f := range obs.live.files {
+		k := f.Entry.Key()
 		if id := firstNonEmpty(objectID(f.Entry), f.Entry.Self.ID); id != "" {
 			idOf[k] = id
 		}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"promoter/gitstore"
+	"promoter/spconfig"
 )
 
 // RunOptions tune Run.
@@ -168,18 +170,20 @@ func (prop *proposal) referenceAfter(ref *reference) *reference {
 	if len(prop.refTypes) == 0 {
 		return ref
 	}
-	out := &reference{objects: maps.Clone(ref.objects), has: maps.Clone(ref.has)}
-	for _, t := range prop.refTypes {
-		out.has[t] = true
-		for k := range out.objects {
-			if k.Type == t {
-				delete(out.objects, k)
-			}
+	out := &reference{has: maps.Clone(ref.has)}
+	objects := map[spconfig.Key]gitstore.File{}
+	for _, f := range ref.objects.files {
+		if k := f.Entry.Key(); !slices.Contains(prop.refTypes, k.Type) {
+			objects[k] = f
 		}
 	}
-	for _, f := range prop.refObjects {
-		out.objects[f.Entry.Key()] = f
+	for _, t := range prop.refTypes {
+		out.has[t] = true
 	}
+	for _, f := range prop.refObjects {
+		objects[f.Entry.Key()] = f
+	}
+	out.objects = folderOf(objects)
 	return out
 }
 
@@ -196,7 +200,7 @@ func (r *Runner) observeStep(ctx context.Context, res *Result, st *state, write 
 			return "", "", err
 		}
 		st.obs, st.ref = obs, ref
-		detail := fmt.Sprintf("job %s: %d object(s)", obs.job, len(obs.live))
+		detail := fmt.Sprintf("job %s: %d object(s)", obs.job, len(obs.live.files))
 		switch {
 		case !write:
 			return "read", detail + " (not recorded)", nil

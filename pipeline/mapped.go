@@ -7,9 +7,7 @@ import (
 	"strings"
 
 	"promoter/diff"
-	"promoter/gitstore"
 	"promoter/jsonspan"
-	"promoter/spconfig"
 )
 
 // MappedValue is a value of the desired state that a mapping wrote: the plan
@@ -29,13 +27,12 @@ func (m MappedValue) String() string {
 // markMapped finds, in every object the plan shows as changed, the values
 // the pipeline's mappings wrote (the path holds the mapping's to), notes
 // them on the object's change and returns them.
-func (r *Runner) markMapped(d *diff.Result, desired map[spconfig.Key]gitstore.File) []MappedValue {
+func (r *Runner) markMapped(d *diff.Result, desired *folder) []MappedValue {
 	p := r.Pipeline
 	out := []MappedValue{}
 	for ci := range d.Changes {
 		c := &d.Changes[ci]
-		_, ok := desired[c.Key]
-		if c.Kind == diff.Unchanged || !ok || c.New == nil {
+		if c.Kind == diff.Unchanged || !desired.has(c.Key) || c.New == nil {
 			continue
 		}
 		var notes []string

@@ -35,6 +35,15 @@ func filesOf(m map[spconfig.Key]gitstore.File) []gitstore.File {
 	return out
 }
 
+// folderOf is the folder of a set of files, sorted by key.
+func folderOf(m map[spconfig.Key]gitstore.File) folder {
+	f := folder{files: filesOf(m), at: make(map[spconfig.Key]int32, len(m))}
+	for i, x := range f.files {
+		f.at[x.Entry.Key()] = int32(i)
+	}
+	return f
+}
+
 // sortFiles sorts files by key, then path.
 func sortFiles(fs []gitstore.File) {
 	slices.SortFunc(fs, func(a, b gitstore.File) int {

@@ -39,13 +39,12 @@ func observedRef(target string) string { return "refs/promoter/observed/" + targ
 // observation that is not recorded).
 type observation struct {
 	job    string
-	org    string // the export's tenant (org name)
-	live   map[spconfig.Key]gitstore.File
+	org    string                  // the export's tenant (org name)
+	live   folder                  // sorted by key
 	excl   []spconfig.Key          // live objects of the scope's types that the pipeline excludes
 	commit gitstore.Hash           // the observation commit written for it (zero when nothing changed or not written)
 	idx    *diff.Index             // id index of live, built on first use by a comparison
 	pathOf map[spconfig.Key]string // file of each live object in the target folder, named on first use
-	sorted []gitstore.File         // live sorted by key
 }
 
 // paths names the file each live object has in the target folder: the
@@ -79,15 +78,15 @@ func (o *observation) index() *diff.Index {
 
 // files returns the observed objects sorted by key; callers must not modify
 // the slice.
-func (o *observation) files() []gitstore.File { return o.sorted }
+func (o *observation) files() []gitstore.File { return o.live.files }
 
 // entries returns the entries of files (thin or full).
-func (o *observation) entries() []spconfig.Entry { return entriesOf(o.sorted) }
+func (o *observation) entries() []spconfig.Entry { return entriesOf(o.live.files) }
 
 // entry returns the live object of k with its bytes (read from the
 // repository when its entry is thin).
 func (r *Runner) liveEntry(o *observation, k spconfig.Key) (spconfig.Entry, bool, error) {
-	f, ok := o.live[k]
+	f, ok := o.live.get(k)
 	if !ok {
 		return spconfig.Entry{}, false, nil
 	}
@@ -193,10 +192,9 @@ func (o *observation) setFiles(files []gitstore.File) {
 		}
 		out = append(out, f)
 	}
-	o.sorted = slices.Clip(out)
-	o.live = make(map[spconfig.Key]gitstore.File, len(out))
-	for _, f := range out {
-		o.live[f.Entry.Key()] = f
+	o.live = folder{files: slices.Clip(out), at: make(map[spconfig.Key]int32, len(out))}
+	for i, f := range out {
+		o.live.at[f.Entry.Key()] = int32(i)
 	}
 }
 
@@ -225,7 +223,7 @@ func (r *Runner) observationSpec(obs *observation, why string, refTypes []string
 // reference is the drift reference of the pipeline's types: files of
 // observation commits, with thin entries.
 type reference struct {
-	objects map[spconfig.Key]gitstore.File
+	objects folder          // sorted by key
 	has     map[string]bool // types that have a reference
 	idx     *diff.Index     // id index of objects, built on first use
 }
@@ -233,7 +231,7 @@ type reference struct {
 // index is the id index of the reference's objects.
 func (ref *reference) index() *diff.Index {
 	if ref.idx == nil {
-		ref.idx = diff.NewIndex(entriesOf(filesOf(ref.objects)))
+		ref.idx = diff.NewIndex(entriesOf(ref.objects.files))
 	}
 	return ref.idx
 }
@@ -242,7 +240,7 @@ func (ref *reference) index() *diff.Index {
 // newest observation that is marked as its reference.
 func (r *Runner) reference() (*reference, error) {
 	p := r.Pipeline
-	ref := &reference{objects: map[spconfig.Key]gitstore.File{}, has: map[string]bool{}}
+	ref := &reference{has: map[string]bool{}}
 	want := map[string]bool{}
 	for _, t := range pipelineTypes(p) {
 		want[t] = true
@@ -251,6 +249,8 @@ func (r *Runner) reference() (*reference, error) {
 	if err != nil || h.IsZero() {
 		return ref, err
 	}
+	objects := map[spconfig.Key]gitstore.File{}
+	defer func() { ref.objects = folderOf(objects) }()
 	at := map[gitstore.Hash][]string{}
 	var order []gitstore.Hash
 	for i := 0; i < referenceWalkLimit && !h.IsZero() && len(ref.has) < len(want); i++ {
@@ -279,7 +279,7 @@ func (r *Runner) reference() (*reference, error) {
 		}
 		for _, f := range files {
 			if k := f.Entry.Key(); slices.Contains(at[c], k.Type) && !excluded(p, k) {
-				ref.objects[k] = f
+				objects[k] = f
 			}
 		}
 	}
@@ -310,8 +310,8 @@ func referenceWith(ref *reference, types []string, live []gitstore.File) []gitst
 		in[t] = true
 	}
 	byKey := map[spconfig.Key]gitstore.File{}
-	for k, f := range ref.objects {
-		if in[k.Type] {
+	for _, f := range ref.objects.files {
+		if k := f.Entry.Key(); in[k.Type] {
 			byKey[k] = f
 		}
 	}
@@ -325,14 +325,13 @@ func referenceWith(ref *reference, types []string, live []gitstore.File) []gitst
 // their reference (or that are gone from the target since): they changed
 // outside promoter. Objects without a reference never drift.
 func (r *Runner) drifted(ref *reference, obs *observation, keys map[spconfig.Key]bool) (map[spconfig.Key]string, error) {
-	live := obs.live
 	out := map[spconfig.Key]string{}
 	compared := 0
 	for k := range keys {
-		if _, ok := ref.objects[k]; !ok {
+		if !ref.objects.has(k) {
 			continue
 		}
-		if _, inLive := live[k]; !inLive {
+		if !obs.live.has(k) {
 			out[k] = "deleted in the target outside promoter since the last import, adoption or baseline"
 			continue
 		}
@@ -341,7 +340,7 @@ func (r *Runner) drifted(ref *reference, obs *observation, keys map[spconfig.Key
 	if compared == 0 {
 		return out, nil
 	}
-	d, err := r.compareRestricted(filesOf(ref.objects), obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, ok := ref.objects[k]; return ok && keys[k] })
+	d, err := r.compareRestricted(ref.objects.files, obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { return keys[k] && ref.objects.has(k) })
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	types := pipelineTypes(p)
 	pl := &Plan{Pipeline: p.Name, Source: p.Source, Target: p.Target, Revision: v.rev.String(), Counts: map[Class]int{}, LiveJob: obs.job}
 
-	desired, desiredList, err := r.managed(v, types)
+	desired, err := r.managed(v, types)
 	if err != nil {
 		return nil, fmt.Errorf("read desired state at %s: %w", short(v.rev), err)
 	}
@@ -174,27 +174,26 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var applied map[spconfig.Key]gitstore.File
-	var appliedList []gitstore.File
+	var applied *folder
 	if !appliedRev.IsZero() {
 		pl.Applied = appliedRev.String()
-		if applied, appliedList, err = r.managed(commitView(appliedRev), types); err != nil {
+		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
 	}
-	live := obs.live
+	live := &obs.live
 	srcIndex, err := r.sourceIndex(v)
 	if err != nil {
 		return nil, err
 	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
-	keys := make(map[spconfig.Key]bool, max(len(desired), len(live)))
-	for k := range desired {
-		keys[k] = true
+	keys := make(map[spconfig.Key]bool, max(len(desired.files), len(live.files)))
+	for _, f := range desired.files {
+		keys[f.Entry.Key()] = true
 	}
-	for k := range live {
-		keys[k] = true
+	for _, f := range live.files {
+		keys[f.Entry.Key()] = true
 	}
 	sorted := make([]spconfig.Key, 0, len(keys))
 	for k := range keys {
@@ -205,8 +204,8 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	desiredIdx := diff.NewIndex(entriesOf(desiredList), srcIndex)
-	d, err := r.compareFiles(obs.files(), desiredList, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
+	desiredIdx := diff.NewIndex(entriesOf(desired.files), srcIndex)
+	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
@@ -215,8 +214,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// desired state (or lacks a desired object); ids still translate through
 	// the whole sets.
 	suspects := map[spconfig.Key]bool{}
-	for k := range desired {
-		if _, inLive := live[k]; differs[k] || !inLive {
+	for _, f := range desired.files {
+		k := f.Entry.Key()
+		if inLive := live.has(k); differs[k] || !inLive {
 			suspects[k] = true
 		}
 	}
@@ -226,7 +226,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	var changedInGit map[spconfig.Key]bool
 	if applied != nil && len(suspects) > 0 {
-		ch, err := r.compareFiles(appliedList, desiredList, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
@@ -249,9 +249,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Items = make([]PlanItem, 0, n)
 	}
 	for _, k := range sorted {
-		df, inDesired := desired[k]
-		_, inLive := live[k]
-		_, inApplied := applied[k]
+		df, inDesired := desired.get(k)
+		inLive := live.has(k)
+		inApplied := applied.has(k)
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
 		if inDesired {
 			e := df.Entry
@@ -359,12 +359,12 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 
 // loadDesired gives the desired entries of lists (what the plan sends or
 // hands off) and of the items their bytes, where they are thin.
-func (r *Runner) loadDesired(items []PlanItem, desired map[spconfig.Key]gitstore.File, lists ...[]spconfig.Entry) error {
+func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spconfig.Entry) error {
 	var need []gitstore.File
 	for _, l := range lists {
 		for _, e := range l {
-			if e.IsThin() {
-				need = append(need, desired[e.Key()])
+			if f, ok := desired.get(e.Key()); ok && e.IsThin() {
+				need = append(need, f)
 			}
 		}
 	}
@@ -410,13 +410,14 @@ func notImportableReason(typ string, inLive bool) string {
 // caughtUp lists the live objects the plan found equal to the desired state
 // whose drift reference differs from them.
 func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([]gitstore.File, error) {
-	live := obs.live
+	live := &obs.live
 	cand := map[spconfig.Key]bool{}
 	for _, it := range items {
 		if it.Class != ClassNoop || !ref.has[it.Type] {
 			continue
 		}
-		if re, ok := ref.objects[it.key]; !ok || !sameFile(re, live[it.key]) {
+		lf, _ := live.get(it.key) // a no-op is live
+		if re, ok := ref.objects.get(it.key); !ok || !sameFile(re, lf) {
 			cand[it.key] = true
 		}
 	}
@@ -425,16 +426,18 @@ func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([
 	}
 	var out []gitstore.File
 	for k := range cand {
-		if _, ok := ref.objects[k]; !ok {
-			out = append(out, live[k])
+		if !ref.objects.has(k) {
+			lf, _ := live.get(k)
+			out = append(out, lf)
 		}
 	}
-	d, err := r.compareRestricted(filesOf(ref.objects), obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { _, in := ref.objects[k]; return cand[k] && in })
+	d, err := r.compareRestricted(ref.objects.files, obs.files(), ref.index(), obs.index(), func(k spconfig.Key) bool { return cand[k] && ref.objects.has(k) })
 	if err != nil {
 		return nil, err
 	}
 	for k := range d {
-		out = append(out, live[k])
+		lf, _ := live.get(k)
+		out = append(out, lf)
 	}
 	sortFiles(out)
 	return out, nil
@@ -444,10 +447,10 @@ func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([
 // file the target folder held at some point of its history: they were
 // removed from the desired state (or created by a promotion that was
 // reverted) and SP-Config cannot delete them. The others were never managed.
-func (r *Runner) removedFromDesired(v view, desired map[spconfig.Key]gitstore.File, obs *observation) (map[spconfig.Key]bool, error) {
+func (r *Runner) removedFromDesired(v view, desired *folder, obs *observation) (map[spconfig.Key]bool, error) {
 	var only []spconfig.Key
-	for k := range obs.live {
-		if _, ok := desired[k]; !ok {
+	for _, f := range obs.live.files {
+		if k := f.Entry.Key(); !desired.has(k) {
 			only = append(only, k)
 		}
 	}
@@ -508,32 +511,61 @@ func (r *Runner) upstreamTenants() []string {
 	return out
 }
 
+// folder is a set of files (a target folder's managed files, sorted by
+// path; an observation or a drift reference, sorted by key) with an index by
+// key: a small map, since a run holds several sets of tens of thousands of
+// files.
+type folder struct {
+	files []gitstore.File
+	at    map[spconfig.Key]int32
+}
+
+// get returns the file of k.
+func (f *folder) get(k spconfig.Key) (gitstore.File, bool) {
+	if f == nil {
+		return gitstore.File{}, false
+	}
+	i, ok := f.at[k]
+	if !ok {
+		return gitstore.File{}, false
+	}
+	return f.files[i], true
+}
+
+// has reports whether the folder holds k.
+func (f *folder) has(k spconfig.Key) bool {
+	if f == nil {
+		return false
+	}
+	_, ok := f.at[k]
+	return ok
+}
+
 // managed reads the target folder of v: the pipeline's types, minus
-// excluded objects, keyed by cross-tenant key (thin entries); list holds the
-// same files in the folder's order (by path).
-func (r *Runner) managed(v view, types []string) (out map[spconfig.Key]gitstore.File, list []gitstore.File, err error) {
+// excluded objects, with thin entries.
+func (r *Runner) managed(v view, types []string) (*folder, error) {
 	files, err := v.readTenant(r.Store, r.Pipeline.Target)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out = make(map[spconfig.Key]gitstore.File, len(files))
-	list = make([]gitstore.File, 0, len(files))
+	out := &folder{files: files[:0], at: make(map[spconfig.Key]int32, len(files))}
 	for _, f := range files {
 		k := f.Entry.Key()
 		if !slices.Contains(types, k.Type) || excluded(r.Pipeline, k) {
 			continue
 		}
-		if prev, dup := out[k]; dup {
-			return nil, nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", prev.Path, f.Path, k)
+		if prev, dup := out.get(k); dup {
+			return nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", prev.Path, f.Path, k)
 		}
 		dir := strings.TrimSuffix(tenantDir(r.Pipeline.Target)+k.Type, "/") + "/"
 		if !strings.HasPrefix(f.Path, dir) {
-			return nil, nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
+			return nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
 		}
-		out[k] = f
-		list = append(list, f)
+		out.at[k] = int32(len(out.files))
+		out.files = append(out.files, f)
 	}
-	return out, list, nil
+	out.files = slices.Clip(out.files)
+	return out, nil
 }
 
 func valuesOf(m map[spconfig.Key]spconfig.Entry) []spconfig.Entry {

@@ -328,7 +328,7 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 	}
 	take := map[spconfig.Key]string{} // key -> path
 	for _, c := range cands {
-		if _, live := obs.live[c.key]; live && c.cur == nil && c.want != nil {
+		if obs.live.has(c.key) && c.cur == nil && c.want != nil {
 			take[c.key] = c.dst
 		}
 	}
@@ -370,7 +370,8 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 	slices.SortFunc(keys, compareKeys)
 	var live []gitstore.File
 	for _, k := range keys {
-		live = append(live, obs.live[k])
+		f, _ := obs.live.get(k)
+		live = append(live, f)
 	}
 	loaded, err := r.load(live)
 	if err != nil {

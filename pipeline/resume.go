@@ -138,12 +138,13 @@ func (r *Runner) matchResults(rec *Record, results *spconfig.ImportResults) erro
 	if len(listed) == 0 {
 		return fmt.Errorf("import job %s on %s imported no objects: nothing to record", rec.ImportJob, rec.Target)
 	}
-	desired, _, err := r.managed(commitView(hashOf(rec.Revision)), pipelineTypes(r.Pipeline))
+	desired, err := r.managed(commitView(hashOf(rec.Revision)), pipelineTypes(r.Pipeline))
 	if err != nil {
 		return err
 	}
 	byName := map[string][]string{} // "TYPE name" -> keys of the desired state
-	for k := range desired {
+	for _, f := range desired.files {
+		k := f.Entry.Key()
 		byName[k.Type+" "+k.Name] = append(byName[k.Type+" "+k.Name], k.String())
 	}
 	var missing []string
