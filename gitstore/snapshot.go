@@ -58,7 +58,7 @@ type snapRec struct {
 	raw     []byte // the entry's bytes when they are not recoverable from data or the stored blob
 	stored  Hash   // the stored blob at plain whose content equals data (zero when none)
 	changed bool
-	thin    spconfig.Entry // with Remember, the thin entry of a changed file (remembered once it is written)
+	thin    *spconfig.Entry // with Remember, the thin entry of a changed file (remembered once it is written)
 }
 
 // NewSnapshot starts a snapshot of tenants/<tenant>/<TYPE>/ for the given
@@ -197,7 +197,8 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (Hash, BlobState, error) {
 	default:
 		rec.data, rec.changed = data, true
 		if sn.Remember {
-			rec.thin = e.Thin()
+			t := e.Thin()
+			rec.thin = &t
 		}
 	}
 	sn.recs = append(sn.recs, rec)
@@ -303,8 +304,8 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		keep[dir+rec.plain] = true
 		if rec.changed {
 			changes = append(changes, Change{Path: dir + rec.plain, Content: rec.data})
-			if rec.thin.IsThin() {
-				sn.written[dir+rec.plain] = rec.thin
+			if rec.thin != nil {
+				sn.written[dir+rec.plain] = *rec.thin
 			}
 		}
 	}
