@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"promoter/diff"
+	"promoter/gitstore"
+	"promoter/spconfig"
+)
+
+func readSample(t *testing.T, name string) []spconfig.Entry {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "shared", "samples", "tenant-"+name+".export.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := spconfig.ReadExport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc.Objects
+}
+
+// changeSummary is what a comparison reports, without entry pointers.
+type changeSummary struct {
+	Key     spconfig.Key
+	Kind    diff.Kind
+	OldName string
+	Fields  []diff.FieldChange
+	Old     string // the compared bytes
+	New     string
+}
+
+func summarize(r diff.Result) ([]changeSummary, map[string]int) {
+	var out []changeSummary
+	for _, c := range r.Changes {
+		s := changeSummary{Key: c.Key, Kind: c.Kind, OldName: c.OldName, Fields: c.Fields}
+		if c.Old != nil {
+			s.Old = string(c.Old.Raw)
+		}
+		if c.New != nil {
+			s.New = string(c.New.Raw)
+		}
+		out = append(out, s)
+	}
+	return out, r.UnchangedCounts
+}
+
+// compareFiles settles pairs by blob id and reads the rest: its result must
+// be the one diff.Compare gives for the full sets, across tenants and within
+// one (most blobs equal, a hand-formatted file, changed and deleted files),
+// restricted or not, with full entries on one side (an observation that is
+// not recorded).
+func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
+	ctx := context.Background()
+	repo, err := gitstore.Open(ctx, gitstore.Options{Path: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, prod := readSample(t, "dev"), readSample(t, "prod")
+	types := spconfig.ExportableTypes()
+	if _, err := repo.WriteTenant(ctx, "dev", types, dev, gitstore.CommitSpec{Message: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := repo.WriteTenant(ctx, "prod", types, prod, gitstore.CommitSpec{Message: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := repo.ReadTenant(c1, "prod")
+	if err != nil || len(before) < 10 {
+		t.Fatal(len(before), err)
+	}
+	// The next commit: one file hand-formatted (same entry, other blob), one
+	// changed, one deleted.
+	changed := before[3]
+	edited := strings.Replace(string(changed.Data), `"name"`, `"description": "edited by a person",
+  "name"`, 1)
+	if edited == string(changed.Data) {
+		t.Fatal("the edit did not apply: the test proves nothing")
+	}
+	c2, err := repo.Commit(ctx, gitstore.CommitSpec{Message: "edits", Changes: []gitstore.Change{
+		{Path: before[1].Path, Content: append([]byte("  "), before[1].Data...)},
+		{Path: changed.Path, Content: []byte(edited)},
+		{Path: before[5].Path},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Store: repo}
+	thin := func(rev gitstore.Hash, tenant string) []gitstore.File {
+		fs, err := repo.ReadTenantEntries(rev, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if !f.Entry.IsThin() || f.Blob.IsZero() {
+				t.Fatalf("%s: want a thin entry with its blob id", f.Path)
+			}
+		}
+		return fs
+	}
+	full := func(fs []gitstore.File) []gitstore.File {
+		out, err := r.load(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	every := func(n int) func(spconfig.Key) bool {
+		return func(k spconfig.Key) bool { return len(k.Name)%n == 0 }
+	}
+	cases := []struct {
+		name     string
+		old, new []gitstore.File
+		restrict func(spconfig.Key) bool
+	}{
+		{"across tenants", thin(c2, "prod"), thin(c2, "dev"), nil},
+		{"across tenants, restricted", thin(c2, "prod"), thin(c2, "dev"), every(2)},
+		{"one tenant, two commits", thin(c1, "prod"), thin(c2, "prod"), nil},
+		{"one tenant, restricted", thin(c1, "prod"), thin(c2, "prod"), func(k spconfig.Key) bool {
+			return k == changed.Entry.Key() || k == before[5].Entry.Key() || every(2)(k)
+		}},
+		{"full entries on the old side", full(thin(c1, "prod")), thin(c2, "prod"), nil},
+		{"full entries on both sides", full(thin(c1, "prod")), full(thin(c2, "prod")), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := diff.Options{CrossTenant: true, Restrict: c.restrict}
+			got, err := r.compareFiles(c.old, c.new, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := diff.Compare(entriesOf(full(c.old)), entriesOf(full(c.new)), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gc, gu := summarize(got)
+			wc, wu := summarize(want)
+			if d := cmp.Diff(wc, gc); d != "" {
+				t.Errorf("changes differ from diff.Compare of the full sets (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(wu, gu); d != "" {
+				t.Errorf("unchanged counts differ (-want +got):\n%s", d)
+			}
+			if len(wc) == 0 {
+				t.Error("no change at all: the case proves nothing")
+			}
+		})
+	}
+	// A thin entry never reaches the field comparison: diff refuses it.
+	_, err = diff.Compare(entriesOf(thin(c1, "prod")), entriesOf(thin(c2, "prod")), diff.Options{CrossTenant: true})
+	if err == nil || !strings.Contains(err.Error(), "no bytes to compare") {
+		t.Errorf("diff.Compare of thin entries: want a refusal, got %v", err)
+	}
+}
