@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"reflect"
 	"runtime"
 	"slices"
@@ -98,6 +99,8 @@ type Options struct {
 type Index struct {
 	once     sync.Once
 	sets     [][]spconfig.Entry
+	seq      iter.Seq[spconfig.Entry] // NewIndexOf
+	n        int                      // the length of seq
 	idx      idIndex
 	panicked any
 }
@@ -106,14 +109,20 @@ type Index struct {
 // not change until the comparisons that use it are done.
 func NewIndex(sets ...[]spconfig.Entry) *Index { return &Index{sets: sets} }
 
+// NewIndexOf is NewIndex of the n entries seq yields and of more, for a
+// caller that holds its entries inside other values (no copy is made).
+func NewIndexOf(n int, seq iter.Seq[spconfig.Entry], more ...[]spconfig.Entry) *Index {
+	return &Index{sets: more, seq: seq, n: n}
+}
+
 func (x *Index) get() idIndex {
 	if x == nil {
 		return nil
 	}
 	x.once.Do(func() {
 		defer func() { x.panicked = recover() }()
-		x.idx = buildIndex(x.sets...)
-		x.sets = nil
+		x.idx = buildIndex(x.n, x.seq, x.sets...)
+		x.sets, x.seq = nil, nil
 	})
 	if x.panicked != nil {
 		panic(x.panicked) // Compare turns it into an error, every time

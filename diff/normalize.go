@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"regexp"
 	"sort"
 	"strconv"
@@ -51,8 +52,7 @@ func tokenFor(k spconfig.Key) string {
 // entry whose object.id is the id wins over one that only carries it as
 // self.id, and among equals the smallest token wins, so the index never
 // depends on the order of the entries.
-func buildIndex(sets ...[]spconfig.Entry) idIndex {
-	n := 0
+func buildIndex(n int, seq iter.Seq[spconfig.Entry], sets ...[]spconfig.Entry) idIndex {
 	for _, es := range sets {
 		n += len(es)
 	}
@@ -63,6 +63,11 @@ func buildIndex(sets ...[]spconfig.Entry) idIndex {
 		switch {
 		case !taken, isStrong && !strong[id], isStrong == strong[id] && info.Token < cur.Token:
 			idx[id], strong[id] = info, isStrong
+		}
+	}
+	if seq != nil {
+		for e := range seq {
+			claimEntry(e, claim)
 		}
 	}
 	for _, es := range sets {

@@ -25,6 +25,18 @@ func entriesOf(files []gitstore.File) []spconfig.Entry {
 	return out
 }
 
+// indexOf is the (lazy) id index of files and more (diff.NewIndex without
+// a copy of the entries).
+func indexOf(files []gitstore.File, more ...[]spconfig.Entry) *diff.Index {
+	return diff.NewIndexOf(len(files), func(yield func(spconfig.Entry) bool) {
+		for i := range files {
+			if !yield(files[i].Entry) {
+				return
+			}
+		}
+	}, more...)
+}
+
 // filesOf returns the files of a set, sorted by key.
 func filesOf(m map[spconfig.Key]gitstore.File) []gitstore.File {
 	out := make([]gitstore.File, 0, len(m))
@@ -108,10 +120,10 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 		return diff.Result{}, fmt.Errorf("compare files: only a cross-tenant comparison reads by blob")
 	}
 	if o.SharedOld == nil {
-		o.SharedOld = diff.NewIndex(entriesOf(old), o.IndexOld)
+		o.SharedOld = indexOf(old, o.IndexOld)
 	}
 	if o.SharedNew == nil {
-		o.SharedNew = diff.NewIndex(entriesOf(new), o.IndexNew)
+		o.SharedNew = indexOf(new, o.IndexNew)
 	}
 	count := func(fs []gitstore.File) map[spconfig.Key]int {
 		m := make(map[spconfig.Key]int, len(fs))

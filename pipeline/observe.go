@@ -71,7 +71,7 @@ func (o *observation) paths(target string) (map[spconfig.Key]string, error) {
 // comparisons (live must not change once it is used).
 func (o *observation) index() *diff.Index {
 	if o.idx == nil {
-		o.idx = diff.NewIndex(o.entries())
+		o.idx = indexOf(o.live.files)
 	}
 	return o.idx
 }
@@ -83,7 +83,7 @@ func (o *observation) files() []gitstore.File { return o.live.files }
 // entries returns the entries of files (thin or full).
 func (o *observation) entries() []spconfig.Entry { return entriesOf(o.live.files) }
 
-// entry returns the live object of k with its bytes (read from the
+// liveEntry returns the live object of k with its bytes (read from the
 // repository when its entry is thin).
 func (r *Runner) liveEntry(o *observation, k spconfig.Key) (spconfig.Entry, bool, error) {
 	f, ok := o.live.get(k)
@@ -184,7 +184,10 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 // repeats wins). Their paths stay empty (paths names them; load names an
 // object it reads by its key).
 func (o *observation) setFiles(files []gitstore.File) {
-	slices.SortStableFunc(files, func(a, b gitstore.File) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) })
+	byKey := func(a, b gitstore.File) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) }
+	if !slices.IsSortedFunc(files, byKey) { // an export is often in key order already
+		slices.SortStableFunc(files, byKey)
+	}
 	out := files[:0]
 	for i, f := range files {
 		if i+1 < len(files) && files[i+1].Entry.Key() == f.Entry.Key() {
@@ -231,7 +234,7 @@ type reference struct {
 // index is the id index of the reference's objects.
 func (ref *reference) index() *diff.Index {
 	if ref.idx == nil {
-		ref.idx = diff.NewIndex(entriesOf(ref.objects.files))
+		ref.idx = indexOf(ref.objects.files)
 	}
 	return ref.idx
 }

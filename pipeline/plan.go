@@ -204,7 +204,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	desiredIdx := diff.NewIndex(entriesOf(desired.files), srcIndex)
+	desiredIdx := indexOf(desired.files, srcIndex)
 	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
@@ -566,14 +566,6 @@ func (r *Runner) managed(v view, types []string) (*folder, error) {
 	}
 	out.files = slices.Clip(out.files)
 	return out, nil
-}
-
-func valuesOf(m map[spconfig.Key]spconfig.Entry) []spconfig.Entry {
-	out := make([]spconfig.Entry, 0, len(m))
-	for _, e := range m {
-		out = append(out, e)
-	}
-	return out
 }
 
 // changedKeys lists the keys a comparison found different.

@@ -129,7 +129,7 @@ type Runner struct {
 	// the branch.
 	PullRequests PullRequester
 
-	// rememberSource keeps the snapshot's unchanged entries decoded for the
+	// rememberSource keeps the snapshot's entries as thin entries for the
 	// plan that follows in the same run (gitstore.Snapshot.Remember).
 	rememberSource bool
 
