@@ -125,37 +125,38 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 	if o.SharedNew == nil {
 		o.SharedNew = indexOf(new, o.IndexNew)
 	}
-	count := func(fs []gitstore.File) map[spconfig.Key]int {
-		m := make(map[spconfig.Key]int, len(fs))
-		for _, f := range fs {
-			m[f.Entry.Key()]++
+	// position of each key on a side, -1 when the key repeats there
+	at := func(fs []gitstore.File) map[spconfig.Key]int32 {
+		m := make(map[spconfig.Key]int32, len(fs))
+		for i, f := range fs {
+			k := f.Entry.Key()
+			if _, dup := m[k]; dup {
+				m[k] = -1
+			} else {
+				m[k] = int32(i)
+			}
 		}
 		return m
 	}
-	oldN := count(old)
-	newAt := make(map[spconfig.Key]int, len(new))
-	for i, f := range new {
-		newAt[f.Entry.Key()] = i
-	}
-	newN := count(new)
+	oldAt, newAt := at(old), at(new)
 	keep := func(k spconfig.Key) bool { return o.Restrict == nil || o.Restrict(k) }
 	unchanged := map[string]int{}
-	settled := map[spconfig.Key]bool{}
+	settled := make([]bool, len(new))
 	var a, b []gitstore.File
 	for _, f := range old {
 		k := f.Entry.Key()
 		if !keep(k) {
 			continue
 		}
-		if j, ok := newAt[k]; ok && oldN[k] == 1 && newN[k] == 1 && !o.IncludeUnchanged && sameFile(f, new[j]) {
-			settled[k] = true
+		if j, ok := newAt[k]; ok && j >= 0 && oldAt[k] >= 0 && !o.IncludeUnchanged && sameFile(f, new[j]) {
+			settled[j] = true
 			unchanged[k.Type]++
 			continue
 		}
 		a = append(a, f)
 	}
-	for _, f := range new {
-		if k := f.Entry.Key(); keep(k) && !settled[k] {
+	for j, f := range new {
+		if !settled[j] && keep(f.Entry.Key()) {
 			b = append(b, f)
 		}
 	}

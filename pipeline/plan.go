@@ -249,16 +249,16 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Items = make([]PlanItem, 0, n)
 	}
 	for _, k := range sorted {
-		df, inDesired := desired.get(k)
+		di, inDesired := desired.at[k]
 		inLive := live.has(k)
 		inApplied := applied.has(k)
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
 		if inDesired {
-			e := df.Entry
+			df := &desired.files[di]
+			it.desired, it.Path = &df.Entry, df.Path // thin, unless the diff read it
 			if full, ok := read[k]; ok {
-				e = *full
+				it.desired = full
 			}
-			it.desired, it.Path = &e, df.Path
 		}
 		driftReason, drifts := drift[k]
 		changed := applied == nil || !inApplied || changedInGit[k]
