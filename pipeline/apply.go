@@ -432,12 +432,18 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 			return "", "", err
 		}
 		rec.Observed = hashOrEmpty(obs.commit)
-		imported := map[string]bool{}
+		names := map[string]bool{}
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
-			imported[o] = true
+			names[o] = true
+		}
+		imported := map[spconfig.Key]bool{} // the desired objects the import sent
+		for _, f := range desired.files {
+			if k := f.Entry.Key(); names[k.String()] {
+				imported[k] = true
+			}
 		}
 		d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, IndexNew: srcIndex,
-			Restrict: func(k spconfig.Key) bool { return imported[k.String()] }})
+			Restrict: func(k spconfig.Key) bool { return imported[k] }})
 		if err != nil {
 			return "", "", err
 		}
@@ -445,7 +451,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		var bad []string
 		for _, f := range desired.files {
 			k := f.Entry.Key()
-			if !imported[k.String()] {
+			if !imported[k] {
 				continue
 			}
 			if !obs.live.has(k) {

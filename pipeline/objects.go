@@ -138,16 +138,24 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 		}
 		return m
 	}
+	if o.Restrict != nil { // a restricted comparison looks at the few files it compares
+		keep := func(fs []gitstore.File) []gitstore.File {
+			var out []gitstore.File
+			for _, f := range fs {
+				if o.Restrict(f.Entry.Key()) {
+					out = append(out, f)
+				}
+			}
+			return out
+		}
+		old, new = keep(old), keep(new)
+	}
 	oldAt, newAt := at(old), at(new)
-	keep := func(k spconfig.Key) bool { return o.Restrict == nil || o.Restrict(k) }
 	unchanged := map[string]int{}
 	settled := make([]bool, len(new))
 	var a, b []gitstore.File
 	for _, f := range old {
 		k := f.Entry.Key()
-		if !keep(k) {
-			continue
-		}
 		if j, ok := newAt[k]; ok && j >= 0 && oldAt[k] >= 0 && !o.IncludeUnchanged && sameFile(f, new[j]) {
 			settled[j] = true
 			unchanged[k.Type]++
@@ -156,7 +164,7 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 		a = append(a, f)
 	}
 	for j, f := range new {
-		if !settled[j] && keep(f.Entry.Key()) {
+		if !settled[j] {
 			b = append(b, f)
 		}
 	}

@@ -188,18 +188,17 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
-	keys := make(map[spconfig.Key]bool, max(len(desired.files), len(live.files)))
+	// every key of either side, sorted (both sides hold each key once)
+	sorted := make([]spconfig.Key, 0, len(desired.files)+len(live.files))
 	for _, f := range desired.files {
-		keys[f.Entry.Key()] = true
-	}
-	for _, f := range live.files {
-		keys[f.Entry.Key()] = true
-	}
-	sorted := make([]spconfig.Key, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
+		sorted = append(sorted, f.Entry.Key())
 	}
 	slices.SortFunc(sorted, compareKeys)
+	for _, f := range live.files { // sorted by key
+		sorted = append(sorted, f.Entry.Key())
+	}
+	mergeSortedKeys(sorted, len(desired.files))
+	sorted = slices.Compact(sorted)
 
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
@@ -394,6 +393,25 @@ func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spcon
 		}
 	}
 	return nil
+}
+
+// mergeSortedKeys sorts keys whose halves keys[:mid] and keys[mid:] are
+// sorted each (a merge, linear in the keys).
+func mergeSortedKeys(keys []spconfig.Key, mid int) {
+	if mid == 0 || mid == len(keys) || compareKeys(keys[mid-1], keys[mid]) <= 0 {
+		return
+	}
+	merged := make([]spconfig.Key, 0, len(keys))
+	a, b := keys[:mid], keys[mid:]
+	for len(a) > 0 && len(b) > 0 {
+		if compareKeys(b[0], a[0]) < 0 {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	copy(keys, merged)
 }
 
 // notImportableReason says what happens to a desired object of a type
