@@ -160,3 +160,47 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 		t.Errorf("diff.Compare of thin entries: want a refusal, got %v", err)
 	}
 }
+
+// A live object that differs from the observed ref's file only in a
+// volatile field keeps the stored file (semantically equal, other bytes):
+// the observation holds that object with its bytes, records nothing, and the
+// plan finds it unchanged, not drifted, in a run and in a dry run.
+func TestObservationKeepsASemanticallyEqualStoredFile(t *testing.T) {
+	h := newHarness(t, "")
+	h.promoteClean()
+	editObject(t, h.prod, "IDENTITY_PROFILE", "Employees", `"identityCount":8`, `"identityCount":9`)
+	ctx := context.Background()
+	before, err := h.store.Ref(observedRef("prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.runner()
+	obs, err := r.observe(ctx, "plan", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := spconfig.Key{Type: "IDENTITY_PROFILE", Name: "Employees"}
+	f, ok := obs.live.get(k)
+	if !ok || f.Entry.IsThin() || !strings.Contains(string(f.Entry.Raw), `"identityCount":9`) {
+		t.Fatalf("want the live Employees profile with its bytes (identityCount 9), got thin=%v ok=%v", f.Entry.IsThin(), ok)
+	}
+	if other := obs.files()[0]; !other.Entry.IsThin() {
+		t.Errorf("%s: an unchanged object should be thin", other.Entry.Key())
+	}
+	after, err := h.store.Ref(observedRef("prod"))
+	if err != nil || after != before || !obs.commit.IsZero() {
+		t.Fatalf("observation recorded a commit (%s -> %s, %v) for a volatile change", short(before), short(after), err)
+	}
+	for _, dry := range []bool{true, false} {
+		res, err := h.runner().Run(ctx, RunOptions{DryRun: dry})
+		if err != nil {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+		if c := itemClass(res.Plan, k.String()); c != ClassNoop {
+			t.Errorf("dry run %v: %s is %q, want no-op", dry, k, c)
+		}
+		if res.Plan.Counts[ClassDrift] != 0 || res.Plan.ImportCount() != 0 {
+			t.Errorf("dry run %v: drift %d, imports %d, want none", dry, res.Plan.Counts[ClassDrift], res.Plan.ImportCount())
+		}
+	}
+}
