@@ -79,7 +79,10 @@ type Options struct {
 	Now                     func() time.Time
 }
 
-// Repo is a working copy that promoter writes through git plumbing.
+// Repo is a working copy that promoter writes through git plumbing. It is
+// used by one goroutine at a time (go-git's pack readers are not safe for
+// concurrent reads, and a commit adds packs under a reader): a flow that
+// reads the repository beside a download does it from one goroutine.
 type Repo struct {
 	o      Options
 	path   string
