@@ -16,7 +16,7 @@ import (
 // the file's. Only successful decodes are kept, so a broken file is
 // reported under the path it is read from.
 
-// The caches of a Repo (decoded files, trees, the index it wrote last) hold
+// The caches of a Repo (decoded files, trees) hold
 // what one run reads: they are dropped when the repository lock is released
 // (dropCaches), so a long-running daemon keeps nothing between its runs.
 //
@@ -74,5 +74,4 @@ func (c *decodeCache) clear() {
 func (r *Repo) dropCaches() {
 	r.decoded.clear()
 	r.trees.clear()
-	r.lastIdx.forget()
 }

@@ -101,8 +101,6 @@ type Repo struct {
 
 	// decoded holds object files already read, by blob id (decodecache.go).
 	decoded decodeCache
-	// lastIdx is the index this value wrote last (commit.go).
-	lastIdx lastIndex
 	// trees holds decoded trees by id (treeEntries).
 	trees treeCache
 	// packs is the list of pack files at the last refresh (packNames).
