@@ -967,9 +967,9 @@ func (r *Repo) changedBetween(a, b Hash) ([]changed, error) {
 // that are semantically unchanged keep their stored bytes; files of objects
 // that are gone are deleted. It returns the zero Hash when nothing changed.
 func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s CommitSpec) (Hash, error) {
-	files := make([]File, len(entries))
-	for i, e := range entries {
-		files[i].Entry = e
+	files := make([]FileRef, len(entries))
+	for i := range entries {
+		files[i].Entry = &entries[i]
 	}
 	return r.WriteTenantFiles(ctx, tenant, types, files, s)
 }
@@ -977,8 +977,8 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 // WriteTenantFiles is WriteTenant of files whose entries may be thin
 // (ReadTenantEntries): a thin entry's file is its blob (File.Blob), kept
 // when the stored file is that blob and read from the repository otherwise.
-// Only File.Entry and File.Blob are used.
-func (r *Repo) WriteTenantFiles(ctx context.Context, tenant string, types []string, files []File, s CommitSpec) (Hash, error) {
+// Only FileRef.Entry and FileRef.Blob are used.
+func (r *Repo) WriteTenantFiles(ctx context.Context, tenant string, types []string, files []FileRef, s CommitSpec) (Hash, error) {
 	changes, err := r.tenantChanges(tenant, types, files, s)
 	if err != nil {
 		return Hash{}, err
@@ -992,17 +992,17 @@ func (r *Repo) WriteTenantFiles(ctx context.Context, tenant string, types []stri
 // tenantChanges is WriteTenantFiles without the commit: the changes that
 // make tenants/<tenant>/<TYPE>/ at the tip of s's branch (or s.Base) match
 // files for every type in types.
-func (r *Repo) tenantChanges(tenant string, types []string, files []File, s CommitSpec) ([]Change, error) {
+func (r *Repo) tenantChanges(tenant string, types []string, files []FileRef, s CommitSpec) ([]Change, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("write tenant: %w", err)
 	}
 	entries := make([]spconfig.Entry, len(files))
 	var full []spconfig.Entry
 	for i, f := range files {
-		entries[i] = f.Entry
+		entries[i] = *f.Entry
 		switch {
 		case !f.Entry.IsThin():
-			full = append(full, f.Entry)
+			full = append(full, *f.Entry)
 		case f.Blob.IsZero():
 			return nil, fmt.Errorf("write tenant %s: objects[%d] (%s) is a thin entry without a blob: internal error, nothing was written", tenant, i, f.Entry.Key())
 		}
@@ -1066,7 +1066,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, files []File, s Comm
 		if same[i] {
 			continue
 		}
-		e := f.Entry
+		e := *f.Entry
 		var data []byte
 		if e.IsThin() {
 			if data, err = r.blob(f.Blob); err != nil {
@@ -1110,7 +1110,7 @@ func (r *Repo) tenantChanges(tenant string, types []string, files []File, s Comm
 // crypto/sha1, as a snapshot compares). The files are encoded and hashed by
 // one worker per CPU, each in a buffer of its own, and the entries found
 // equal are remembered in the decode cache.
-func (r *Repo) sameFiles(files []File, names []string, dir string, stored map[string]object.TreeEntry) []bool {
+func (r *Repo) sameFiles(files []FileRef, names []string, dir string, stored map[string]object.TreeEntry) []bool {
 	same := make([]bool, len(files))
 	if len(stored) == 0 {
 		return same
@@ -1128,8 +1128,8 @@ func (r *Repo) sameFiles(files []File, names []string, dir string, stored map[st
 				continue
 			}
 			var h Hash
-			if h, buf = entryFileHash(f.Entry, buf); h == Hash(old.Hash) {
-				r.decoded.remember(Hash(old.Hash), f.Entry)
+			if h, buf = entryFileHash(*f.Entry, buf); h == Hash(old.Hash) {
+				r.decoded.remember(Hash(old.Hash), *f.Entry)
 				same[i] = true
 			}
 		}

@@ -27,10 +27,10 @@ const decodeCacheEntries = 1 << 18
 
 type decodeCache struct {
 	mu        sync.Mutex
-	cur, prev map[Hash]spconfig.Entry // thin entries
+	cur, prev map[Hash]*spconfig.Entry // thin entries, shared by every reader
 }
 
-func (c *decodeCache) get(h Hash) (spconfig.Entry, bool) {
+func (c *decodeCache) get(h Hash) (*spconfig.Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cur[h]; ok {
@@ -46,19 +46,35 @@ func (c *decodeCache) get(h Hash) (spconfig.Entry, bool) {
 // remember records that blob h is the file of entry e (EncodeFile(e) hashes
 // to h), so reading that file later as a thin entry needs neither the blob
 // nor a decode: a parsed entry's Raw is the compact form of its file, and
-// decoding a file is NewEntry of its compact form.
-func (c *decodeCache) remember(h Hash, e spconfig.Entry) {
+// decoding a file is NewEntry of its compact form. It returns the cached
+// thin entry (nil when e is no parsed entry).
+func (c *decodeCache) remember(h Hash, e spconfig.Entry) *spconfig.Entry {
 	if !e.IsThin() && len(e.Object()) == 0 {
-		return
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(h, e.Thin())
+	if cur, ok := c.cur[h]; ok {
+		return cur
+	}
+	t := e.Thin()
+	c.putLocked(h, &t)
+	return &t
 }
 
-func (c *decodeCache) putLocked(h Hash, e spconfig.Entry) {
+// rememberThin is remember of a thin entry the caller made, cached as it is
+// (shared with the caller).
+func (c *decodeCache) rememberThin(h Hash, t *spconfig.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur[h]; !ok {
+		c.putLocked(h, t)
+	}
+}
+
+func (c *decodeCache) putLocked(h Hash, e *spconfig.Entry) {
 	if c.cur == nil || len(c.cur) >= decodeCacheEntries {
-		c.prev, c.cur = c.cur, make(map[Hash]spconfig.Entry, 1024)
+		c.prev, c.cur = c.cur, make(map[Hash]*spconfig.Entry, 1024)
 	}
 	c.cur[h] = e
 }

@@ -113,8 +113,19 @@ type File struct {
 	Path  string // repository-relative, e.g. tenants/dev/SOURCE/Active Directory.json
 	Rel   string // relative to the tenant folder, e.g. SOURCE/Active Directory.json
 	Entry spconfig.Entry
-	Data  []byte // exact file bytes (nil with a thin entry)
-	Blob  Hash   // the file's git blob id (zero for a file not read from a commit)
+	Data  []byte // exact file bytes
+	Blob  Hash   // the file's git blob id
+}
+
+// FileRef is an object file of a commit by reference (ReadTenantEntries):
+// its path, blob id and thin entry (spconfig.Entry.Thin), which every reader
+// of the blob shares: it must not be modified. A FileRef of a file that is
+// not in the repository has a full entry (and may have a zero Blob). Load
+// reads the files.
+type FileRef struct {
+	Path  string
+	Blob  Hash
+	Entry *spconfig.Entry
 }
 
 // CommitInfo describes a commit.
@@ -714,21 +725,17 @@ func checkTenant(tenant string) error {
 // sorted by path (none for the zero rev), with its bytes and full entry.
 // Decode errors name the file.
 func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
-	files, err := r.readTenant(rev, tenant)
+	refs, err := r.ReadTenantEntries(rev, tenant)
 	if err != nil {
 		return nil, err
 	}
-	return files, r.Load(files)
+	return r.Load(refs)
 }
 
-// ReadTenantEntries is ReadTenant with thin entries (spconfig.Entry.Thin)
-// and no file bytes: a file whose entry is in the decode cache is not read
-// at all. Load reads the bytes of the files a caller compares.
-func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]File, error) {
-	return r.readTenant(rev, tenant)
-}
-
-func (r *Repo) readTenant(rev Hash, tenant string) ([]File, error) {
+// ReadTenantEntries is ReadTenant by reference: thin entries and blob ids,
+// no bytes; a file whose entry is in the decode cache is not read at all.
+// Load reads the files a caller compares.
+func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]FileRef, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, fmt.Errorf("read tenant: %w", err)
 	}
@@ -760,55 +767,60 @@ func (r *Repo) readTenant(rev Hash, tenant string) ([]File, error) {
 		}
 		n += len(folders[i])
 	}
-	files := make([]File, 0, n)
+	files := make([]FileRef, 0, n)
 	for i, t := range types {
 		for _, e := range folders[i] {
 			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
 				continue
 			}
 			full := dir + "/" + t.Name + "/" + e.Name
-			rel := full[len(dir)+1:] // one string for both
 			ent, ok := r.decoded.get(Hash(e.Hash))
 			if !ok {
 				data, err := r.blob(Hash(e.Hash))
 				if err != nil {
 					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
 				}
-				if ent, err = DecodeFile(full, data); err != nil {
+				de, err := DecodeFile(full, data)
+				if err != nil {
 					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 				}
-				ent = ent.Thin()
-				r.decoded.remember(Hash(e.Hash), ent)
+				ent = r.decoded.remember(Hash(e.Hash), de)
 			}
-			files = append(files, File{Path: full, Rel: rel, Entry: ent, Blob: Hash(e.Hash)})
+			files = append(files, FileRef{Path: full, Entry: ent, Blob: Hash(e.Hash)})
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
 }
 
-// Load gives each file with a thin entry (ReadTenantEntries) its bytes and
-// full entry, read by its blob id; the others are left as they are.
-func (r *Repo) Load(files []File) error {
-	for i := range files {
-		f := &files[i]
+// Load reads the files of refs: a thin entry's file by its blob id; a full
+// entry is the file's entry as it is (Data nil when it has no blob).
+func (r *Repo) Load(refs []FileRef) ([]File, error) {
+	out := make([]File, len(refs))
+	for i, f := range refs {
+		rel := f.Path
+		if p := strings.SplitN(f.Path, "/", 3); len(p) == 3 && p[0] == "tenants" {
+			rel = p[2]
+		}
+		out[i] = File{Path: f.Path, Rel: rel, Blob: f.Blob}
 		if !f.Entry.IsThin() {
+			out[i].Entry = *f.Entry
 			continue
 		}
 		if f.Blob.IsZero() {
-			return fmt.Errorf("read %s: no blob id to read it by", f.Path)
+			return nil, fmt.Errorf("read %s: no blob id to read it by", f.Path)
 		}
 		data, err := r.blob(f.Blob)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Path, err)
+			return nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		e, err := DecodeFile(f.Path, data)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		f.Entry, f.Data = e, data
+		out[i].Entry, out[i].Data = e, data
 	}
-	return nil
+	return out, nil
 }
 
 // ChangedPaths lists the repository-relative files under prefix that differ

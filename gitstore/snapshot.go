@@ -38,7 +38,7 @@ type Snapshot struct {
 	counts map[string]int
 	err    error // the first failed Add; sticky
 
-	written map[string]spconfig.Entry // path -> thin entry of a changed file (Remember), between Changes and Commit
+	written map[string]*spconfig.Entry // path -> thin entry of a changed file (Remember), between Changes and Commit
 
 	// Remember keeps the added entries in the repository's decode cache as
 	// thin entries (those whose files are unchanged at once, the changed
@@ -143,12 +143,14 @@ const (
 	BlobKept
 )
 
-// AddBlob is Add that also returns the blob id of the entry's file and where
+// AddBlob is Add that also returns the entry's file by reference (its blob
+// id; with Remember, its thin entry unless the state is BlobKept) and where
 // that blob is. A snapshot with Remember keeps the entries of the blobs it
-// stores in the decode cache as thin entries (see ReadTenantEntries).
-func (sn *Snapshot) AddBlob(e spconfig.Entry) (Hash, BlobState, error) {
+// stores in the decode cache as thin entries (see ReadTenantEntries), the
+// ones it returns.
+func (sn *Snapshot) AddBlob(e spconfig.Entry) (FileRef, BlobState, error) {
 	if sn.err != nil {
-		return Hash{}, BlobKept, sn.err
+		return FileRef{}, BlobKept, sn.err
 	}
 	i := len(sn.recs)
 	if err := checkEntries([]spconfig.Entry{e}); err != nil {
@@ -157,11 +159,11 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (Hash, BlobState, error) {
 			de.Index = i
 		}
 		sn.err = fmt.Errorf("write tenant %s: %w; nothing was written", sn.tenant, err)
-		return Hash{}, BlobKept, sn.err
+		return FileRef{}, BlobKept, sn.err
 	}
 	if !sn.inTypes[e.Self.Type] {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s) has type %s, which is not among the types written (%s)", sn.tenant, i, e.Key(), e.Self.Type, strings.Join(sn.types, ", "))
-		return Hash{}, BlobKept, sn.err
+		return FileRef{}, BlobKept, sn.err
 	}
 	sn.counts[e.Self.Type]++
 	k := e.Key()
@@ -184,31 +186,27 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (Hash, BlobState, error) {
 	}
 	if err != nil {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
-		return Hash{}, BlobKept, sn.err
+		return FileRef{}, BlobKept, sn.err
 	}
+	ref := FileRef{Blob: h}
+	state := BlobWritten
 	switch {
 	case same == hashEqual:
-		rec.stored = Hash(sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash)
+		rec.stored, state = Hash(sn.stored[TenantDir(sn.tenant)+"/"+rec.plain].Hash), BlobStored
 		if sn.Remember {
-			sn.r.decoded.remember(rec.stored, e)
+			ref.Entry = sn.r.decoded.remember(rec.stored, e)
 		}
 	case same == semanticEqual:
-		rec.raw = e.Raw // the stored bytes stay; the entry's own are kept in case its name changes
+		rec.raw, state = e.Raw, BlobKept // the stored bytes stay; the entry's own are kept in case its name changes
 	default:
 		rec.data, rec.changed = data, true
 		if sn.Remember {
 			t := e.Thin()
-			rec.thin = &t
+			rec.thin, ref.Entry = &t, &t
 		}
 	}
 	sn.recs = append(sn.recs, rec)
-	switch same {
-	case hashEqual:
-		return h, BlobStored, nil
-	case semanticEqual:
-		return h, BlobKept, nil
-	}
-	return h, BlobWritten, nil
+	return ref, state, nil
 }
 
 type equality int
@@ -272,10 +270,10 @@ func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 	if err == nil && sn.Remember {
 		for _, ch := range changes {
 			if ch.Content != nil {
-				if e, ok := sn.written[ch.Path]; ok {
+				if t, ok := sn.written[ch.Path]; ok {
 					// collision-detecting SHA-1, as git's own ids: the id is
 					// the key of the decode cache
-					sn.r.decoded.remember(Hash(plumbing.ComputeHash(plumbing.BlobObject, ch.Content)), e)
+					sn.r.decoded.rememberThin(Hash(plumbing.ComputeHash(plumbing.BlobObject, ch.Content)), t)
 				}
 			}
 		}
@@ -291,7 +289,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		return nil, sn.err
 	}
 	dir := TenantDir(sn.tenant) + "/"
-	sn.written = map[string]spconfig.Entry{}
+	sn.written = map[string]*spconfig.Entry{}
 	keep := make(map[string]bool, len(sn.recs))
 	var changes []Change
 	var collided []int
@@ -305,7 +303,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		if rec.changed {
 			changes = append(changes, Change{Path: dir + rec.plain, Content: rec.data})
 			if rec.thin != nil {
-				sn.written[dir+rec.plain] = *rec.thin
+				sn.written[dir+rec.plain] = rec.thin
 			}
 		}
 	}

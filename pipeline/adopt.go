@@ -115,7 +115,7 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 	}
 	var changes []gitstore.Change
 	var paths, types []string
-	var live []gitstore.File
+	var live []gitstore.FileRef
 	gone := map[spconfig.Key]bool{}
 	for _, it := range picked {
 		path := it.Path
@@ -178,7 +178,7 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 		return "", "", fmt.Errorf("commit adoption: %w", err)
 	}
 	objs := referenceWith(st.ref, types, live)
-	objs = slices.DeleteFunc(objs, func(f gitstore.File) bool { return gone[f.Entry.Key()] })
+	objs = slices.DeleteFunc(objs, func(f gitstore.FileRef) bool { return gone[f.Entry.Key()] })
 	if _, err := r.recordReference(ctx, st.obs, "adopt", types, objs); err != nil {
 		return "", "", err
 	}

@@ -140,7 +140,7 @@ func (r *Runner) hubDocument(ctx context.Context, pl *Plan) ([]byte, error) {
 	idOf := map[spconfig.Key]string{}
 	for _, f := range obs.live.files {
 		k := f.Entry.Key()
-		if id := firstNonEmpty(objectID(f.Entry), f.Entry.Self.ID); id != "" {
+		if id := firstNonEmpty(objectID(*f.Entry), f.Entry.Self.ID); id != "" {
 			idOf[k] = id
 		}
 	}

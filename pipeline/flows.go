@@ -171,7 +171,7 @@ func (prop *proposal) referenceAfter(ref *reference) *reference {
 		return ref
 	}
 	out := &reference{has: maps.Clone(ref.has)}
-	objects := map[spconfig.Key]gitstore.File{}
+	objects := map[spconfig.Key]gitstore.FileRef{}
 	for _, f := range ref.objects.files {
 		if k := f.Entry.Key(); !slices.Contains(prop.refTypes, k.Type) {
 			objects[k] = f

@@ -10,27 +10,28 @@ import (
 )
 
 // The sets a flow compares (desired state, applied state, drift reference,
-// live target, source folders) are files of commits: gitstore.File with
-// thin entries (self, key, id claims; no bytes) and the blob id of each
-// file. A run holds tens of thousands of them without their bytes and reads
-// back only the objects a comparison cannot settle by blob id, and those it
-// sends or shows (issue 18).
+// live target, source folders) are files of commits by reference:
+// gitstore.FileRef with the blob id of each file and its thin entry (self,
+// key, id claims; no bytes), which the repository's decode cache shares
+// among every set that holds the blob. A run holds tens of thousands of them
+// without their bytes and reads back only the objects a comparison cannot
+// settle by blob id, and those it sends or shows (issue 18).
 
 // entriesOf returns the entries of files, in order.
-func entriesOf(files []gitstore.File) []spconfig.Entry {
+func entriesOf(files []gitstore.FileRef) []spconfig.Entry {
 	out := make([]spconfig.Entry, len(files))
 	for i, f := range files {
-		out[i] = f.Entry
+		out[i] = *f.Entry
 	}
 	return out
 }
 
 // indexOf is the (lazy) id index of files and more (diff.NewIndex without
 // a copy of the entries).
-func indexOf(files []gitstore.File, more ...[]spconfig.Entry) *diff.Index {
+func indexOf(files []gitstore.FileRef, more ...[]spconfig.Entry) *diff.Index {
 	return diff.NewIndexOf(len(files), func(yield func(spconfig.Entry) bool) {
 		for i := range files {
-			if !yield(files[i].Entry) {
+			if !yield(*files[i].Entry) {
 				return
 			}
 		}
@@ -38,8 +39,8 @@ func indexOf(files []gitstore.File, more ...[]spconfig.Entry) *diff.Index {
 }
 
 // filesOf returns the files of a set, sorted by key.
-func filesOf(m map[spconfig.Key]gitstore.File) []gitstore.File {
-	out := make([]gitstore.File, 0, len(m))
+func filesOf(m map[spconfig.Key]gitstore.FileRef) []gitstore.FileRef {
+	out := make([]gitstore.FileRef, 0, len(m))
 	for _, f := range m {
 		out = append(out, f)
 	}
@@ -48,7 +49,7 @@ func filesOf(m map[spconfig.Key]gitstore.File) []gitstore.File {
 }
 
 // folderOf is the folder of a set of files, sorted by key.
-func folderOf(m map[spconfig.Key]gitstore.File) folder {
+func folderOf(m map[spconfig.Key]gitstore.FileRef) folder {
 	f := folder{files: filesOf(m), at: make(map[spconfig.Key]int32, len(m))}
 	for i, x := range f.files {
 		f.at[x.Entry.Key()] = int32(i)
@@ -57,8 +58,8 @@ func folderOf(m map[spconfig.Key]gitstore.File) folder {
 }
 
 // sortFiles sorts files by key, then path.
-func sortFiles(fs []gitstore.File) {
-	slices.SortFunc(fs, func(a, b gitstore.File) int {
+func sortFiles(fs []gitstore.FileRef) {
+	slices.SortFunc(fs, func(a, b gitstore.FileRef) int {
 		if c := compareKeys(a.Entry.Key(), b.Entry.Key()); c != 0 {
 			return c
 		}
@@ -76,33 +77,29 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// load returns a copy of files in which every thin entry has its bytes
-// (read from the repository by blob id).
-func (r *Runner) load(files []gitstore.File) ([]gitstore.File, error) {
-	out := slices.Clone(files)
-	for i := range out {
-		if out[i].Path == "" { // an observed object: named by its key
-			out[i].Path = "the observation of " + out[i].Entry.Key().String()
+// load reads files: their full entries, in order (a thin entry's read from
+// the repository by blob id).
+func (r *Runner) load(files []gitstore.FileRef) ([]spconfig.Entry, error) {
+	refs := slices.Clone(files)
+	for i := range refs {
+		if refs[i].Path == "" { // an observed object: named by its key
+			refs[i].Path = "the observation of " + refs[i].Entry.Key().String()
 		}
 	}
-	if err := r.Store.Load(out); err != nil {
+	got, err := r.Store.Load(refs)
+	if err != nil {
 		return nil, err
+	}
+	out := make([]spconfig.Entry, len(got))
+	for i, f := range got {
+		out[i] = f.Entry
 	}
 	return out, nil
 }
 
-// loadEntries is load returning the entries.
-func (r *Runner) loadEntries(files []gitstore.File) ([]spconfig.Entry, error) {
-	fs, err := r.load(files)
-	if err != nil {
-		return nil, err
-	}
-	return entriesOf(fs), nil
-}
-
 // sameFile reports whether two files certainly hold the same bytes: the same
 // blob, or two full entries with equal bytes.
-func sameFile(a, b gitstore.File) bool {
+func sameFile(a, b gitstore.FileRef) bool {
 	if !a.Blob.IsZero() && a.Blob == b.Blob {
 		return true
 	}
@@ -115,7 +112,7 @@ func sameFile(a, b gitstore.File) bool {
 // key that each side holds once in the same bytes is unchanged without
 // being read; the other objects the comparison accepts are read and
 // compared. The result is the one diff.Compare gives for the full sets.
-func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Result, error) {
+func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff.Result, error) {
 	if !o.CrossTenant {
 		return diff.Result{}, fmt.Errorf("compare files: only a cross-tenant comparison reads by blob")
 	}
@@ -126,7 +123,7 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 		o.SharedNew = indexOf(new, o.IndexNew)
 	}
 	// position of each key on a side, -1 when the key repeats there
-	at := func(fs []gitstore.File) map[spconfig.Key]int32 {
+	at := func(fs []gitstore.FileRef) map[spconfig.Key]int32 {
 		m := make(map[spconfig.Key]int32, len(fs))
 		for i, f := range fs {
 			k := f.Entry.Key()
@@ -139,8 +136,8 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 		return m
 	}
 	if o.Restrict != nil { // a restricted comparison looks at the few files it compares
-		keep := func(fs []gitstore.File) []gitstore.File {
-			var out []gitstore.File
+		keep := func(fs []gitstore.FileRef) []gitstore.FileRef {
+			var out []gitstore.FileRef
 			for _, f := range fs {
 				if o.Restrict(f.Entry.Key()) {
 					out = append(out, f)
@@ -153,7 +150,7 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 	oldAt, newAt := at(old), at(new)
 	unchanged := map[string]int{}
 	settled := make([]bool, len(new))
-	var a, b []gitstore.File
+	var a, b []gitstore.FileRef
 	for _, f := range old {
 		k := f.Entry.Key()
 		if j, ok := newAt[k]; ok && j >= 0 && oldAt[k] >= 0 && !o.IncludeUnchanged && sameFile(f, new[j]) {
@@ -168,11 +165,11 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 			b = append(b, f)
 		}
 	}
-	ea, err := r.loadEntries(a)
+	ea, err := r.load(a)
 	if err != nil {
 		return diff.Result{}, err
 	}
-	eb, err := r.loadEntries(b)
+	eb, err := r.load(b)
 	if err != nil {
 		return diff.Result{}, err
 	}
@@ -195,7 +192,7 @@ func (r *Runner) compareFiles(old, new []gitstore.File, o diff.Options) (diff.Re
 // compareRestricted lists the keys, among those keep accepts, where two
 // sets of files differ (ids translate through the whole sets; ai and bi,
 // when set, are their indexes).
-func (r *Runner) compareRestricted(a, b []gitstore.File, ai, bi *diff.Index, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
+func (r *Runner) compareRestricted(a, b []gitstore.FileRef, ai, bi *diff.Index, keep func(spconfig.Key) bool) (map[spconfig.Key]bool, error) {
 	d, err := r.compareFiles(a, b, diff.Options{CrossTenant: true, Restrict: keep, SharedOld: ai, SharedNew: bi})
 	if err != nil {
 		return nil, err

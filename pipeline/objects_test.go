@@ -94,7 +94,7 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Runner{Store: repo}
-	thin := func(rev gitstore.Hash, tenant string) []gitstore.File {
+	thin := func(rev gitstore.Hash, tenant string) []gitstore.FileRef {
 		fs, err := repo.ReadTenantEntries(rev, tenant)
 		if err != nil {
 			t.Fatal(err)
@@ -106,10 +106,14 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 		}
 		return fs
 	}
-	full := func(fs []gitstore.File) []gitstore.File {
-		out, err := r.load(fs)
+	full := func(fs []gitstore.FileRef) []gitstore.FileRef {
+		es, err := r.load(fs)
 		if err != nil {
 			t.Fatal(err)
+		}
+		out := make([]gitstore.FileRef, len(fs))
+		for i := range fs {
+			out[i] = gitstore.FileRef{Path: fs[i].Path, Blob: fs[i].Blob, Entry: &es[i]}
 		}
 		return out
 	}
@@ -118,7 +122,7 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 	}
 	cases := []struct {
 		name     string
-		old, new []gitstore.File
+		old, new []gitstore.FileRef
 		restrict func(spconfig.Key) bool
 	}{
 		{"across tenants", thin(c2, "prod"), thin(c2, "dev"), nil},

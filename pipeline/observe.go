@@ -32,7 +32,7 @@ const (
 func observedRef(target string) string { return "refs/promoter/observed/" + target }
 
 // observation is one live export of the pipeline's scope in the target.
-// Its objects are files of the observed ref (gitstore.File with the blob id
+// Its objects are files of the observed ref (gitstore.FileRef with the blob id
 // of each object's file): a thin entry where the repository holds the blob,
 // so a run keeps no copy of the live target's bytes and reads back only the
 // objects it compares (issue 18); a full entry where it does not (an
@@ -78,7 +78,7 @@ func (o *observation) index() *diff.Index {
 
 // files returns the observed objects sorted by key; callers must not modify
 // the slice.
-func (o *observation) files() []gitstore.File { return o.live.files }
+func (o *observation) files() []gitstore.FileRef { return o.live.files }
 
 // entries returns the entries of files (thin or full).
 func (o *observation) entries() []spconfig.Entry { return entriesOf(o.live.files) }
@@ -90,11 +90,11 @@ func (r *Runner) liveEntry(o *observation, k spconfig.Key) (spconfig.Entry, bool
 	if !ok {
 		return spconfig.Entry{}, false, nil
 	}
-	fs, err := r.load([]gitstore.File{f})
+	es, err := r.load([]gitstore.FileRef{f})
 	if err != nil {
 		return spconfig.Entry{}, false, err
 	}
-	return fs[0].Entry, true, nil
+	return es[0], true, nil
 }
 
 // observe exports the target's objects of the pipeline's types (sanitized
@@ -116,7 +116,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 		return obs, err
 	}
 	sn.Remember = true
-	var files []gitstore.File
+	var files []gitstore.FileRef
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	var recordErr error
 	// Each entry is compared with the observed ref's file (encoded and
@@ -126,14 +126,16 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 	go func() {
 		defer close(added)
 		for e := range adds {
-			f := gitstore.File{Entry: e}
+			f := gitstore.FileRef{Entry: &e}
 			if recordErr == nil {
-				blob, st, err := sn.AddBlob(e)
+				ref, st, err := sn.AddBlob(e)
 				if err != nil {
 					recordErr = err
 				}
-				if f.Blob = blob; st == gitstore.BlobStored || (st == gitstore.BlobWritten && write) {
-					f.Entry = e.Thin()
+				// the thin entry, shared with the decode cache, where the
+				// repository holds (or the commit writes) the file
+				if f.Blob = ref.Blob; ref.Entry != nil && (st == gitstore.BlobStored || (st == gitstore.BlobWritten && write)) {
+					f.Entry = ref.Entry
 				}
 			}
 			files = append(files, f)
@@ -183,8 +185,8 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 // setFiles sorts the observed files by key (the last of a key the export
 // repeats wins). Their paths stay empty (paths names them; load names an
 // object it reads by its key).
-func (o *observation) setFiles(files []gitstore.File) {
-	byKey := func(a, b gitstore.File) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) }
+func (o *observation) setFiles(files []gitstore.FileRef) {
+	byKey := func(a, b gitstore.FileRef) int { return compareKeys(a.Entry.Key(), b.Entry.Key()) }
 	if !slices.IsSortedFunc(files, byKey) { // an export is often in key order already
 		slices.SortStableFunc(files, byKey)
 	}
@@ -252,7 +254,7 @@ func (r *Runner) reference() (*reference, error) {
 	if err != nil || h.IsZero() {
 		return ref, err
 	}
-	objects := map[spconfig.Key]gitstore.File{}
+	objects := map[spconfig.Key]gitstore.FileRef{}
 	defer func() { ref.objects = folderOf(objects) }()
 	at := map[gitstore.Hash][]string{}
 	var order []gitstore.Hash
@@ -291,7 +293,7 @@ func (r *Runner) reference() (*reference, error) {
 
 // recordReference makes the observed ref's folders of types hold objects and
 // marks that observation as their drift reference.
-func (r *Runner) recordReference(ctx context.Context, obs *observation, why string, types []string, objects []gitstore.File) (gitstore.Hash, error) {
+func (r *Runner) recordReference(ctx context.Context, obs *observation, why string, types []string, objects []gitstore.FileRef) (gitstore.Hash, error) {
 	if len(types) == 0 {
 		return gitstore.Hash{}, nil
 	}
@@ -307,12 +309,12 @@ func (r *Runner) recordReference(ctx context.Context, obs *observation, why stri
 
 // referenceWith is the reference of types with some objects replaced by
 // their live version (baseline, adoption).
-func referenceWith(ref *reference, types []string, live []gitstore.File) []gitstore.File {
+func referenceWith(ref *reference, types []string, live []gitstore.FileRef) []gitstore.FileRef {
 	in := map[string]bool{}
 	for _, t := range types {
 		in[t] = true
 	}
-	byKey := map[spconfig.Key]gitstore.File{}
+	byKey := map[spconfig.Key]gitstore.FileRef{}
 	for _, f := range ref.objects.files {
 		if k := f.Entry.Key(); in[k.Type] {
 			byKey[k] = f

@@ -123,7 +123,7 @@ type Plan struct {
 	// caughtUp are live objects the desired state matches although they
 	// differ from their drift reference (an adoption merged through a pull
 	// request, a person's edit to match the tenant): their reference follows.
-	caughtUp []gitstore.File
+	caughtUp []gitstore.FileRef
 }
 
 // Channels of a plan item.
@@ -254,7 +254,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
 		if inDesired {
 			df := &desired.files[di]
-			it.desired, it.Path = &df.Entry, df.Path // thin, unless the diff read it
+			it.desired, it.Path = df.Entry, df.Path // thin, unless the diff read it
 			if full, ok := read[k]; ok {
 				it.desired = full
 			}
@@ -359,7 +359,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 // loadDesired gives the desired entries of lists (what the plan sends or
 // hands off) and of the items their bytes, where they are thin.
 func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spconfig.Entry) error {
-	var need []gitstore.File
+	var need []gitstore.FileRef
 	for _, l := range lists {
 		for _, e := range l {
 			if f, ok := desired.get(e.Key()); ok && e.IsThin() {
@@ -375,8 +375,8 @@ func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spcon
 		return fmt.Errorf("read desired state: %w", err)
 	}
 	byKey := make(map[spconfig.Key]spconfig.Entry, len(loaded))
-	for _, f := range loaded {
-		byKey[f.Entry.Key()] = f.Entry
+	for _, e := range loaded {
+		byKey[e.Key()] = e
 	}
 	for _, l := range lists {
 		for i := range l {
@@ -427,7 +427,7 @@ func notImportableReason(typ string, inLive bool) string {
 
 // caughtUp lists the live objects the plan found equal to the desired state
 // whose drift reference differs from them.
-func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([]gitstore.File, error) {
+func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([]gitstore.FileRef, error) {
 	live := &obs.live
 	cand := map[spconfig.Key]bool{}
 	for _, it := range items {
@@ -442,7 +442,7 @@ func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([
 	if len(cand) == 0 {
 		return nil, nil
 	}
-	var out []gitstore.File
+	var out []gitstore.FileRef
 	for k := range cand {
 		if !ref.objects.has(k) {
 			lf, _ := live.get(k)
@@ -509,7 +509,7 @@ func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
 		}
 		out = slices.Grow(out, len(files))
 		for _, f := range files {
-			out = append(out, f.Entry)
+			out = append(out, *f.Entry)
 		}
 	}
 	return out, nil
@@ -534,18 +534,18 @@ func (r *Runner) upstreamTenants() []string {
 // key: a small map, since a run holds several sets of tens of thousands of
 // files.
 type folder struct {
-	files []gitstore.File
+	files []gitstore.FileRef
 	at    map[spconfig.Key]int32
 }
 
 // get returns the file of k.
-func (f *folder) get(k spconfig.Key) (gitstore.File, bool) {
+func (f *folder) get(k spconfig.Key) (gitstore.FileRef, bool) {
 	if f == nil {
-		return gitstore.File{}, false
+		return gitstore.FileRef{}, false
 	}
 	i, ok := f.at[k]
 	if !ok {
-		return gitstore.File{}, false
+		return gitstore.FileRef{}, false
 	}
 	return f.files[i], true
 }

@@ -61,11 +61,11 @@ type proposal struct {
 	from    gitstore.Hash // the source revision the proposal starts from (offered, or a pending pull request's base)
 	srcRev  gitstore.Hash // the source revision offered now
 
-	baseline    []gitstore.Change // live target objects taken into the target folder, unchanged
-	baselined   []string          // their paths
-	refTypes    []string          // types whose drift reference the baseline (re)records
-	refObjects  []gitstore.File   // that reference: old reference plus the baselined objects
-	firstRefFor []string          // types that had no reference before (first promotion, migration)
+	baseline    []gitstore.Change  // live target objects taken into the target folder, unchanged
+	baselined   []string           // their paths
+	refTypes    []string           // types whose drift reference the baseline (re)records
+	refObjects  []gitstore.FileRef // that reference: old reference plus the baselined objects
+	firstRefFor []string           // types that had no reference before (first promotion, migration)
 
 	changes   []gitstore.Change // source changes copied into the target folder (mappings applied)
 	changed   []string
@@ -213,10 +213,10 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]
 	if err != nil {
 		return nil, err
 	}
-	src := make([]gitstore.File, 0, len(files))
+	src := make([]gitstore.FileRef, 0, len(files))
 	for _, f := range files {
 		if e, ok := want[f.Entry.Key()]; ok {
-			f = gitstore.File{Path: f.Path, Rel: f.Rel, Entry: e}
+			f = gitstore.FileRef{Path: f.Path, Entry: &e}
 		}
 		src = append(src, f)
 	}
@@ -368,7 +368,7 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, compareKeys)
-	var live []gitstore.File
+	var live []gitstore.FileRef
 	for _, k := range keys {
 		f, _ := obs.live.get(k)
 		live = append(live, f)
@@ -378,7 +378,7 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		return fmt.Errorf("read the observation of %s: %w", p.Target, err)
 	}
 	for i, k := range keys {
-		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(loaded[i].Entry)})
+		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(loaded[i])})
 		prop.baselined = append(prop.baselined, take[k])
 	}
 	refTypes := slices.Clone(fresh)
@@ -393,7 +393,7 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 	}
 	// A type seen for the first time takes the whole live target as its
 	// reference; another keeps its reference plus the baselined objects.
-	var freshLive []gitstore.File
+	var freshLive []gitstore.FileRef
 	for _, f := range obs.files() {
 		if slices.Contains(fresh, f.Entry.Type()) {
 			freshLive = append(freshLive, f)

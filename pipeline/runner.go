@@ -57,10 +57,9 @@ type Store interface {
 	// ReadTenantEntries returns every object file of tenants/<tenant>/ at
 	// rev, sorted by path (none for the zero rev), with thin entries and
 	// blob ids and no bytes.
-	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.File, error)
-	// Load gives each file with a thin entry its bytes and full entry, read
-	// by its blob id.
-	Load(files []gitstore.File) error
+	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.FileRef, error)
+	// Load reads the files of refs (a thin entry's by its blob id).
+	Load(refs []gitstore.FileRef) ([]gitstore.File, error)
 	// ReadFile returns one file's bytes at rev; ok is false when it does not
 	// exist there.
 	ReadFile(rev gitstore.Hash, path string) (data []byte, ok bool, err error)
@@ -80,7 +79,7 @@ type Store interface {
 	WriteTenant(ctx context.Context, tenant string, types []string, entries []spconfig.Entry, s gitstore.CommitSpec) (gitstore.Hash, error)
 	// WriteTenantFiles is WriteTenant of files whose entries may be thin
 	// (their files are their blobs).
-	WriteTenantFiles(ctx context.Context, tenant string, types []string, files []gitstore.File, s gitstore.CommitSpec) (gitstore.Hash, error)
+	WriteTenantFiles(ctx context.Context, tenant string, types []string, files []gitstore.FileRef, s gitstore.CommitSpec) (gitstore.Hash, error)
 	// NewSnapshot starts a streamed WriteTenant: entries are added one by
 	// one and compared with the stored files as they arrive; its Commit
 	// writes the commit.

@@ -110,10 +110,10 @@ func (v view) changedSince(s Store, from gitstore.Hash, prefix string) ([]string
 }
 
 // readTenant returns the object files of a tenant folder through the
-// overlay: files of the commit have thin entries and blob ids (Store.Load
-// reads their bytes), overlay files full entries and their bytes.
-func (v view) readTenant(s Store, tenant string) ([]gitstore.File, error) {
-	var files []gitstore.File
+// overlay by reference: files of the commit have thin entries and blob ids
+// (Store.Load reads them), overlay files full entries.
+func (v view) readTenant(s Store, tenant string) ([]gitstore.FileRef, error) {
+	var files []gitstore.FileRef
 	if !v.rev.IsZero() {
 		got, err := s.ReadTenantEntries(v.rev, tenant)
 		if err != nil {
@@ -139,8 +139,8 @@ func (v view) readTenant(s Store, tenant string) ([]gitstore.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, gitstore.File{Path: p, Rel: strings.TrimPrefix(p, dir), Entry: e, Data: data})
+		out = append(out, gitstore.FileRef{Path: p, Entry: &e}) // a full entry; no blob in the repository
 	}
-	slices.SortFunc(out, func(a, b gitstore.File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b gitstore.FileRef) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
