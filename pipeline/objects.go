@@ -26,16 +26,22 @@ func entriesOf(files []gitstore.FileRef) []spconfig.Entry {
 	return out
 }
 
-// indexOf is the (lazy) id index of files and more (diff.NewIndex without
-// a copy of the entries).
-func indexOf(files []gitstore.FileRef, more ...[]spconfig.Entry) *diff.Index {
-	return diff.NewIndexOf(len(files), func(yield func(spconfig.Entry) bool) {
-		for i := range files {
-			if !yield(*files[i].Entry) {
-				return
+// indexOf is the (lazy) id index of the files of sets (diff.NewIndex
+// without a copy of the entries).
+func indexOf(sets ...[]gitstore.FileRef) *diff.Index {
+	n := 0
+	for _, s := range sets {
+		n += len(s)
+	}
+	return diff.NewIndexOf(n, func(yield func(spconfig.Entry) bool) {
+		for _, s := range sets {
+			for i := range s {
+				if !yield(*s[i].Entry) {
+					return
+				}
 			}
 		}
-	}, more...)
+	})
 }
 
 // filesOf returns the files of a set, sorted by key.
@@ -108,7 +114,8 @@ func sameFile(a, b gitstore.FileRef) bool {
 
 // compareFiles is diff.Compare of two sets of files (cross-tenant, ids
 // resolved through the indexes of the whole sets: o.SharedOld and
-// o.SharedNew, made from the sets and o.IndexOld/o.IndexNew when unset). A
+// o.SharedNew, made from the sets when unset; o.IndexOld and o.IndexNew are
+// not used: a side that resolves ids through more files gives its index). A
 // key that each side holds once in the same bytes is unchanged without
 // being read; the other objects the comparison accepts are read and
 // compared. The result is the one diff.Compare gives for the full sets.
@@ -116,11 +123,14 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 	if !o.CrossTenant {
 		return diff.Result{}, fmt.Errorf("compare files: only a cross-tenant comparison reads by blob")
 	}
+	if o.IndexOld != nil || o.IndexNew != nil {
+		return diff.Result{}, fmt.Errorf("compare files: give the index of a side with more files as SharedOld or SharedNew")
+	}
 	if o.SharedOld == nil {
-		o.SharedOld = indexOf(old, o.IndexOld)
+		o.SharedOld = indexOf(old)
 	}
 	if o.SharedNew == nil {
-		o.SharedNew = indexOf(new, o.IndexNew)
+		o.SharedNew = indexOf(new)
 	}
 	// position of each key on a side, -1 when the key repeats there
 	at := func(fs []gitstore.FileRef) map[spconfig.Key]int32 {

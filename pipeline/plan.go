@@ -204,7 +204,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
 	desiredIdx := indexOf(desired.files, srcIndex)
-	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, IndexNew: srcIndex, SharedOld: obs.index(), SharedNew: desiredIdx})
+	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
@@ -225,7 +225,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	var changedInGit map[spconfig.Key]bool
 	if applied != nil && len(suspects) > 0 {
-		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, IndexOld: srcIndex, IndexNew: srcIndex, SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: indexOf(applied.files, srcIndex), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
@@ -500,17 +500,14 @@ func (r *Runner) removedFromDesired(v view, desired *folder, obs *observation) (
 // target at v (the source, and in a chain its own sources): the ids of
 // promoted files are ids of those tenants and resolve through them (see
 // diff.Options.IndexNew).
-func (r *Runner) sourceIndex(v view) ([]spconfig.Entry, error) {
-	var out []spconfig.Entry
+func (r *Runner) sourceIndex(v view) ([]gitstore.FileRef, error) {
+	var out []gitstore.FileRef
 	for _, t := range r.upstreamTenants() {
 		files, err := v.readTenant(r.Store, t)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}
-		out = slices.Grow(out, len(files))
-		for _, f := range files {
-			out = append(out, *f.Entry)
-		}
+		out = append(out, files...)
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"promoter/config"
+	"promoter/gitstore"
 	"promoter/spconfig"
 )
 
@@ -25,15 +26,15 @@ type UnmatchedRule struct {
 // of the source objects (src) or, for excludes, of the excluded live target
 // objects (liveExcluded). With no source object at all nothing is reported:
 // there is no export to compare with yet.
-func (r *Runner) unmatchedRules(src []spconfig.Entry, liveExcluded []spconfig.Key) []UnmatchedRule {
+func (r *Runner) unmatchedRules(src []gitstore.FileRef, liveExcluded []spconfig.Key) []UnmatchedRule {
 	p := r.Pipeline
 	out := []UnmatchedRule{}
 	if len(src) == 0 {
 		return out
 	}
 	srcKeys := make([]spconfig.Key, 0, len(src))
-	for _, e := range src {
-		srcKeys = append(srcKeys, e.Key())
+	for _, f := range src {
+		srcKeys = append(srcKeys, f.Entry.Key())
 	}
 	report := func(rule, typ, name, where string, keys []spconfig.Key, matches func(spconfig.Key) bool) {
 		if slices.ContainsFunc(keys, matches) {
