@@ -975,7 +975,7 @@ func (r *Repo) WriteTenant(ctx context.Context, tenant string, types []string, e
 }
 
 // WriteTenantFiles is WriteTenant of files whose entries may be thin
-// (ReadTenantEntries): a thin entry's file is its blob (File.Blob), kept
+// (ReadTenantEntries): a thin entry's file is its blob (FileRef.Blob), kept
 // when the stored file is that blob and read from the repository otherwise.
 // Only FileRef.Entry and FileRef.Blob are used.
 func (r *Repo) WriteTenantFiles(ctx context.Context, tenant string, types []string, files []FileRef, s CommitSpec) (Hash, error) {
