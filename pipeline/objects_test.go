@@ -1,9 +1,8 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,16 +11,18 @@ import (
 	"promoter/diff"
 	"promoter/gitstore"
 	"promoter/spconfig"
+	"promoter/spconfig/spconfigtest"
 )
 
+// readSample returns the objects of sample tenant name (spconfigtest's
+// embedded copy of ../shared/samples).
 func readSample(t *testing.T, name string) []spconfig.Entry {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "shared", "samples", "tenant-"+name+".export.json"))
+	data, err := spconfigtest.SampleExport(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	doc, err := spconfig.ReadExport(f)
+	doc, err := spconfig.ReadExport(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
