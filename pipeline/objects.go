@@ -83,16 +83,20 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// load reads files: their full entries, in order (a thin entry's read from
-// the repository by blob id).
-func (r *Runner) load(files []gitstore.FileRef) ([]spconfig.Entry, error) {
+// loadFiles reads files (a thin entry's from the repository by blob id).
+func (r *Runner) loadFiles(files []gitstore.FileRef) ([]gitstore.File, error) {
 	refs := slices.Clone(files)
 	for i := range refs {
 		if refs[i].Path == "" { // an observed object: named by its key
 			refs[i].Path = "the observation of " + refs[i].Entry.Key().String()
 		}
 	}
-	got, err := r.Store.Load(refs)
+	return r.Store.Load(refs)
+}
+
+// load reads files: their full entries, in order.
+func (r *Runner) load(files []gitstore.FileRef) ([]spconfig.Entry, error) {
+	got, err := r.loadFiles(files)
 	if err != nil {
 		return nil, err
 	}

@@ -373,13 +373,24 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		f, _ := obs.live.get(k)
 		live = append(live, f)
 	}
-	loaded, err := r.load(live)
-	if err != nil {
-		return fmt.Errorf("read the observation of %s: %w", p.Target, err)
-	}
-	for i, k := range keys {
-		prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: gitstore.EncodeFile(loaded[i])})
-		prop.baselined = append(prop.baselined, take[k])
+	// A baselined file is the observed file: the blob's bytes where the
+	// repository holds it (a thin entry's file is EncodeFile of its entry),
+	// read a few hundred at a time, so a first promotion does not hold every
+	// live object twice besides (issue 18).
+	const chunk = 512
+	for lo := 0; lo < len(live); lo += chunk {
+		files, err := r.loadFiles(live[lo:min(lo+chunk, len(live))])
+		if err != nil {
+			return fmt.Errorf("read the observation of %s: %w", p.Target, err)
+		}
+		for i, f := range files {
+			k, content := keys[lo+i], f.Data
+			if content == nil { // a full entry: no blob was read
+				content = gitstore.EncodeFile(f.Entry)
+			}
+			prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: content})
+			prop.baselined = append(prop.baselined, take[k])
+		}
 	}
 	refTypes := slices.Clone(fresh)
 	for _, f := range live {
