@@ -109,10 +109,10 @@ type Index struct {
 // not change until the comparisons that use it are done.
 func NewIndex(sets ...[]spconfig.Entry) *Index { return &Index{sets: sets} }
 
-// NewIndexOf is NewIndex of the n entries seq yields and of more, for a
-// caller that holds its entries inside other values (no copy is made).
-func NewIndexOf(n int, seq iter.Seq[spconfig.Entry], more ...[]spconfig.Entry) *Index {
-	return &Index{sets: more, seq: seq, n: n}
+// NewIndexOf is NewIndex of the n entries seq yields, for a caller that
+// holds its entries inside other values (no copy is made).
+func NewIndexOf(n int, seq iter.Seq[spconfig.Entry]) *Index {
+	return &Index{seq: seq, n: n}
 }
 
 func (x *Index) get() idIndex {

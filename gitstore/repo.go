@@ -113,7 +113,7 @@ type File struct {
 	Path  string // repository-relative, e.g. tenants/dev/SOURCE/Active Directory.json
 	Rel   string // relative to the tenant folder, e.g. SOURCE/Active Directory.json
 	Entry spconfig.Entry
-	Data  []byte // exact file bytes
+	Data  []byte // exact file bytes (nil when Load was given a full entry: nothing was read)
 	Blob  Hash   // the file's git blob id
 }
 

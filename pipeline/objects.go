@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"promoter/diff"
 	"promoter/gitstore"
@@ -69,18 +70,8 @@ func sortFiles(fs []gitstore.FileRef) {
 		if c := compareKeys(a.Entry.Key(), b.Entry.Key()); c != 0 {
 			return c
 		}
-		return compareStrings(a.Path, b.Path)
+		return strings.Compare(a.Path, b.Path)
 	})
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // loadFiles reads files (a thin entry's from the repository by blob id).

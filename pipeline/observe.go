@@ -255,7 +255,6 @@ func (r *Runner) reference() (*reference, error) {
 		return ref, err
 	}
 	objects := map[spconfig.Key]gitstore.FileRef{}
-	defer func() { ref.objects = folderOf(objects) }()
 	at := map[gitstore.Hash][]string{}
 	var order []gitstore.Hash
 	for i := 0; i < referenceWalkLimit && !h.IsZero() && len(ref.has) < len(want); i++ {
@@ -288,6 +287,7 @@ func (r *Runner) reference() (*reference, error) {
 			}
 		}
 	}
+	ref.objects = folderOf(objects)
 	return ref, nil
 }
 

@@ -174,12 +174,8 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var applied *folder
 	if !appliedRev.IsZero() {
 		pl.Applied = appliedRev.String()
-		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
-			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
-		}
 	}
 	live := &obs.live
 	srcIndex, err := r.sourceIndex(v)
@@ -223,8 +219,14 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diff the reference of %s with the target: %w", p.Target, err)
 	}
+	// The applied state matters only for the suspects (changed in git since
+	// the last import?): a plan where the target matches does not read it.
+	var applied *folder
 	var changedInGit map[spconfig.Key]bool
-	if applied != nil && len(suspects) > 0 {
+	if !appliedRev.IsZero() && len(suspects) > 0 {
+		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
+			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
+		}
 		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: indexOf(applied.files, srcIndex), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
@@ -260,7 +262,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			}
 		}
 		driftReason, drifts := drift[k]
-		changed := applied == nil || !inApplied || changedInGit[k]
+		changed := appliedRev.IsZero() || !inApplied || changedInGit[k] // applied is read whenever a suspect needs this
 		switch {
 		case inDesired && (!inLive || differs[k]):
 			switch {

@@ -347,8 +347,8 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		if err != nil {
 			return err
 		}
-		for _, e := range obs.entries() {
-			k := e.Key()
+		for _, f := range obs.files() {
+			k := f.Entry.Key()
 			path := pathOf[k]
 			if has[k] || !slices.Contains(fresh, k.Type) {
 				continue
