@@ -52,24 +52,20 @@ func (c *decodeCache) remember(h Hash, e spconfig.Entry) *spconfig.Entry {
 	if !e.IsThin() && len(e.Object()) == 0 {
 		return nil
 	}
+	t := e.Thin()
+	return c.keep(h, &t)
+}
+
+// keep is remember of a thin entry the caller made: it is cached as it is
+// (shared with the caller) unless blob h has one already, which it returns.
+func (c *decodeCache) keep(h Hash, t *spconfig.Entry) *spconfig.Entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur, ok := c.cur[h]; ok {
 		return cur
 	}
-	t := e.Thin()
-	c.putLocked(h, &t)
-	return &t
-}
-
-// rememberThin is remember of a thin entry the caller made, cached as it is
-// (shared with the caller).
-func (c *decodeCache) rememberThin(h Hash, t *spconfig.Entry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cur[h]; !ok {
-		c.putLocked(h, t)
-	}
+	c.putLocked(h, t)
+	return t
 }
 
 func (c *decodeCache) putLocked(h Hash, e *spconfig.Entry) {

@@ -108,8 +108,9 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 	return sn, nil
 }
 
-// SetSpec sets the commit's message, trailers and AllowEmpty (known to an export only
-// after its download); the branch and base stay those given to NewSnapshot.
+// SetSpec sets the commit's message, trailers and AllowEmpty (known to an
+// export only after its download); the branch and base stay those given to
+// NewSnapshot.
 func (sn *Snapshot) SetSpec(s CommitSpec) {
 	sn.spec.Message, sn.spec.Trailers, sn.spec.AllowEmpty = s.Message, s.Trailers, s.AllowEmpty
 }
@@ -273,7 +274,7 @@ func (sn *Snapshot) Commit(ctx context.Context) (Hash, error) {
 				if t, ok := sn.written[ch.Path]; ok {
 					// collision-detecting SHA-1, as git's own ids: the id is
 					// the key of the decode cache
-					sn.r.decoded.rememberThin(Hash(plumbing.ComputeHash(plumbing.BlobObject, ch.Content)), t)
+					sn.r.decoded.keep(Hash(plumbing.ComputeHash(plumbing.BlobObject, ch.Content)), t)
 				}
 			}
 		}

@@ -122,13 +122,12 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 		if path == "" {
 			path = pathOf[it.key]
 		}
-		e, ok, err := r.liveEntry(st.obs, it.key)
-		if err != nil {
-			return "", "", err
-		}
-		if ok {
+		if f, ok := st.obs.live.get(it.key); ok {
+			e, _, err := r.liveEntry(st.obs, it.key)
+			if err != nil {
+				return "", "", err
+			}
 			changes = append(changes, gitstore.Change{Path: path, Content: gitstore.EncodeFile(e)})
-			f, _ := st.obs.live.get(it.key)
 			live = append(live, f)
 		} else {
 			changes = append(changes, gitstore.Change{Path: path})
