@@ -392,24 +392,73 @@ func (r *Repo) readIndex() (*index.Index, error) {
 	return idx, nil
 }
 
-// index returns the index as it is under the lock: read once per lock (no
-// git command can write it while promoter holds the lock). It is not kept
-// after the commit: at 50,000 objects per tenant folder it holds 100,000
-// entries (about 20 MB), which a run would carry through its plan for the
-// 40 ms a second read costs (issue 18).
-func (l *indexLock) index() (*index.Index, error) {
-	if l.idx != nil {
-		return l.idx, nil
+// entries reads the index as it is under the lock for the entries of the
+// paths cs change, once per lock (no git command can write it while
+// promoter holds the lock; the callers of one lock pass the same paths). The
+// index is read as a stream and not kept: at 50,000 objects per tenant
+// folder it holds 100,000 entries, about 26 MB decoded (issue 18). An index
+// the stream does not read (version 4, a required extension) is decoded
+// whole and rewritten from its encoding.
+func (l *indexLock) entries(cs []changed) (*indexScan, error) {
+	if l.scan != nil {
+		return l.scan, nil
 	}
-	idx, err := l.r.readIndex()
+	paths := make([]string, len(cs))
+	for i, c := range cs {
+		paths[i] = c.path
+	}
+	path := filepath.Join(l.r.gitDir, "index")
+	f, err := os.Open(path)
+	var src io.ReaderAt
+	var size int64
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		empty, _ := encodeIndex(&index.Index{Version: 2})
+		src, size = bytes.NewReader(empty), int64(len(empty))
+	case err != nil:
+		return nil, fmt.Errorf("read index: %w", err)
+	default:
+		l.file = f
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("read index: %w", err)
+		}
+		src, size = f, fi.Size()
+	}
+	scan, err := scanIndex(src, size, paths)
+	if errors.Is(err, errNotStreamed) {
+		var data []byte
+		if data, err = l.r.reencodeIndex(); err == nil {
+			scan, err = scanIndex(bytes.NewReader(data), int64(len(data)), paths)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !slices.IsSortedFunc(idx.Entries, indexOrder) { // git writes it sorted
-		slices.SortStableFunc(idx.Entries, indexOrder)
+	l.scan = scan
+	return scan, nil
+}
+
+// reencodeIndex decodes the index whole (go-git's Decoder) and encodes it
+// as version 2, or 3 where an entry has extended flags, sorted, with no
+// extension.
+func (r *Repo) reencodeIndex() ([]byte, error) {
+	idx, err := r.readIndex()
+	if err != nil {
+		return nil, err
 	}
-	l.idx = idx
-	return idx, nil
+	slices.SortStableFunc(idx.Entries, indexOrder)
+	idx.Version = 2
+	for _, e := range idx.Entries {
+		if e.IntentToAdd || e.SkipWorktree {
+			idx.Version = 3
+		}
+	}
+	data, err := encodeIndex(idx)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	return data, nil
 }
 
 // indexLockWait bounds how long a commit waits for git's index lock that a
@@ -432,7 +481,8 @@ type indexLock struct {
 	f    *os.File // the new index is written through it
 	own  string   // promoter's name of the lock file; "" where hard links fail
 	done bool
-	idx  *index.Index // the index read under the lock (index)
+	scan *indexScan // the index read under the lock (entries)
+	file *os.File   // the index file scan reads, open until the lock is given up
 }
 
 func (r *Repo) indexLockPath() string { return filepath.Join(r.gitDir, "index.lock") }
@@ -497,8 +547,17 @@ func (l *indexLock) try(lock string) error {
 	return l.try(lock)
 }
 
+// closeFile closes the index file the lock's scan read.
+func (l *indexLock) closeFile() {
+	if l.file != nil {
+		l.file.Close()
+		l.file = nil
+	}
+}
+
 // drop removes promoter's file of a lock not taken.
 func (l *indexLock) drop() {
+	l.closeFile()
 	if l.f != nil {
 		l.f.Close()
 	}
@@ -508,19 +567,19 @@ func (l *indexLock) drop() {
 	l.done = true
 }
 
-// commit writes idx as the new index (through the lock and a rename),
-// dropping the cached-tree extension, which the new content invalidates.
-func (l *indexLock) commit(idx *index.Index) error {
+// commit writes the new index (through the lock and a rename): the index
+// read under the lock with the entries of put in place of their paths'
+// entries and none of the paths in drop, dropping the extensions (caches the
+// new content invalidates).
+func (l *indexLock) commit(put []*index.Entry, drop map[string]bool) error {
 	if l.done {
 		return errors.New("write index: the index lock was released")
 	}
-	idx.Cache = nil
-	idx.ResolveUndo = nil
-	idx.EndOfIndexEntry = nil
-	if idx.Version < 2 || idx.Version > 3 {
-		idx.Version = 2
+	if l.scan == nil {
+		return errors.New("write index: the index was not read under the lock")
 	}
-	err := writeIndex(l.f, idx) // a failure leaves a partial lock file, which release removes
+	err := l.scan.rewrite(l.f, sortedEntries(put), drop) // a failure leaves a partial lock file, which release removes
+	l.closeFile()
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
@@ -598,12 +657,12 @@ func statMatches(e *index.Entry, fi os.FileInfo) bool {
 // a working file or staged entry that is neither the old nor the new content.
 // il is git's index lock, held until updateWorktree writes the index.
 func (r *Repo) checkWorktree(cs []changed, il *indexLock) error {
-	idx, err := il.index()
+	scan, err := il.entries(cs)
 	if err != nil {
 		return err
 	}
 	for _, c := range cs {
-		e := indexEntry(idx, c.path)
+		e := scan.last[c.path]
 		if e != nil && Hash(e.Hash) != c.old && Hash(e.Hash) != c.new {
 			return fmt.Errorf("%s has staged changes that are not committed: commit or unstage them (git restore --staged) in %s, then run again", c.path, r.path)
 		}
@@ -639,13 +698,9 @@ func (r *Repo) checkWorktree(cs []changed, il *indexLock) error {
 // person's and left alone.
 func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 	defer il.release()
-	idx, err := il.index()
+	scan, err := il.entries(cs)
 	if err != nil {
 		return err
-	}
-	pos := make(map[string]int, len(idx.Entries))
-	for i, e := range idx.Entries {
-		pos[e.Name] = i
 	}
 	removed := map[string]bool{}
 	var emptied []string
@@ -703,7 +758,7 @@ func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 			if err := os.Remove(tempName(p)); err == nil {
 				r.log.Info("removed the temporary file of an interrupted update", "path", c.path)
 			}
-			if i, ok := pos[c.path]; ok && Hash(idx.Entries[i].Hash) != c.old && Hash(idx.Entries[i].Hash) != c.new {
+			if e := scan.last[c.path]; e != nil && Hash(e.Hash) != c.old && Hash(e.Hash) != c.new {
 				r.log.Warn("left a file with staged changes alone", "path", c.path)
 				continue
 			}
@@ -751,44 +806,8 @@ func (r *Repo) updateWorktree(cs []changed, careful bool, il *indexLock) error {
 	for _, d := range emptied {
 		removeEmptyParents(r.path, d)
 	}
-	appended := false
-	for _, e := range written {
-		if i, ok := pos[e.Name]; ok {
-			idx.Entries[i] = e
-		} else {
-			pos[e.Name] = len(idx.Entries)
-			idx.Entries = append(idx.Entries, e)
-			appended = true
-		}
-	}
 	r.hit("worktree-written")
-	if len(removed) > 0 {
-		kept := idx.Entries[:0]
-		for _, e := range idx.Entries {
-			if !removed[e.Name] {
-				kept = append(kept, e)
-			}
-		}
-		idx.Entries = kept
-	}
-	// index sorted the entries; only added paths can break the order
-	if appended {
-		slices.SortStableFunc(idx.Entries, indexOrder)
-	}
-	return il.commit(idx)
-}
-
-// indexEntry finds the entry of path in an index sorted by indexOrder (of
-// a conflicted path, the last stage).
-func indexEntry(idx *index.Index, path string) *index.Entry {
-	i, ok := slices.BinarySearchFunc(idx.Entries, path, func(e *index.Entry, p string) int { return strings.Compare(e.Name, p) })
-	if !ok {
-		return nil
-	}
-	for i+1 < len(idx.Entries) && idx.Entries[i+1].Name == path {
-		i++
-	}
-	return idx.Entries[i]
+	return il.commit(written, removed)
 }
 
 // indexOrder is git's order of index entries: by name, then stage.

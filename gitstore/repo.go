@@ -221,6 +221,13 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 // blobs: the files a promotion compares, the changed files of a snapshot).
 const openPacks = 16
 
+// objectCacheSize bounds go-git's cache of objects read from packs (its
+// default is 96 MB). promoter keeps its own caches of what it reads again,
+// decoded trees and thin entries, so go-git's copy of those objects' bytes
+// serves only its delta bases: at 50,000 objects per tenant the default
+// held 10 MB of a run's peak and up to its bound in a first run (issue 18).
+const objectCacheSize = 4 * cache.MiByte
+
 // keepPacksOpen returns the repository over the same folders with a storage
 // that keeps up to openPacks pack files open.
 func keepPacksOpen(gr *git.Repository) (*git.Repository, error) {
@@ -228,7 +235,7 @@ func keepPacksOpen(gr *git.Repository) (*git.Repository, error) {
 	if !ok {
 		return nil, errors.New("unexpected storage")
 	}
-	ns := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: openPacks})
+	ns := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(objectCacheSize), filesystem.Options{MaxOpenDescriptors: openPacks})
 	w, err := gr.Worktree()
 	if errors.Is(err, git.ErrIsBareRepository) {
 		return git.Open(ns, nil)
