@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-cmp/cmp"
 
 	"promoter/spconfig"
@@ -214,4 +218,51 @@ func TestSnapshotUnreadableBlobIsSticky(t *testing.T) {
 	if h, _ := r.Head(); h != base {
 		t.Errorf("something was committed: head %s, want %s", h, base)
 	}
+}
+
+// TestTreeOrderIsGits checks treeOrder against the order git itself writes a
+// tree in (git mktree), for files and folders whose names are prefixes of
+// each other, next to the bytes around "/".
+func TestTreeOrderIsGits(t *testing.T) {
+	needGit(t)
+	dir := t.TempDir()
+	gitCmd(t, dir, "init", "-q")
+	blob := strings.TrimSpace(gitCmdIn(t, dir, "x", "hash-object", "-w", "--stdin"))
+	tree := strings.TrimSpace(gitCmdIn(t, dir, "", "mktree"))
+	var in strings.Builder
+	var ents []object.TreeEntry
+	for _, name := range []string{"a/", "a.json", "a-b.json", "a0/", "ab", "b.json", "a.json~1", "A.json", "a b.json", "a.json0/", "a.jso/"} {
+		if n, isDir := strings.CutSuffix(name, "/"); isDir {
+			fmt.Fprintf(&in, "040000 tree %s\t%s\n", tree, n)
+			ents = append(ents, object.TreeEntry{Name: n, Mode: filemode.Dir})
+			continue
+		}
+		fmt.Fprintf(&in, "100644 blob %s\t%s\n", blob, name)
+		ents = append(ents, object.TreeEntry{Name: name, Mode: filemode.Regular})
+	}
+	out := gitCmd(t, dir, "ls-tree", strings.TrimSpace(gitCmdIn(t, dir, in.String(), "mktree")))
+	var gits []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		gits = append(gits, strings.SplitN(l, "\t", 2)[1])
+	}
+	slices.SortFunc(ents, treeOrder)
+	var ours []string
+	for _, e := range ents {
+		ours = append(ours, e.Name)
+	}
+	if !slices.Equal(ours, gits) {
+		t.Fatalf("treeOrder sorts\n%q\ngit writes\n%q", ours, gits)
+	}
+}
+
+// gitCmdIn is gitCmd with stdin.
+func gitCmdIn(t testing.TB, dir, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, gitEnv(os.TempDir()), strings.NewReader(stdin)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
 }
