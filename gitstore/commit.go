@@ -317,15 +317,32 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 	return Hash(h), nil
 }
 
-// sortTree orders entries as git does: by name, folders compared as "name/".
-func sortTree(es []object.TreeEntry) {
-	key := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
+// sortTree orders entries as git does (treeOrder).
+func sortTree(es []object.TreeEntry) { slices.SortFunc(es, treeOrder) }
+
+// treeOrder is git's order of tree entries: by name, a folder's name as if
+// it ended in "/".
+func treeOrder(a, b object.TreeEntry) int {
+	return treeCompare(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
+}
+
+// treeCompare compares tree entry names in git's order.
+func treeCompare(a string, aDir bool, b string, bDir bool) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
 	}
-	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+	// one is a prefix of the other: compare the next byte, "/" after a folder's name
+	next := func(s string, dir bool) int {
+		switch {
+		case n < len(s):
+			return int(s[n])
+		case dir:
+			return '/'
+		}
+		return -1
+	}
+	return cmp.Compare(next(a, aDir), next(b, bDir))
 }
 
 func encodeTree(es []object.TreeEntry) []byte {

@@ -123,30 +123,6 @@ func (sn *Snapshot) storedFile(plain string) (h Hash, at int, ok bool) {
 	return Hash(ents[i].Hash), i, true
 }
 
-// treeOrder is git's order of tree entries: by name, a folder's name as if
-// it ended in "/".
-func treeOrder(a, b object.TreeEntry) int {
-	return treeCompare(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
-}
-
-// treeCompare compares tree entry names in git's order.
-func treeCompare(a string, aDir bool, b string, bDir bool) int {
-	n := min(len(a), len(b))
-	if c := strings.Compare(a[:n], b[:n]); c != 0 {
-		return c
-	}
-	// one is a prefix of the other: compare the next byte, "/" after a folder's name
-	next := func(s string, dir bool) int {
-		switch {
-		case n < len(s):
-			return int(s[n])
-		case dir:
-			return '/'
-		}
-		return -1
-	}
-	return cmp.Compare(next(a, aDir), next(b, bDir))
-}
 
 // SetSpec sets the commit's message, trailers and AllowEmpty (known to an
 // export only after its download); the branch and base stay those given to
