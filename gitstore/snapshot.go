@@ -123,7 +123,6 @@ func (sn *Snapshot) storedFile(plain string) (h Hash, at int, ok bool) {
 	return Hash(ents[i].Hash), i, true
 }
 
-
 // SetSpec sets the commit's message, trailers and AllowEmpty (known to an
 // export only after its download); the branch and base stay those given to
 // NewSnapshot.
