@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,6 +120,19 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 		}
 		return out
 	}
+	// twin adds a second object of the key of the middle file (another
+	// self.id, made of the first one and "twin"), as a tenant that holds two
+	// objects of one name; the pairs diff makes of a key depend on the ids'
+	// order, not the files'
+	twin := func(fs []gitstore.FileRef, twinID func(string) string) []gitstore.FileRef {
+		f := full(fs[len(fs)/2 : len(fs)/2+1])[0]
+		id := f.Entry.Self.ID
+		e, err := spconfig.NewEntry([]byte(strings.ReplaceAll(string(f.Entry.Raw), `"id":"`+id+`"`, `"id":"`+twinID(id)+`"`)))
+		if err != nil || e.Key() != f.Entry.Key() || e.Self.ID == id {
+			t.Fatalf("twin of %s: %v (%s, %s)", f.Path, err, e.Key(), e.Self.ID)
+		}
+		return append(slices.Clone(fs), gitstore.FileRef{Path: f.Path + ".twin", Entry: &e})
+	}
 	every := func(n int) func(spconfig.Key) bool {
 		return func(k spconfig.Key) bool { return len(k.Name)%n == 0 }
 	}
@@ -134,30 +149,41 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 		}},
 		{"full entries on the old side", full(thin(c1, "prod")), thin(c2, "prod"), nil},
 		{"full entries on both sides", full(thin(c1, "prod")), full(thin(c2, "prod")), nil},
+		{"a key twice on each side", twin(thin(c2, "prod"), func(id string) string { return "0-twin-" + id }),
+			twin(thin(c2, "dev"), func(id string) string { return id + "-twin" }), nil},
 	}
+	defer func(n int) { compareBatch = n }(compareBatch)
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			o := diff.Options{CrossTenant: true, Restrict: c.restrict}
-			got, err := r.compareFiles(c.old, c.new, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := diff.Compare(entriesOf(full(c.old)), entriesOf(full(c.new)), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gc, gu := summarize(got)
-			wc, wu := summarize(want)
-			if d := cmp.Diff(wc, gc); d != "" {
-				t.Errorf("changes differ from diff.Compare of the full sets (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(wu, gu); d != "" {
-				t.Errorf("unchanged counts differ (-want +got):\n%s", d)
-			}
-			if len(wc) == 0 {
-				t.Error("no change at all: the case proves nothing")
-			}
-		})
+		// in one batch, and a key or three at a time (a first promotion
+		// compares every object in batches)
+		for _, batch := range []int{1 << 20, 1, 3} {
+			compareBatch = batch
+			t.Run(fmt.Sprintf("%s, batches of %d", c.name, batch), func(t *testing.T) {
+				o := diff.Options{CrossTenant: true, Restrict: c.restrict}
+				got, err := r.compareFiles(c.old, c.new, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.IsSortedFunc(got.Changes, func(a, b diff.Change) int { return compareKeys(a.Key, b.Key) }) {
+					t.Error("changes are not sorted by key")
+				}
+				want, err := diff.Compare(entriesOf(full(c.old)), entriesOf(full(c.new)), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gc, gu := summarize(got)
+				wc, wu := summarize(want)
+				if d := cmp.Diff(wc, gc); d != "" {
+					t.Errorf("changes differ from diff.Compare of the full sets (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(wu, gu); d != "" {
+					t.Errorf("unchanged counts differ (-want +got):\n%s", d)
+				}
+				if len(wc) == 0 {
+					t.Error("no change at all: the case proves nothing")
+				}
+			})
+		}
 	}
 	// A thin entry never reaches the field comparison: diff refuses it.
 	_, err = diff.Compare(entriesOf(thin(c1, "prod")), entriesOf(thin(c2, "prod")), diff.Options{CrossTenant: true})
