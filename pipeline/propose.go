@@ -486,7 +486,20 @@ func (r *Runner) commitProposal(ctx context.Context, prop *proposal, head gitsto
 	}
 	if len(prop.conflicts) == 0 && prop.offered != prop.srcRev && !prop.srcRev.IsZero() {
 		// Advance offered only when everything was offered: a conflict stays
-		// visible on every run until somebody resolves it.
+		// visible on every run until somebody resolves it. A source folder
+		// the same as offered stays offered where it is: a run with nothing
+		// changed writes no ref (the branch moves with every observation).
+		same := false
+		if !prop.offered.IsZero() {
+			changed, err := r.Store.ChangedPaths(prop.offered, prop.srcRev, tenantDir(p.Source))
+			if err != nil {
+				return fmt.Errorf("advance offered: %w", err)
+			}
+			same = len(changed) == 0
+		}
+		if same {
+			return nil
+		}
 		if err := r.Store.SetRef(offeredRef(p.Name), prop.srcRev, prop.offered); err != nil {
 			return fmt.Errorf("advance offered: %w", err)
 		}
