@@ -392,10 +392,16 @@ func (sn *Snapshot) collisions() map[int]bool {
 		for hi < len(hs) && hs[hi].h == hs[lo].h {
 			hi++
 		}
-		for a := lo; a < hi; a++ { // the few records of one hash
-			for b := a + 1; b < hi; b++ {
-				if strings.ToLower(sn.recs[hs[a].i].plain) == strings.ToLower(sn.recs[hs[b].i].plain) {
-					collided[int(hs[a].i)], collided[int(hs[b].i)] = true, true
+		if hi-lo > 1 { // the few records of one hash: the same path but for case?
+			lower := make([]string, hi-lo)
+			for a := lo; a < hi; a++ {
+				lower[a-lo] = strings.ToLower(sn.recs[hs[a].i].plain)
+			}
+			for a := lo; a < hi; a++ {
+				for b := a + 1; b < hi; b++ {
+					if lower[a-lo] == lower[b-lo] {
+						collided[int(hs[a].i)], collided[int(hs[b].i)] = true, true
+					}
 				}
 			}
 		}
