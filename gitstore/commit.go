@@ -27,10 +27,14 @@ import (
 	"promoter/spconfig"
 )
 
-// Change sets (or with nil Content deletes) one repository-relative file.
+// Change sets one repository-relative file to Content, or to the blob Blob
+// the repository holds already (Content nil; a first promotion's baseline
+// names the observed files so it holds none of their bytes), or with
+// neither deletes it.
 type Change struct {
 	Path    string
 	Content []byte
+	Blob    Hash
 }
 
 // CommitSpec describes a commit.
@@ -107,7 +111,7 @@ func (r *Repo) commitRef(ctx context.Context, ref string, base Hash, worktree bo
 		if err := validRepoPath(p); err != nil {
 			return Hash{}, fmt.Errorf("commit on %s: %w", ref, err)
 		}
-		root.add(strings.Split(p, "/"), c.Content, p)
+		root.add(strings.Split(p, "/"), c.Content, c.Blob, p)
 	}
 	newTree, err := b.apply(baseTree, root, "")
 	if err != nil {
@@ -191,10 +195,11 @@ type pending struct {
 	children map[string]*pending
 	file     bool
 	content  []byte
+	blob     Hash // with content nil: an existing blob
 	full     string
 }
 
-func (p *pending) add(parts []string, content []byte, full string) {
+func (p *pending) add(parts []string, content []byte, blob Hash, full string) {
 	n := p
 	for _, part := range parts {
 		if n.children == nil {
@@ -207,7 +212,7 @@ func (p *pending) add(parts []string, content []byte, full string) {
 		}
 		n = c
 	}
-	n.file, n.content, n.full = true, content, full
+	n.file, n.content, n.blob, n.full = true, content, blob, full
 }
 
 type newObject struct {
@@ -265,14 +270,22 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 			if exists {
 				oldH = Hash(old.Hash)
 			}
-			if c.content == nil {
+			if c.content == nil && c.blob.IsZero() {
 				if exists {
 					delete(m, name)
 					b.changed = append(b.changed, changed{path: c.full, old: oldH})
 				}
 				continue
 			}
-			h := b.put(plumbing.BlobObject, c.content)
+			var h Hash
+			if c.content != nil {
+				h = b.put(plumbing.BlobObject, c.content)
+			} else {
+				if err := b.r.st.HasEncodedObject(plumbing.Hash(c.blob)); err != nil {
+					return Hash{}, fmt.Errorf("path %s%s: blob %s is not in the repository: %w", base, name, short(c.blob), err)
+				}
+				h = c.blob // the working file is read from the blob (updateWorktree)
+			}
 			if exists && h == oldH && old.Mode == filemode.Regular {
 				continue
 			}

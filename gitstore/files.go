@@ -236,12 +236,12 @@ func appendFile(dst []byte, e spconfig.Entry) []byte {
 	return b.Bytes()
 }
 
-// entryFileHash is blobHash(EncodeFile(e)), with the file built in buf, which it
+// entryFileHash is BlobID(EncodeFile(e)), with the file built in buf, which it
 // returns (grown) for the next call: comparing an export with the stored
 // files makes no garbage for the objects that did not change.
 func entryFileHash(e spconfig.Entry, buf []byte) (Hash, []byte) {
 	buf = appendFile(buf[:0], e)
-	return blobHash(buf), buf
+	return BlobID(buf), buf
 }
 
 // DecodeFile parses an object file. Errors name path:line:column.

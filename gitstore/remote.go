@@ -453,13 +453,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 			if touched[x.path] {
 				return fmt.Errorf("push %s rejected and cannot be rebased: %s was changed both by local commit %s and on %s; integrate by hand: %s (resolve the conflict, git rebase --continue), then run promoter again", ref, x.path, short(Hash(c.Hash)), redactURL(r.o.Remote), r.pullCommand())
 			}
-			var content []byte
-			if !x.new.IsZero() {
-				if content, err = r.blob(x.new); err != nil {
-					return err
-				}
-			}
-			root.add(strings.Split(x.path, "/"), content, x.path)
+			root.add(strings.Split(x.path, "/"), nil, x.new, x.path) // the blob is in the repository
 		}
 		baseTree, err := r.rootTree(tip)
 		if err != nil {

@@ -683,6 +683,9 @@ func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
 	return object.TreeEntry{}, false, nil
 }
 
+// ReadBlob returns the bytes of blob h.
+func (r *Repo) ReadBlob(h Hash) ([]byte, error) { return r.blob(h) }
+
 func (r *Repo) blob(h Hash) ([]byte, error) {
 	b, err := r.repo.BlobObject(plumbing.Hash(h))
 	if err != nil {

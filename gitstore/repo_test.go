@@ -451,3 +451,38 @@ func TestLockTwoRepos(t *testing.T) {
 	}
 	unlock2()
 }
+
+// TestCommitAnExistingBlob commits a file by the id of a blob the
+// repository holds (on another ref): the tree names that blob, the working
+// file holds its bytes, git sees a clean tree; a blob the repository does
+// not hold fails the commit, which writes nothing.
+func TestCommitAnExistingBlob(t *testing.T) {
+	ctx := context.Background()
+	r := openTest(t, Options{})
+	data := []byte("{\n  \"name\": \"observed\"\n}\n")
+	if _, err := r.Commit(ctx, CommitSpec{Branch: "refs/promoter/observed/prod", Message: "observation", Changes: []Change{{Path: "tenants/prod/T/a.json", Content: data}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := BlobID(data)
+	h, err := r.Commit(ctx, CommitSpec{Message: "baseline", Changes: []Change{{Path: "tenants/prod/T/a.json", Blob: id}}})
+	if err != nil || h.IsZero() {
+		t.Fatal(h, err)
+	}
+	if got := strings.Fields(gitCmd(t, r.Path(), "ls-tree", "HEAD", "tenants/prod/T/a.json")); len(got) < 3 || got[2] != id.String() {
+		t.Errorf("tree entry %v, want blob %s", got, id)
+	}
+	if got, err := os.ReadFile(filepath.Join(r.Path(), "tenants/prod/T/a.json")); err != nil || string(got) != string(data) {
+		t.Errorf("working file %q (%v), want the blob's bytes", got, err)
+	}
+	clean(t, r.Path())
+	missing := BlobID([]byte("never stored\n"))
+	_, err = r.Commit(ctx, CommitSpec{Message: "bad", Changes: []Change{{Path: "tenants/prod/T/b.json", Blob: missing}}})
+	if err == nil || !strings.Contains(err.Error(), "tenants/prod/T/b.json") || !strings.Contains(err.Error(), "not in the repository") {
+		t.Errorf("commit of a missing blob: err = %v, want one naming the path and the missing blob", err)
+	}
+	if head, _ := r.Head(); head != h {
+		t.Errorf("the failed commit moved the branch: %s, want %s", head, h)
+	}
+	clean(t, r.Path())
+	fsck(t, r.Path())
+}

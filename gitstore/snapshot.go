@@ -230,7 +230,7 @@ func (sn *Snapshot) compare(plain string, data []byte, e spconfig.Entry) (equali
 	if !ok {
 		return differs, nil
 	}
-	if blobHash(data) == old {
+	if BlobID(data) == old {
 		return hashEqual, nil
 	}
 	oldData, err := sn.r.blob(old)
@@ -410,10 +410,11 @@ func (sn *Snapshot) collisions() map[int]bool {
 	return collided
 }
 
-// blobHash is the git blob id of data through crypto/sha1, for comparing
-// with stored ids; plumbing.ComputeHash's collision-detecting SHA-1 costs
-// about twice as much and adds nothing to a comparison (issue 9).
-func blobHash(data []byte) Hash {
+// BlobID is the git blob id of data through crypto/sha1, for comparing with
+// stored ids (not for naming new objects); plumbing.ComputeHash's
+// collision-detecting SHA-1 costs about twice as much and adds nothing to a
+// comparison (issue 9).
+func BlobID(data []byte) Hash {
 	h := sha1.New()
 	var head [32]byte
 	h.Write(append(strconv.AppendInt(append(head[:0], "blob "...), int64(len(data)), 10), 0))

@@ -133,10 +133,10 @@ func TestSnapshotRefusesBadEntries(t *testing.T) {
 	}
 }
 
-func TestBlobHashIsGitBlobID(t *testing.T) {
+func TestBlobIDIsGitBlobID(t *testing.T) {
 	for _, s := range []string{"", "a", "{\n  \"x\": 1\n}\n", strings.Repeat("z", 70000)} {
-		if got, want := blobHash([]byte(s)), Hash(plumbing.ComputeHash(plumbing.BlobObject, []byte(s))); got != want {
-			t.Errorf("blobHash(%d bytes) = %s, want %s", len(s), got, want)
+		if got, want := BlobID([]byte(s)), Hash(plumbing.ComputeHash(plumbing.BlobObject, []byte(s))); got != want {
+			t.Errorf("BlobID(%d bytes) = %s, want %s", len(s), got, want)
 		}
 	}
 }

@@ -129,7 +129,11 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 			detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
 		}
 		if dry {
-			st.v = st.v.with(prop.baseline).with(prop.changes)
+			baseline, err := r.withContents(prop.baseline)
+			if err != nil {
+				return "", "", err
+			}
+			st.v = st.v.with(baseline).with(prop.changes)
 			st.ref = prop.referenceAfter(st.ref)
 			prop.head = st.v.rev
 			if len(prop.baseline)+len(prop.changes) == 0 {

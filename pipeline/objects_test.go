@@ -235,3 +235,61 @@ func TestObservationKeepsASemanticallyEqualStoredFile(t *testing.T) {
 		}
 	}
 }
+
+// A live object the observed ref holds and the target folder does not is
+// taken into the baseline by its observed blob when the source starts to
+// promote it: a dry run shows that baseline (reading the blob, committing
+// nothing) and the run's baseline commit holds the observed file's bytes.
+func TestBaselineTakesTheObservedBlob(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	h.promoteClean()
+	copyAs := func(srv *spconfigtest.Server, name, id, edit string) {
+		t.Helper()
+		e := srv.Objects("TRANSFORM")[0]
+		raw := strings.ReplaceAll(strings.ReplaceAll(string(e.Raw), `"`+e.Self.Name+`"`, `"`+name+`"`), `"`+e.Self.ID+`"`, `"`+id+`"`)
+		ne, err := spconfig.NewEntry([]byte(strings.Replace(raw, `"name":"`+name+`"`, `"name":"`+name+`"`+edit, 1)))
+		if err != nil || ne.Key().Name != name {
+			t.Fatalf("copy of %s as %s: %v (%s)", e.Key(), name, err, ne.Key())
+		}
+		if err := srv.PutObject(ne); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := "tenants/prod/TRANSFORM/Live Only.json"
+	copyAs(h.prod, "Live Only", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f01", "")
+	if _, err := h.runner().Run(ctx, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	observed, _ := h.store.Ref(observedRef("prod"))
+	liveFile, ok, err := h.store.ReadFile(observed, path)
+	if err != nil || !ok {
+		t.Fatalf("the observation does not hold %s: %v", path, err)
+	}
+	head, _ := h.store.Head()
+	if _, ok, _ := h.store.ReadFile(head, path); ok {
+		t.Fatalf("%s is in the target folder before the source has it: the test proves nothing", path)
+	}
+	copyAs(h.dev, "Live Only", "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e02", `,"description":"from dev"`)
+	res, err := h.runner().Run(ctx, RunOptions{DryRun: true})
+	if err != nil || res.Plan == nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if !slices.Contains(res.Plan.Baseline, path) {
+		t.Errorf("the dry run's baseline %v does not take %s", res.Plan.Baseline, path)
+	}
+	if h2, _ := h.store.Head(); h2 != head {
+		t.Fatal("a dry run committed")
+	}
+	res, err = h.runner().Run(ctx, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BaselineCommit == "" {
+		t.Fatalf("no baseline commit: %+v", res.Steps)
+	}
+	got, ok, err := h.store.ReadFile(gitstore.NewHash(res.BaselineCommit), path)
+	if err != nil || !ok || string(got) != string(liveFile) {
+		t.Errorf("the baseline commit holds %q (%v %v), want the observed file %q", got, ok, err, liveFile)
+	}
+}

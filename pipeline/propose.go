@@ -126,9 +126,9 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 	if err != nil {
 		return nil, fmt.Errorf("find who last changed the target files: %w", err)
 	}
-	baselined := map[string][]byte{}
+	baselined := map[string]gitstore.Change{}
 	for _, c := range prop.baseline {
-		baselined[c.Path] = c.Content
+		baselined[c.Path] = c
 	}
 	same, err := r.alreadyLive(sv, cands, baselined, obs)
 	if err != nil {
@@ -141,7 +141,16 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 		cur, w := c.cur, writers[c.dst]
 		switch {
 		case cur == nil:
-			cur, w = baselined[c.dst], writerBaseline
+			b, ok := baselined[c.dst]
+			if !ok {
+				break
+			}
+			if sameContent(b, c.want) {
+				continue
+			}
+			// The baseline's file is promoter's to replace; its bytes are
+			// needed only for the comparison above.
+			w = writerBaseline
 		case (w == "" || w == writerPerson) && c.prev != nil && bytes.Equal(cur, c.prev):
 			// What promoter offered last, merged by a person (a squash or
 			// rebase merge of its pull request).
@@ -176,6 +185,14 @@ func (r *Runner) propose(tv, sv view, obs *observation, ref *reference, from *gi
 	return prop, nil
 }
 
+// sameContent reports whether a change sets its file to data.
+func sameContent(c gitstore.Change, data []byte) bool {
+	if c.Content != nil {
+		return bytes.Equal(c.Content, data)
+	}
+	return !c.Blob.IsZero() && c.Blob == gitstore.BlobID(data)
+}
+
 // isLive reports whether a target file holds the observed live version of
 // its object (volatile fields aside).
 func (r *Runner) isLive(obs *observation, k spconfig.Key, path string, content []byte) bool {
@@ -194,10 +211,10 @@ func (r *Runner) isLive(obs *observation, k spconfig.Key, path string, content [
 // the target folder and that equal the source version under the
 // cross-tenant rules (ids translated through both whole sets): copying them
 // would only swap the tenants' ids, so the promotion commit leaves them out.
-func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string][]byte, obs *observation) (map[spconfig.Key]bool, error) {
+func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string]gitstore.Change, obs *observation) (map[spconfig.Key]bool, error) {
 	want := map[spconfig.Key]spconfig.Entry{}
 	for _, c := range cands {
-		if c.cur != nil || c.want == nil || baselined[c.dst] == nil {
+		if _, ok := baselined[c.dst]; c.cur != nil || c.want == nil || !ok {
 			continue
 		}
 		e, err := gitstore.DecodeFile(c.dst, c.want)
@@ -373,24 +390,19 @@ func (r *Runner) planBaseline(prop *proposal, tv view, cands []candidate, obs *o
 		f, _ := obs.live.get(k)
 		live = append(live, f)
 	}
-	// A baselined file is the observed file: the blob's bytes where the
-	// repository holds it (a thin entry's file is EncodeFile of its entry),
-	// read a few hundred at a time, so a first promotion does not hold every
-	// live object twice besides (issue 18).
-	const chunk = 512
-	for lo := 0; lo < len(live); lo += chunk {
-		files, err := r.loadFiles(live[lo:min(lo+chunk, len(live))])
-		if err != nil {
-			return fmt.Errorf("read the observation of %s: %w", p.Target, err)
+	// A baselined file is the observed file: the observed blob where the
+	// repository holds it (a thin entry's file is its blob), so a first
+	// promotion reads and holds none of the live objects' bytes (issue 18);
+	// an object the repository holds no file of (a full entry) is encoded.
+	for i, f := range live {
+		c := gitstore.Change{Path: take[keys[i]]}
+		if f.Entry.IsThin() && !f.Blob.IsZero() {
+			c.Blob = f.Blob
+		} else {
+			c.Content = gitstore.EncodeFile(*f.Entry)
 		}
-		for i, f := range files {
-			k, content := keys[lo+i], f.Data
-			if content == nil { // a full entry: no blob was read
-				content = gitstore.EncodeFile(f.Entry)
-			}
-			prop.baseline = append(prop.baseline, gitstore.Change{Path: take[k], Content: content})
-			prop.baselined = append(prop.baselined, take[k])
-		}
+		prop.baseline = append(prop.baseline, c)
+		prop.baselined = append(prop.baselined, c.Path)
 	}
 	refTypes := slices.Clone(fresh)
 	for _, f := range live {

@@ -60,6 +60,8 @@ type Store interface {
 	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.FileRef, error)
 	// Load reads the files of refs (a thin entry's by its blob id).
 	Load(refs []gitstore.FileRef) ([]gitstore.File, error)
+	// ReadBlob returns the bytes of a blob the repository holds.
+	ReadBlob(h gitstore.Hash) ([]byte, error)
 	// ReadFile returns one file's bytes at rev; ok is false when it does not
 	// exist there.
 	ReadFile(rev gitstore.Hash, path string) (data []byte, ok bool, err error)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -19,7 +20,8 @@ type view struct {
 
 func commitView(h gitstore.Hash) view { return view{rev: h} }
 
-// with returns the view with changes laid over it.
+// with returns the view with changes laid over it; the changes carry their
+// bytes (withContents reads those that name a blob).
 func (v view) with(changes []gitstore.Change) view {
 	if len(changes) == 0 {
 		return v
@@ -32,6 +34,22 @@ func (v view) with(changes []gitstore.Change) view {
 		over[c.Path] = c.Content
 	}
 	return view{rev: v.rev, over: over}
+}
+
+// withContents returns changes with the bytes of those that name a blob (a
+// view's overlay holds bytes).
+func (r *Runner) withContents(changes []gitstore.Change) ([]gitstore.Change, error) {
+	out := slices.Clone(changes)
+	for i, c := range out {
+		if c.Content == nil && !c.Blob.IsZero() {
+			data, err := r.Store.ReadBlob(c.Blob)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", c.Path, err)
+			}
+			out[i].Content = data
+		}
+	}
+	return out, nil
 }
 
 // empty reports whether the view holds nothing at all (a fresh repository).
