@@ -293,3 +293,58 @@ func TestBaselineTakesTheObservedBlob(t *testing.T) {
 		t.Errorf("the baseline commit holds %q (%v %v), want the observed file %q", got, ok, err, liveFile)
 	}
 }
+
+// The first promotion leaves out the objects that the target holds already
+// equal under the cross-tenant rules (copying them would only swap the
+// tenants' ids): its commit changes no file of an object that diff finds
+// unchanged between the sample tenants, and changes those it finds modified.
+func TestFirstPromotionLeavesOutObjectsAlreadyLive(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	h.prod.AddIdentity("Imogene Mendez")
+	res, err := h.runner().Run(ctx, RunOptions{})
+	if err != nil || res.BaselineCommit == "" || res.PromotionCommit == "" {
+		t.Fatalf("first run: %v (baseline %q, promotion %q)", err, res.BaselineCommit, res.PromotionCommit)
+	}
+	changed, err := h.store.ChangedPaths(gitstore.NewHash(res.BaselineCommit), gitstore.NewHash(res.PromotionCommit), "tenants/prod/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := h.store.ReadTenantEntries(gitstore.NewHash(res.PromotionCommit), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathOf := map[spconfig.Key]string{}
+	for _, f := range files {
+		pathOf[f.Entry.Key()] = f.Path
+	}
+	d, err := diff.Compare(readSample(t, "prod"), readSample(t, "dev"), diff.Options{CrossTenant: true, IncludeUnchanged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same, modified int
+	for _, ch := range d.Changes {
+		if ch.Key.Type == "AUTH_ORG" { // excluded by the pipeline
+			continue
+		}
+		p, ok := pathOf[ch.Key]
+		if !ok {
+			continue
+		}
+		switch ch.Kind {
+		case diff.Unchanged:
+			same++
+			if slices.Contains(changed, p) {
+				t.Errorf("%s is equal in both tenants but the promotion commit changed %s", ch.Key, p)
+			}
+		case diff.Modified:
+			modified++
+			if !slices.Contains(changed, p) {
+				t.Errorf("%s differs between the tenants but the promotion commit left %s alone", ch.Key, p)
+			}
+		}
+	}
+	if same == 0 || modified == 0 {
+		t.Fatalf("%d unchanged and %d modified objects: the test proves nothing", same, modified)
+	}
+}

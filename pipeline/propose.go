@@ -212,8 +212,15 @@ func (r *Runner) isLive(obs *observation, k spconfig.Key, path string, content [
 // cross-tenant rules (ids translated through both whole sets): copying them
 // would only swap the tenants' ids, so the promotion commit leaves them out.
 func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string]gitstore.Change, obs *observation) (map[spconfig.Key]bool, error) {
-	want := map[spconfig.Key]spconfig.Entry{}
-	for _, c := range cands {
+	// The source versions are decoded once for the id index (kept thin)
+	// and again a batch at a time for the comparison, so a first promotion,
+	// whose every object is a candidate, does not hold them all decoded
+	// (issue 18: 87 MB at 50,000 objects).
+	want := map[spconfig.Key]*spconfig.Entry{}
+	last := map[spconfig.Key]*candidate{} // of a key twice, the last
+	var todo []*candidate
+	for i := range cands {
+		c := &cands[i]
 		if _, ok := baselined[c.dst]; c.cur != nil || c.want == nil || !ok {
 			continue
 		}
@@ -221,7 +228,15 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string]gi
 		if err != nil {
 			return nil, err
 		}
-		want[c.key] = e
+		t := e.Thin()
+		want[c.key] = &t
+		if _, seen := last[c.key]; !seen {
+			todo = append(todo, c)
+		}
+		last[c.key] = c
+	}
+	for i, c := range todo {
+		todo[i] = last[c.key]
 	}
 	if len(want) == 0 {
 		return nil, nil
@@ -233,17 +248,32 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string]gi
 	src := make([]gitstore.FileRef, 0, len(files))
 	for _, f := range files {
 		if e, ok := want[f.Entry.Key()]; ok {
-			f = gitstore.FileRef{Path: f.Path, Entry: &e}
+			f = gitstore.FileRef{Path: f.Path, Entry: e}
 		}
 		src = append(src, f)
 	}
-	differ, err := r.compareRestricted(obs.files(), src, obs.index(), nil, func(k spconfig.Key) bool { _, ok := want[k]; return ok })
-	if err != nil {
-		return nil, err
-	}
+	srcIdx := indexOf(src)
 	out := map[spconfig.Key]bool{}
-	for k := range want {
-		out[k] = !differ[k]
+	const batch = 2048
+	for lo := 0; lo < len(todo); lo += batch {
+		part := todo[lo:min(lo+batch, len(todo))]
+		in := make(map[spconfig.Key]bool, len(part))
+		var refs []gitstore.FileRef
+		for _, c := range part {
+			e, err := gitstore.DecodeFile(c.dst, c.want)
+			if err != nil {
+				return nil, err
+			}
+			in[c.key] = true
+			refs = append(refs, gitstore.FileRef{Path: c.dst, Entry: &e})
+		}
+		differ, err := r.compareRestricted(obs.files(), refs, obs.index(), srcIdx, func(k spconfig.Key) bool { return in[k] })
+		if err != nil {
+			return nil, err
+		}
+		for k := range in {
+			out[k] = !differ[k]
+		}
 	}
 	return out, nil
 }
