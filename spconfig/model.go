@@ -141,8 +141,14 @@ type Entry struct {
 	Self   Self
 	object json.RawMessage // sub-slice of Raw
 	signed bool
-	key    Key
-	ids    *IDClaims // set on thin entries: the claims of the dropped bytes
+	// A thin entry (Thin) has no bytes; these stand for its id claims:
+	// SelfInObject, Object equal to self.id (the usual case), and Object
+	// where it is another non-empty string. Kept in the struct's padding
+	// and a pointer that is nil in the usual case, so a thin entry is one
+	// allocation (issue 18: a run keeps one per blob it read).
+	thin, selfIn, objSelf bool
+	key                   Key
+	objID                 *string
 }
 
 // IDClaims are the ids an object's bytes make known to an id index: its
@@ -158,8 +164,15 @@ type IDClaims struct {
 // IDClaims returns the entry's id claims (computed from its bytes, or kept
 // by Thin).
 func (e Entry) IDClaims() IDClaims {
-	if e.ids != nil {
-		return *e.ids
+	if e.thin {
+		c := IDClaims{Self: e.Self.ID, SelfInObject: e.selfIn}
+		switch {
+		case e.objSelf:
+			c.Object = e.Self.ID
+		case e.objID != nil:
+			c.Object = *e.objID
+		}
+		return c
 	}
 	c := IDClaims{Self: e.Self.ID}
 	if c.Self != "" && bytes.Contains(e.object, []byte(`"id":"`+c.Self+`"`)) {
@@ -186,16 +199,19 @@ func (e Entry) IDClaims() IDClaims {
 // id claims stay; Raw and Object are nil. Whoever needs the bytes again
 // reads them from where the entry came from.
 func (e Entry) Thin() Entry {
-	if e.ids != nil {
+	if e.thin {
 		return e
 	}
 	c := e.IDClaims()
-	e.ids, e.Raw, e.object = &c, nil, nil
+	e.thin, e.selfIn, e.objSelf, e.Raw, e.object = true, c.SelfInObject, c.Object == c.Self, nil, nil
+	if !e.objSelf && c.Object != "" {
+		e.objID = &c.Object
+	}
 	return e
 }
 
 // IsThin reports whether the entry was made by Thin (it has no bytes).
-func (e Entry) IsThin() bool { return e.ids != nil }
+func (e Entry) IsThin() bool { return e.thin }
 
 // NewEntry parses one export entry. It compacts the bytes (keeping key order
 // and number literals) and checks that self.type and self.name are present
