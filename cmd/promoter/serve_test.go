@@ -492,6 +492,27 @@ func TestDeployManifestsAgreeWithTheBinary(t *testing.T) {
 	if get(c, "envFrom", 0, "secretRef", "name") != get(kinds["Secret"], "metadata", "name") {
 		t.Errorf("Deployment does not take its environment from the Secret")
 	}
+	// Go's soft memory limit sits below the container's limit (MiB and Gi only)
+	mib := func(v string) int {
+		var n int
+		switch {
+		case strings.HasSuffix(v, "MiB"):
+			fmt.Sscan(strings.TrimSuffix(v, "MiB"), &n)
+		case strings.HasSuffix(v, "Gi"):
+			fmt.Sscan(strings.TrimSuffix(v, "Gi"), &n)
+			n *= 1024
+		}
+		return n
+	}
+	var memLimit string
+	for _, e := range get(c, "env").([]any) {
+		if get(e, "name") == "GOMEMLIMIT" {
+			memLimit = fmt.Sprint(get(e, "value"))
+		}
+	}
+	if lim, soft := mib(fmt.Sprint(get(c, "resources", "limits", "memory"))), mib(memLimit); soft == 0 || lim == 0 || soft >= lim || soft < lim*8/10 {
+		t.Errorf("Deployment: GOMEMLIMIT %q should be 80-99%% of limits.memory %v", memLimit, get(c, "resources", "limits", "memory"))
+	}
 	cfgPath := vals["config"]
 	mountedCfg := false
 	for _, m := range get(c, "volumeMounts").([]any) {
