@@ -41,7 +41,15 @@ func main() {
 	sizes := flag.String("sizes", "1000,5000", "comma-separated object counts (20000,50000 for the issue 18 sizes)")
 	keep := flag.Bool("keep", false, "keep the work folder")
 	apiOnly := flag.Bool("api-only", false, "run only the simulated-time API efficiency table")
+	flag.StringVar(&childLogs, "child-logs", "", "write each promoter child's output (with PROMOTER_LOG_LEVEL=debug in the environment, its requests and steps) to a file in this folder")
+	flag.StringVar(&childGODEBUG, "child-godebug", "", "GODEBUG for the promoter children only (gctrace=1 prints each collection to their logs)")
 	flag.Parse()
+	if childLogs != "" {
+		if err := os.MkdirAll(childLogs, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*sizes, *keep, *apiOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -112,12 +120,27 @@ func (m measure) add(o measure) measure {
 	return measure{wall: m.wall + o.wall, cpu: m.cpu + o.cpu, rssKB: max(m.rssKB, o.rssKB), failed: m.failed || o.failed}
 }
 
+// childLogs and childGODEBUG are the -child-logs and -child-godebug flags.
+var childLogs, childGODEBUG string
+
+// children numbers the child logs.
+var children int
+
 // child runs a command and reads its rusage.
 func child(dir string, env []string, name string, args ...string) (measure, string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	promoter := filepath.Base(name) == "promoter"
+	if promoter && childGODEBUG != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG="+childGODEBUG)
+	}
 	var out bytes.Buffer
+	if promoter && childLogs != "" {
+		children++
+		log := filepath.Join(childLogs, fmt.Sprintf("%03d-promoter-%s.log", children, args[0]))
+		defer func() { _ = os.WriteFile(log, out.Bytes(), 0o644) }()
+	}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 := time.Now()
 	err := cmd.Start()
