@@ -60,6 +60,16 @@ type entryScan struct {
 	refSeen, refBad    bool
 }
 
+// typeNames holds one string of each exportable type name: a run keeps the
+// self of every object it read (thin entries), each with its type.
+var typeNames = func() map[string]string {
+	m := make(map[string]string, len(exportableTypes))
+	for _, t := range exportableTypes {
+		m[t] = t
+	}
+	return m
+}()
+
 // scanEntry is the fast path of NewEntry. It returns ok=false when the
 // reference path must decide. With owned set the result may alias raw.
 func scanEntry(raw []byte, owned bool) (Entry, bool) {
@@ -345,7 +355,12 @@ func (s *entryScan) strValue(f *strField) bool {
 			return false
 		}
 		if plainKey(tok) {
-			f.val = string(tok[1 : len(tok)-1])
+			v := tok[1 : len(tok)-1]
+			if t, ok := typeNames[string(v)]; ok && f == &s.typ {
+				f.val = t // one string per type, not one per entry
+			} else {
+				f.val = string(v)
+			}
 		} else if json.Unmarshal(tok, &f.val) != nil {
 			return false
 		}
