@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -15,21 +14,6 @@ import (
 	"promoter/spconfig"
 	"promoter/spconfig/spconfigtest"
 )
-
-// readSample returns the objects of sample tenant name (spconfigtest's
-// embedded copy of ../shared/samples).
-func readSample(t *testing.T, name string) []spconfig.Entry {
-	t.Helper()
-	data, err := spconfigtest.SampleExport(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := spconfig.ReadExport(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc.Objects
-}
 
 // changeSummary is what a comparison reports, without entry pointers.
 type changeSummary struct {
@@ -67,7 +51,7 @@ func TestCompareFilesEqualsCompareOfTheFullSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, prod := readSample(t, "dev"), readSample(t, "prod")
+	dev, prod := sampleObjects(t, "dev"), sampleObjects(t, "prod")
 	types := spconfig.ExportableTypes()
 	if _, err := repo.WriteTenant(ctx, "dev", types, dev, gitstore.CommitSpec{Message: "dev"}); err != nil {
 		t.Fatal(err)
@@ -318,7 +302,7 @@ func TestFirstPromotionLeavesOutObjectsAlreadyLive(t *testing.T) {
 	for _, f := range files {
 		pathOf[f.Entry.Key()] = f.Path
 	}
-	d, err := diff.Compare(readSample(t, "prod"), readSample(t, "dev"), diff.Options{CrossTenant: true, IncludeUnchanged: true})
+	d, err := diff.Compare(sampleObjects(t, "prod"), sampleObjects(t, "dev"), diff.Options{CrossTenant: true, IncludeUnchanged: true})
 	if err != nil {
 		t.Fatal(err)
 	}
