@@ -608,7 +608,7 @@ func (l *indexLock) commit(put []*index.Entry, drop map[string]bool) error {
 	if l.scan == nil {
 		return errors.New("write index: the index was not read under the lock")
 	}
-	err := l.scan.rewrite(l.f, sortedEntries(put), drop) // a failure leaves a partial lock file, which release removes
+	err := l.scan.rewrite(l.f, put, drop) // a failure leaves a partial lock file, which release removes
 	l.closeFile()
 	if cerr := l.f.Close(); err == nil {
 		err = cerr

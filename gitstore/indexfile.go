@@ -10,7 +10,6 @@ import (
 	"io"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -399,10 +398,11 @@ func scanIndex(src io.ReaderAt, size int64, paths []string) (*indexScan, error) 
 	return s, nil
 }
 
-// rewrite writes the index to w with the entries of put (sorted by name)
-// in place of all entries of their paths and no entry of the paths in drop,
-// with no extension.
+// rewrite writes the index to w with the entries of put (which it sorts by
+// name) in place of all entries of their paths and no entry of the paths in
+// drop, with no extension.
 func (s *indexScan) rewrite(w io.Writer, put []*index.Entry, drop map[string]bool) error {
+	sort.Sort(byName(put))
 	count := s.count + len(put)
 	for _, e := range put {
 		count -= s.stages[e.Name]
@@ -452,10 +452,4 @@ func (s *indexScan) rewrite(w io.Writer, put []*index.Entry, drop map[string]boo
 		return fmt.Errorf("write index: %d entries written, %d counted: the index changed under git's lock", wrote, count)
 	}
 	return sink.close()
-}
-
-// sortedEntries sorts put by name for rewrite.
-func sortedEntries(put []*index.Entry) []*index.Entry {
-	slices.SortFunc(put, func(a, b *index.Entry) int { return strings.Compare(a.Name, b.Name) })
-	return put
 }
