@@ -177,9 +177,8 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 	// order: with the indexes of the whole sets given, each key compares on
 	// its own, and a first promotion compares every object (issue 18: at
 	// 50,000 objects reading both sides at once held 125 MB).
-	byKey := func(x, y gitstore.FileRef) int { return compareKeys(x.Entry.Key(), y.Entry.Key()) }
-	slices.SortStableFunc(a, byKey)
-	slices.SortStableFunc(b, byKey)
+	sortFiles(a)
+	sortFiles(b)
 	o.Restrict = nil
 	var res diff.Result
 	for i, j := 0, 0; i < len(a) || j < len(b); {
