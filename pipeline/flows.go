@@ -85,7 +85,9 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 		if err != nil {
 			return nil, err
 		}
-		st.v = st.v.with(changes)
+		if st.v, err = st.v.with(r.Store, changes); err != nil {
+			return nil, err
+		}
 		srcView = st.v
 	} else {
 		r.rememberSource = true // plan indexes the source folder
@@ -129,11 +131,12 @@ func (r *Runner) prepare(ctx context.Context, res *Result, dry bool) (*state, er
 			detail += fmt.Sprintf(", %d conflict(s)", len(prop.conflicts))
 		}
 		if dry {
-			baseline, err := r.withContents(prop.baseline)
-			if err != nil {
+			if st.v, err = st.v.with(r.Store, prop.baseline); err != nil {
 				return "", "", err
 			}
-			st.v = st.v.with(baseline).with(prop.changes)
+			if st.v, err = st.v.with(r.Store, prop.changes); err != nil {
+				return "", "", err
+			}
 			st.ref = prop.referenceAfter(st.ref)
 			prop.head = st.v.rev
 			if len(prop.baseline)+len(prop.changes) == 0 {

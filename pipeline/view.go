@@ -20,36 +20,27 @@ type view struct {
 
 func commitView(h gitstore.Hash) view { return view{rev: h} }
 
-// with returns the view with changes laid over it; the changes carry their
-// bytes (withContents reads those that name a blob).
-func (v view) with(changes []gitstore.Change) view {
+// with returns the view with changes laid over it; the bytes of a change
+// that names a blob are read from s (an overlay holds bytes).
+func (v view) with(s Store, changes []gitstore.Change) (view, error) {
 	if len(changes) == 0 {
-		return v
+		return v, nil
 	}
 	over := maps.Clone(v.over)
 	if over == nil {
 		over = map[string][]byte{}
 	}
 	for _, c := range changes {
-		over[c.Path] = c.Content
-	}
-	return view{rev: v.rev, over: over}
-}
-
-// withContents returns changes with the bytes of those that name a blob (a
-// view's overlay holds bytes).
-func (r *Runner) withContents(changes []gitstore.Change) ([]gitstore.Change, error) {
-	out := slices.Clone(changes)
-	for i, c := range out {
-		if c.Content == nil && !c.Blob.IsZero() {
-			data, err := r.Store.ReadBlob(c.Blob)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", c.Path, err)
+		data := c.Content
+		if data == nil && !c.Blob.IsZero() {
+			var err error
+			if data, err = s.ReadBlob(c.Blob); err != nil {
+				return v, fmt.Errorf("read %s: %w", c.Path, err)
 			}
-			out[i].Content = data
 		}
+		over[c.Path] = data
 	}
-	return out, nil
+	return view{rev: v.rev, over: over}, nil
 }
 
 // empty reports whether the view holds nothing at all (a fresh repository).
