@@ -356,9 +356,11 @@ func (s *entryScan) strValue(f *strField) bool {
 		}
 		if plainKey(tok) {
 			v := tok[1 : len(tok)-1]
-			if t, ok := typeNames[string(v)]; ok && f == &s.typ {
-				f.val = t // one string per type, not one per entry
-			} else {
+			f.val = ""
+			if f == &s.typ {
+				f.val = typeNames[string(v)] // one string per type, not one per entry
+			}
+			if f.val == "" {
 				f.val = string(v)
 			}
 		} else if json.Unmarshal(tok, &f.val) != nil {
