@@ -458,7 +458,7 @@ func (l *indexLock) entries(cs []changed) (*indexScan, error) {
 	scan, err := scanIndex(src, size, paths)
 	if errors.Is(err, errNotStreamed) {
 		var data []byte
-		if data, err = l.r.reencodeIndex(); err == nil {
+		if data, err = reencodeIndex(src, size, path); err == nil {
 			scan, err = scanIndex(bytes.NewReader(data), int64(len(data)), paths)
 		}
 	}
@@ -469,13 +469,13 @@ func (l *indexLock) entries(cs []changed) (*indexScan, error) {
 	return scan, nil
 }
 
-// reencodeIndex decodes the index whole (go-git's Decoder) and encodes it
-// as version 2, or 3 where an entry has extended flags, sorted, with no
-// extension.
-func (r *Repo) reencodeIndex() ([]byte, error) {
-	idx, err := r.readIndex()
-	if err != nil {
-		return nil, err
+// reencodeIndex decodes the index file in src whole (go-git's Decoder:
+// the file is one the stream does not read) and encodes it as version 2, or
+// 3 where an entry has extended flags, sorted, with no extension.
+func reencodeIndex(src io.ReaderAt, size int64, path string) ([]byte, error) {
+	idx := &index.Index{}
+	if err := index.NewDecoder(io.NewSectionReader(src, 0, size)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", path, err)
 	}
 	slices.SortStableFunc(idx.Entries, indexOrder)
 	idx.Version = 2
