@@ -186,11 +186,7 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (FileRef, BlobState, error) {
 	rec := snapRec{plain: EncodeName(e.Self.Type) + "/" + EncodeName(baseName(k)) + ".json"}
 	var h Hash
 	h, sn.buf = entryFileHash(e, sn.buf)
-	same, data, err := hashEqual, []byte(nil), error(nil)
-	if old, _, ok := sn.storedFile(rec.plain); !ok || old != h {
-		data = bytes.Clone(sn.buf)
-		same, err = sn.compare(rec.plain, data, e)
-	}
+	same, err := sn.compare(rec.plain, h, e)
 	if err != nil {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
 		return FileRef{}, BlobKept, sn.err
@@ -206,7 +202,7 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (FileRef, BlobState, error) {
 	case same == semanticEqual:
 		rec.raw, state = e.Raw, BlobKept // the stored bytes stay; the entry's own are kept in case its name changes
 	default:
-		rec.data, rec.changed = data, true
+		rec.data, rec.changed = bytes.Clone(sn.buf), true
 		if sn.Remember {
 			t := e.Thin()
 			rec.thin, ref.Entry = &t, &t
@@ -224,13 +220,14 @@ const (
 	semanticEqual
 )
 
-// compare compares an entry's file with the stored file at plain.
-func (sn *Snapshot) compare(plain string, data []byte, e spconfig.Entry) (equality, error) {
+// compare compares an entry's file, whose blob id is h, with the stored file
+// at plain.
+func (sn *Snapshot) compare(plain string, h Hash, e spconfig.Entry) (equality, error) {
 	old, _, ok := sn.storedFile(plain)
 	if !ok {
 		return differs, nil
 	}
-	if BlobID(data) == old {
+	if h == old {
 		return hashEqual, nil
 	}
 	oldData, err := sn.r.blob(old)
@@ -345,7 +342,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 			p := dir + names[j]
 			keep(names[j])
 			data := EncodeFile(e)
-			same, err := sn.compare(names[j], data, e)
+			same, err := sn.compare(names[j], BlobID(data), e)
 			if err != nil {
 				return nil, err
 			}
