@@ -87,31 +87,7 @@ func TestEncodeIndexIsGoGitsEncoder(t *testing.T) {
 func TestDecodeIndexIsGoGitsDecoder(t *testing.T) {
 	decoded := 0
 	for n := range 200 {
-		r := rand.New(rand.NewSource(int64(n)))
-		idx := &index.Index{Version: uint32(2 + r.Intn(2))}
-		for range r.Intn(40) {
-			name := fmt.Sprintf("tenants/prod/T%d/o %d.json", r.Intn(3), r.Intn(50))
-			if r.Intn(15) == 0 {
-				name += string(bytes.Repeat([]byte("y"), 4095+r.Intn(3)))
-			}
-			e := &index.Entry{Name: name, Stage: index.Stage(r.Intn(4)), Mode: filemode.Regular, Inode: r.Uint32(), Size: r.Uint32(),
-				Hash: plumbing.ComputeHash(plumbing.BlobObject, []byte(name))}
-			if r.Intn(3) > 0 {
-				e.ModifiedAt, e.CreatedAt = time.Unix(int64(r.Uint32()), int64(r.Intn(1e9))), time.Unix(int64(r.Uint32()), 0)
-			}
-			if idx.Version == 3 {
-				e.IntentToAdd, e.SkipWorktree = r.Intn(4) == 0, r.Intn(4) == 0
-			}
-			idx.Entries = append(idx.Entries, e)
-		}
-		data, err := encodeIndex(idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := &index.Index{}
-		if err := index.NewDecoder(bytes.NewReader(data)).Decode(want); err != nil {
-			t.Fatal(err)
-		}
+		data, want := encodedIndex(t, randomIndex(rand.New(rand.NewSource(int64(n)))))
 		got, ok := decodeIndex(data)
 		if !slices.IsSortedFunc(want.Entries, indexOrder) {
 			if ok {
@@ -188,6 +164,21 @@ func randomEntry(r *rand.Rand, version uint32, name string) *index.Entry {
 	return e
 }
 
+// encodedIndex returns idx encoded (encodeIndex) and decoded back by
+// go-git's Decoder.
+func encodedIndex(t *testing.T, idx *index.Index) ([]byte, *index.Index) {
+	t.Helper()
+	data, err := encodeIndex(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := &index.Index{}
+	if err := index.NewDecoder(bytes.NewReader(data)).Decode(dec); err != nil {
+		t.Fatal(err)
+	}
+	return data, dec
+}
+
 // withExtension returns the index file data with an extension of sig
 // before the checksum, and the checksum of the new bytes.
 func withExtension(data []byte, sig string, body []byte) []byte {
@@ -210,15 +201,7 @@ func TestIndexRewriteIsDecodeEditEncode(t *testing.T) {
 	streamed := 0
 	for n := range 300 {
 		r := rand.New(rand.NewSource(int64(n)))
-		idx := randomIndex(r)
-		data, err := encodeIndex(idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := &index.Index{}
-		if err := index.NewDecoder(bytes.NewReader(data)).Decode(dec); err != nil {
-			t.Fatal(err)
-		}
+		data, dec := encodedIndex(t, randomIndex(r))
 		var paths []string
 		for range r.Intn(8) {
 			if len(dec.Entries) > 0 && r.Intn(2) == 0 {
