@@ -99,8 +99,8 @@ type Options struct {
 type Index struct {
 	once     sync.Once
 	sets     [][]spconfig.Entry
-	seq      iter.Seq[spconfig.Entry] // NewIndexOf
-	n        int                      // the length of seq
+	seq      iter.Seq[*spconfig.Entry] // NewIndexOf
+	n        int                       // the length of seq
 	idx      idIndex
 	panicked any
 }
@@ -110,8 +110,9 @@ type Index struct {
 func NewIndex(sets ...[]spconfig.Entry) *Index { return &Index{sets: sets} }
 
 // NewIndexOf is NewIndex of the n entries seq yields, for a caller that
-// holds its entries inside other values (no copy is made).
-func NewIndexOf(n int, seq iter.Seq[spconfig.Entry]) *Index {
+// holds its entries inside other values (no copy is made; the entries must
+// not change while the index is used).
+func NewIndexOf(n int, seq iter.Seq[*spconfig.Entry]) *Index {
 	return &Index{seq: seq, n: n}
 }
 

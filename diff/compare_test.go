@@ -232,7 +232,11 @@ func TestCanonicalNumber(t *testing.T) {
 }
 
 func TestRewriteIDs(t *testing.T) {
-	idx := idIndex{"2c9180866166b5b0016167c32ef31a66": {Token: "${SOURCE:AD}"}}
+	ad, err := spconfig.NewEntry([]byte(`{"version":1,"self":{"type":"SOURCE","id":"2c9180866166b5b0016167c32ef31a66","name":"AD"},"object":{"id":"2c9180866166b5b0016167c32ef31a66","name":"AD"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := idIndex{"2c9180866166b5b0016167c32ef31a66": {e: &ad, strong: true}}
 	tests := []struct{ in, want string }{
 		{"2c9180866166b5b0016167c32ef31a66", "${SOURCE:AD}"},
 		{"@access(id:2c9180866166b5b0016167c32ef31a66 OR id:2c9180866166b5b0016167c32ef31a67)", "@access(id:${SOURCE:AD} OR id:${id:hex32})"},

@@ -31,13 +31,23 @@ func (s keyedSet) MarshalJSON() ([]byte, error) {
 }
 
 // idIndex maps the ids of one side's entries (self.id and object.id) to the
-// symbolic token and display name of the entry they name.
-type idIndex map[string]idInfo
+// entry they name, by reference: the index of a tenant of tens of thousands
+// of objects holds no string of its own (issue 18); the token and name of an
+// entry are made when a comparison looks an id up.
+type idIndex map[string]idRef
 
-type idInfo struct {
-	Token string // "${TYPE:Name}"
-	Name  string
+// idRef is the entry an id names; strong when the entry's object.id is the
+// id (not only its self.id).
+type idRef struct {
+	e      *spconfig.Entry
+	strong bool
 }
+
+// token is the symbolic token of the entry, "${TYPE:Name}".
+func (r idRef) token() string { return tokenFor(r.e.Key()) }
+
+// name is the display name of the entry.
+func (r idRef) name() string { return r.e.Key().Name }
 
 func tokenFor(k spconfig.Key) string {
 	name := k.Name
@@ -51,18 +61,18 @@ func tokenFor(k spconfig.Key) string {
 // claimed twice (an ATTR_SYNC_SOURCE_CONFIG's self.id is its source's id): an
 // entry whose object.id is the id wins over one that only carries it as
 // self.id, and among equals the smallest token wins, so the index never
-// depends on the order of the entries.
-func buildIndex(n int, seq iter.Seq[spconfig.Entry], sets ...[]spconfig.Entry) idIndex {
+// depends on the order of the entries. The index refers to the entries seq
+// yields and to those of sets, which must not change while it is used.
+func buildIndex(n int, seq iter.Seq[*spconfig.Entry], sets ...[]spconfig.Entry) idIndex {
 	for _, es := range sets {
 		n += len(es)
 	}
 	idx := make(idIndex, n)
-	strong := make(map[string]bool, n)
-	claim := func(id string, info idInfo, isStrong bool) {
+	claim := func(id string, e *spconfig.Entry, strong bool) {
 		cur, taken := idx[id]
 		switch {
-		case !taken, isStrong && !strong[id], isStrong == strong[id] && info.Token < cur.Token:
-			idx[id], strong[id] = info, isStrong
+		case !taken, strong && !cur.strong, strong == cur.strong && tokenFor(e.Key()) < cur.token():
+			idx[id] = idRef{e, strong}
 		}
 	}
 	if seq != nil {
@@ -71,26 +81,25 @@ func buildIndex(n int, seq iter.Seq[spconfig.Entry], sets ...[]spconfig.Entry) i
 		}
 	}
 	for _, es := range sets {
-		for _, e := range es {
-			claimEntry(e, claim)
+		for i := range es {
+			claimEntry(&es[i], claim)
 		}
 	}
 	return idx
 }
 
 // claimEntry claims the ids of one entry (see buildIndex).
-func claimEntry(e spconfig.Entry, claim func(id string, info idInfo, isStrong bool)) {
-	info := idInfo{Token: tokenFor(e.Key()), Name: e.Key().Name}
+func claimEntry(e *spconfig.Entry, claim func(id string, e *spconfig.Entry, strong bool)) {
 	c := e.IDClaims()
 	if c.Self != "" && c.SelfInObject {
-		claim(c.Self, info, true) // the usual case: object.id equals self.id
+		claim(c.Self, e, true) // the usual case: object.id equals self.id
 		return
 	}
 	if c.Self != "" {
-		claim(c.Self, info, false)
+		claim(c.Self, e, false)
 	}
 	if c.Object != "" && c.Object != c.Self {
-		claim(c.Object, info, true)
+		claim(c.Object, e, true)
 	}
 }
 
@@ -183,8 +192,8 @@ func (n *normalizer) reference(m map[string]any) (map[string]any, bool) {
 		return map[string]any{"type": typ, "name": n.str(name)}, true
 	}
 	if n.cross {
-		if info, ok := n.index[ids]; ok {
-			return map[string]any{"type": typ, "name": info.Name}, true
+		if ref, ok := n.index[ids]; ok {
+			return map[string]any{"type": typ, "name": ref.name()}, true
 		}
 	}
 	out := map[string]any{"type": typ}
@@ -356,8 +365,8 @@ func rewriteIDs(s string, idx idIndex) string {
 			b.Grow(len(s))
 		}
 		b.WriteString(s[last:i])
-		if info, ok := idx[s[i:i+l]]; ok {
-			b.WriteString(info.Token)
+		if ref, ok := idx[s[i:i+l]]; ok {
+			b.WriteString(ref.token())
 		} else {
 			b.WriteString("${id:" + shape + "}")
 		}

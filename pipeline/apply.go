@@ -413,8 +413,17 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
 		types := pipelineTypes(r.Pipeline)
-		// The desired state and the source index are read before the export
-		// (which reads the observed ref as it arrives); within a run their
+		// The whole pipeline scope is re-exported so ids translate through
+		// complete indexes, as in the plan; it becomes the drift reference.
+		obs, err := r.observe(ctx, "verify", false, types...)
+		rec.VerifyJob = obs.job
+		if err != nil {
+			return "", "", err
+		}
+		rec.Observed = hashOrEmpty(obs.commit)
+		// The desired state and the source index are read once the export
+		// is recorded (it reads the observed ref as it arrives), so the
+		// export's garbage is not made beside them; within a run their
 		// entries are in the decode cache, so this reads no blob.
 		desired, err := r.managed(commitView(rev), types)
 		if err != nil {
@@ -424,14 +433,6 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		if err != nil {
 			return "", "", err
 		}
-		// The whole pipeline scope is re-exported so ids translate through
-		// complete indexes, as in the plan; it becomes the drift reference.
-		obs, err := r.observe(ctx, "verify", false, types...)
-		rec.VerifyJob = obs.job
-		if err != nil {
-			return "", "", err
-		}
-		rec.Observed = hashOrEmpty(obs.commit)
 		names := map[string]bool{}
 		for _, o := range append(slices.Clone(rec.Objects), rec.HubObjects...) {
 			names[o] = true

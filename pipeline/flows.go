@@ -497,6 +497,7 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 	if err != nil {
 		return res, err
 	}
+	collect()
 	res.Plan = pl
 	if st.write && len(pl.caughtUp) > 0 {
 		var types []string

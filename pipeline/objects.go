@@ -34,10 +34,10 @@ func indexOf(sets ...[]gitstore.FileRef) *diff.Index {
 	for _, s := range sets {
 		n += len(s)
 	}
-	return diff.NewIndexOf(n, func(yield func(spconfig.Entry) bool) {
+	return diff.NewIndexOf(n, func(yield func(*spconfig.Entry) bool) {
 		for _, s := range sets {
 			for i := range s {
-				if !yield(*s[i].Entry) {
+				if !yield(s[i].Entry) {
 					return
 				}
 			}
@@ -53,15 +53,6 @@ func filesOf(m map[spconfig.Key]gitstore.FileRef) []gitstore.FileRef {
 	}
 	sortFiles(out)
 	return out
-}
-
-// folderOf is the folder of a set of files, sorted by key.
-func folderOf(m map[spconfig.Key]gitstore.FileRef) folder {
-	f := folder{files: filesOf(m), at: make(map[spconfig.Key]int32, len(m))}
-	for i, x := range f.files {
-		f.at[x.Entry.Key()] = int32(i)
-	}
-	return f
 }
 
 // sortFiles sorts files by key, then path.

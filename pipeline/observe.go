@@ -190,17 +190,7 @@ func (o *observation) setFiles(files []gitstore.FileRef) {
 	if !slices.IsSortedFunc(files, byKey) { // an export is often in key order already
 		slices.SortStableFunc(files, byKey)
 	}
-	out := files[:0]
-	for i, f := range files {
-		if i+1 < len(files) && files[i+1].Entry.Key() == f.Entry.Key() {
-			continue
-		}
-		out = append(out, f)
-	}
-	o.live = folder{files: slices.Clip(out), at: make(map[spconfig.Key]int32, len(out))}
-	for i, f := range out {
-		o.live.at[f.Entry.Key()] = int32(i)
-	}
+	o.live = newFolder(lastOfEach(files))
 }
 
 // observationSpec is the commit of an observation; refTypes, when set, makes
@@ -254,7 +244,7 @@ func (r *Runner) reference() (*reference, error) {
 	if err != nil || h.IsZero() {
 		return ref, err
 	}
-	objects := map[spconfig.Key]gitstore.FileRef{}
+	var objects []gitstore.FileRef
 	at := map[gitstore.Hash][]string{}
 	var order []gitstore.Hash
 	for i := 0; i < referenceWalkLimit && !h.IsZero() && len(ref.has) < len(want); i++ {
@@ -283,11 +273,14 @@ func (r *Runner) reference() (*reference, error) {
 		}
 		for _, f := range files {
 			if k := f.Entry.Key(); slices.Contains(at[c], k.Type) && !excluded(p, k) {
-				objects[k] = f
+				objects = append(objects, f)
 			}
 		}
 	}
-	ref.objects = folderOf(objects)
+	// each type is read from one commit; of a key two files of it hold,
+	// the one with the greater path
+	sortFiles(objects)
+	ref.objects = newFolder(lastOfEach(objects))
 	return ref, nil
 }
 

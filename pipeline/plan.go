@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -184,17 +185,12 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
-	// every key of either side, sorted (both sides hold each key once)
-	sorted := make([]spconfig.Key, 0, len(desired.files)+len(live.files))
-	for _, f := range desired.files {
-		sorted = append(sorted, f.Entry.Key())
+	// the desired files in key order (they are sorted by path)
+	byKey := make([]int32, len(desired.files))
+	for i := range byKey {
+		byKey[i] = int32(i)
 	}
-	slices.SortFunc(sorted, compareKeys)
-	for _, f := range live.files { // sorted by key
-		sorted = append(sorted, f.Entry.Key())
-	}
-	mergeSortedKeys(sorted, len(desired.files))
-	sorted = slices.Compact(sorted)
+	slices.SortFunc(byKey, func(a, b int32) int { return compareKeys(desired.files[a].Entry.Key(), desired.files[b].Entry.Key()) })
 
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
@@ -246,11 +242,15 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		}
 	}
 	var payload, hubObjects, handoff []spconfig.Entry
-	if n := len(sorted) + len(obs.excl); n > 0 { // each gets an item; none stays nil
+	n := len(obs.excl) // each key of either side gets an item, each excluded object one
+	for range keysInOrder(desired.files, byKey, live.files) {
+		n++
+	}
+	if n > 0 { // none stays nil
 		pl.Items = make([]PlanItem, 0, n)
 	}
-	for _, k := range sorted {
-		di, inDesired := desired.at[k]
+	for k := range keysInOrder(desired.files, byKey, live.files) {
+		di, inDesired := desired.index(k)
 		inLive := live.has(k)
 		inApplied := applied.has(k)
 		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
@@ -397,23 +397,35 @@ func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spcon
 	return nil
 }
 
-// mergeSortedKeys sorts keys whose halves keys[:mid] and keys[mid:] are
-// sorted each (a merge, linear in the keys).
-func mergeSortedKeys(keys []spconfig.Key, mid int) {
-	if mid == 0 || mid == len(keys) || compareKeys(keys[mid-1], keys[mid]) <= 0 {
-		return
-	}
-	merged := make([]spconfig.Key, 0, len(keys))
-	a, b := keys[:mid], keys[mid:]
-	for len(a) > 0 && len(b) > 0 {
-		if compareKeys(b[0], a[0]) < 0 {
-			merged, b = append(merged, b[0]), b[1:]
-		} else {
-			merged, a = append(merged, a[0]), a[1:]
+// keysInOrder yields every key of desired and live once, in key order:
+// desired's files taken in the order of byKey, live's sorted by key (each
+// side holds a key once).
+func keysInOrder(desired []gitstore.FileRef, byKey []int32, live []gitstore.FileRef) iter.Seq[spconfig.Key] {
+	return func(yield func(spconfig.Key) bool) {
+		i, j := 0, 0
+		for i < len(byKey) || j < len(live) {
+			var k spconfig.Key
+			switch {
+			case j == len(live):
+				k, i = desired[byKey[i]].Entry.Key(), i+1
+			case i == len(byKey):
+				k, j = live[j].Entry.Key(), j+1
+			default:
+				a, b := desired[byKey[i]].Entry.Key(), live[j].Entry.Key()
+				switch c := compareKeys(a, b); {
+				case c < 0:
+					k, i = a, i+1
+				case c > 0:
+					k, j = b, j+1
+				default:
+					k, i, j = a, i+1, j+1
+				}
+			}
+			if !yield(k) {
+				return
+			}
 		}
 	}
-	merged = append(append(merged, a...), b...)
-	copy(keys, merged)
 }
 
 // notImportableReason says what happens to a desired object of a type
@@ -509,7 +521,11 @@ func (r *Runner) sourceIndex(v view) ([]gitstore.FileRef, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}
-		out = append(out, files...)
+		if out == nil {
+			out = files // the usual case, one tenant: no copy
+		} else {
+			out = append(slices.Clip(out), files...)
+		}
 	}
 	return out, nil
 }
@@ -528,36 +544,6 @@ func (r *Runner) upstreamTenants() []string {
 	return out
 }
 
-// folder is a set of files (a target folder's managed files, sorted by
-// path; an observation or a drift reference, sorted by key) with an index by
-// key: a small map, since a run holds several sets of tens of thousands of
-// files.
-type folder struct {
-	files []gitstore.FileRef
-	at    map[spconfig.Key]int32
-}
-
-// get returns the file of k.
-func (f *folder) get(k spconfig.Key) (gitstore.FileRef, bool) {
-	if f == nil {
-		return gitstore.FileRef{}, false
-	}
-	i, ok := f.at[k]
-	if !ok {
-		return gitstore.FileRef{}, false
-	}
-	return f.files[i], true
-}
-
-// has reports whether the folder holds k.
-func (f *folder) has(k spconfig.Key) bool {
-	if f == nil {
-		return false
-	}
-	_, ok := f.at[k]
-	return ok
-}
-
 // managed reads the target folder of v: the pipeline's types, minus
 // excluded objects, with thin entries.
 func (r *Runner) managed(v view, types []string) (*folder, error) {
@@ -565,21 +551,20 @@ func (r *Runner) managed(v view, types []string) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &folder{files: files[:0], at: make(map[spconfig.Key]int32, len(files))}
+	out := &folder{files: files[:0], at: newKeyIndex(len(files))}
 	for _, f := range files {
 		k := f.Entry.Key()
 		if !slices.Contains(types, k.Type) || excluded(r.Pipeline, k) {
 			continue
 		}
-		if prev, dup := out.get(k); dup {
-			return nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", prev.Path, f.Path, k)
+		out.files = append(out.files, f)
+		if prev, added := out.at.add(out.files, len(out.files)-1); !added {
+			return nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", out.files[prev].Path, f.Path, k)
 		}
 		dir := strings.TrimSuffix(tenantDir(r.Pipeline.Target)+k.Type, "/") + "/"
 		if !strings.HasPrefix(f.Path, dir) {
 			return nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
 		}
-		out.at[k] = int32(len(out.files))
-		out.files = append(out.files, f)
 	}
 	out.files = slices.Clip(out.files)
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -364,3 +365,12 @@ func tenantDir(name string) string { return "tenants/" + name + "/" }
 
 func offeredRef(pipeline string) string { return "refs/promoter/offered/" + pipeline }
 func appliedRef(target string) string   { return "refs/promoter/applied/" + target }
+
+// collect runs the garbage collector once the plan is made, when the sets
+// and id indexes it compared are garbage. The collector lets the heap grow
+// to twice what its last cycle found live before it runs again; without
+// this, that last cycle is one in the plan's peak, and verify's export of
+// the target fills the room it leaves (issue 18: at 50,000 objects the
+// run's peak RSS came from the heap verify grew to, twice the plan's peak).
+// It costs one collection, tens of milliseconds.
+func collect() { runtime.GC() }

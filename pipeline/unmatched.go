@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,20 +33,33 @@ func (r *Runner) unmatchedRules(src []gitstore.FileRef, liveExcluded []spconfig.
 	if len(src) == 0 {
 		return out
 	}
-	srcKeys := make([]spconfig.Key, 0, len(src))
-	for _, f := range src {
-		srcKeys = append(srcKeys, f.Entry.Key())
+	// the keys of src and, for exclude rules, the live objects excluded
+	keys := func(live bool) iter.Seq[spconfig.Key] {
+		return func(yield func(spconfig.Key) bool) {
+			for _, f := range src {
+				if !yield(f.Entry.Key()) {
+					return
+				}
+			}
+			for _, k := range liveExcluded {
+				if live && !yield(k) {
+					return
+				}
+			}
+		}
 	}
-	report := func(rule, typ, name, where string, keys []spconfig.Key, matches func(spconfig.Key) bool) {
-		if slices.ContainsFunc(keys, matches) {
-			return
+	report := func(rule, typ, name, where string, keys iter.Seq[spconfig.Key], matches func(spconfig.Key) bool) {
+		for k := range keys {
+			if matches(k) {
+				return
+			}
 		}
 		msg := fmt.Sprintf("matches no object of %s", where)
 		if typ != "" && !slices.Contains(p.Types(), typ) {
 			msg += fmt.Sprintf("; %s is not among the pipeline's types", typ)
 		} else if name != "" && !config.IsRegexpName(name) {
 			var names []string
-			for _, k := range keys {
+			for k := range keys {
 				if typ == "" || k.Type == typ {
 					names = append(names, k.Name)
 				}
@@ -58,10 +72,10 @@ func (r *Runner) unmatchedRules(src []gitstore.FileRef, liveExcluded []spconfig.
 	}
 	for i, x := range p.Exclude {
 		report(r.Config.Where(p, fmt.Sprintf("exclude[%d]", i)), x.Type, x.Name, fmt.Sprintf("the %s export or of %s", p.Source, p.Target),
-			append(slices.Clone(srcKeys), liveExcluded...), func(k spconfig.Key) bool { return x.Matches(k.Type, k.Scope, k.Name) })
+			keys(true), func(k spconfig.Key) bool { return x.Matches(k.Type, k.Scope, k.Name) })
 	}
 	for i, m := range p.Mappings {
-		report(r.Config.Where(p, fmt.Sprintf("mappings[%d]", i)), m.Type, m.Name, fmt.Sprintf("the %s export", p.Source), srcKeys,
+		report(r.Config.Where(p, fmt.Sprintf("mappings[%d]", i)), m.Type, m.Name, fmt.Sprintf("the %s export", p.Source), keys(false),
 			func(k spconfig.Key) bool { return m.Matches(k.Type, k.Scope, k.Name) })
 	}
 	return out

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"hash/maphash"
+	"slices"
+
+	"promoter/gitstore"
+	"promoter/spconfig"
+)
+
+// folder is a set of files (a target folder's managed files, sorted by
+// path; an observation or a drift reference, sorted by key) with an index by
+// key. A run holds several sets of tens of thousands of files, so the index
+// is a table of file positions (keyIndex: 8 bytes a file) rather than a map
+// by key (over 60).
+type folder struct {
+	files []gitstore.FileRef
+	at    keyIndex
+}
+
+// newFolder is the folder of files, which hold each key once.
+func newFolder(files []gitstore.FileRef) folder {
+	f := folder{files: files, at: newKeyIndex(len(files))}
+	for i := range files {
+		f.at.add(files, i)
+	}
+	return f
+}
+
+// folderOf is the folder of a set of files, sorted by key.
+func folderOf(m map[spconfig.Key]gitstore.FileRef) folder { return newFolder(filesOf(m)) }
+
+// lastOfEach keeps the last file of each key of files sorted by key.
+func lastOfEach(files []gitstore.FileRef) []gitstore.FileRef {
+	out := files[:0]
+	for i, f := range files {
+		if i+1 < len(files) && files[i+1].Entry.Key() == f.Entry.Key() {
+			continue
+		}
+		out = append(out, f)
+	}
+	return slices.Clip(out)
+}
+
+// index returns the position of k's file.
+func (f *folder) index(k spconfig.Key) (int, bool) {
+	if f == nil {
+		return 0, false
+	}
+	return f.at.find(f.files, k)
+}
+
+// get returns the file of k.
+func (f *folder) get(k spconfig.Key) (gitstore.FileRef, bool) {
+	i, ok := f.index(k)
+	if !ok {
+		return gitstore.FileRef{}, false
+	}
+	return f.files[i], true
+}
+
+// has reports whether the folder holds k.
+func (f *folder) has(k spconfig.Key) bool {
+	_, ok := f.index(k)
+	return ok
+}
+
+// keyIndex finds files by key: an open-addressing table (linear probing)
+// of positions in a slice of files, hashed by key and compared with the
+// file's own key, at least twice as many slots as files.
+type keyIndex struct {
+	slots []int32 // position + 1; 0 is an empty slot
+}
+
+var keySeed = maphash.MakeSeed()
+
+func keyHash(k spconfig.Key) uint64 {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	h.WriteString(k.Type)
+	h.WriteByte(0)
+	h.WriteString(k.Scope)
+	h.WriteByte(0)
+	h.WriteString(k.Name)
+	return h.Sum64()
+}
+
+func newKeyIndex(n int) keyIndex {
+	size := 8
+	for size < 2*n {
+		size <<= 1
+	}
+	return keyIndex{slots: make([]int32, size)}
+}
+
+// find returns the position in files of the file of k.
+func (x *keyIndex) find(files []gitstore.FileRef, k spconfig.Key) (int, bool) {
+	if len(x.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(x.slots) - 1)
+	for s := keyHash(k) & mask; ; s = (s + 1) & mask {
+		p := x.slots[s]
+		if p == 0 {
+			return 0, false
+		}
+		if files[p-1].Entry.Key() == k {
+			return int(p - 1), true
+		}
+	}
+}
+
+// add indexes files[i] (the table has room: newKeyIndex sized it for
+// files). A key indexed already keeps its file; add returns that file's
+// position and false.
+func (x *keyIndex) add(files []gitstore.FileRef, i int) (int, bool) {
+	k := files[i].Entry.Key()
+	mask := uint64(len(x.slots) - 1)
+	for s := keyHash(k) & mask; ; s = (s + 1) & mask {
+		p := x.slots[s]
+		if p == 0 {
+			x.slots[s] = int32(i + 1)
+			return i, true
+		}
+		if files[p-1].Entry.Key() == k {
+			return int(p - 1), false
+		}
+	}
+}
