@@ -370,12 +370,71 @@ func encodeTree(es []object.TreeEntry) []byte {
 	return b.Bytes()
 }
 
+// has reports whether the repository holds object h.
+func (r *Repo) has(h Hash) bool {
+	if r.objects != nil {
+		return r.objects.has(h)
+	}
+	return r.st.HasEncodedObject(plumbing.Hash(h)) == nil
+}
+
+// decodeTree parses a tree object (encodeTree's format) as go-git's
+// decoder does, modes made canonical; the names are parts of one string
+// (a folder of 50,000 files is one allocation for its names, not 50,000).
+func decodeTree(data []byte) ([]object.TreeEntry, error) {
+	s := string(data)
+	n := strings.Count(s, "\x00")
+	out := make([]object.TreeEntry, 0, n)
+	for len(s) > 0 {
+		sp := strings.IndexByte(s, ' ')
+		if sp < 0 {
+			return nil, fmt.Errorf("%w: missing mode terminator", object.ErrMalformedTree)
+		}
+		mode, err := filemode.New(s[:sp])
+		if err != nil {
+			return nil, fmt.Errorf("%w: malformed mode", object.ErrMalformedTree)
+		}
+		s = s[sp+1:]
+		nul := strings.IndexByte(s, 0)
+		switch {
+		case nul < 0:
+			return nil, fmt.Errorf("%w: missing filename terminator", object.ErrMalformedTree)
+		case nul == 0:
+			return nil, fmt.Errorf("%w: empty filename", object.ErrMalformedTree)
+		case len(s) < nul+1+20:
+			return nil, fmt.Errorf("%w: truncated object id", object.ErrMalformedTree)
+		}
+		e := object.TreeEntry{Name: s[:nul], Mode: canonicalTreeMode(mode)}
+		copy(e.Hash[:], s[nul+1:nul+21])
+		out = append(out, e)
+		s = s[nul+21:]
+	}
+	return out, nil
+}
+
+// canonicalTreeMode is the mode go-git's tree decoder gives an entry.
+func canonicalTreeMode(mode filemode.FileMode) filemode.FileMode {
+	switch mode & 0o170000 {
+	case 0o040000:
+		return filemode.Dir
+	case 0o100000:
+		if mode&0o111 != 0 {
+			return filemode.Executable
+		}
+		return filemode.Regular
+	case 0o120000:
+		return filemode.Symlink
+	default:
+		return filemode.Submodule
+	}
+}
+
 // writeObjects stores the objects the repository lacks: loose when few, one
 // packfile otherwise.
 func (r *Repo) writeObjects(objs map[Hash]newObject) error {
 	var missing []Hash
 	for h := range objs {
-		if r.st.HasEncodedObject(plumbing.Hash(h)) != nil {
+		if !r.has(h) {
 			missing = append(missing, h)
 		}
 	}

@@ -86,4 +86,7 @@ func (c *decodeCache) clear() {
 func (r *Repo) dropCaches() {
 	r.decoded.clear()
 	r.trees.clear()
+	if r.objects != nil {
+		r.objects.prune()
+	}
 }

@@ -187,7 +187,7 @@ func (r *Repo) RemoteBranch(ctx context.Context, branch string) (Hash, error) {
 }
 
 func (r *Repo) hasCommit(h Hash) bool {
-	_, err := r.repo.CommitObject(plumbing.Hash(h))
+	_, err := r.commitObject(h)
 	return err == nil
 }
 
@@ -376,7 +376,7 @@ func (r *Repo) ancestors(tips ...Hash) map[Hash]bool {
 		if h.IsZero() || seen[h] {
 			continue
 		}
-		c, err := r.repo.CommitObject(plumbing.Hash(h))
+		c, err := r.commitObject(h)
 		if err != nil {
 			continue
 		}
@@ -412,7 +412,7 @@ func (r *Repo) rebase(ctx context.Context, ref string, local, remote Hash) error
 	var mine []*object.Commit
 	h := local
 	for i := 0; !remoteSet[h]; i++ {
-		c, err := r.repo.CommitObject(plumbing.Hash(h))
+		c, err := r.commitObject(h)
 		if err != nil {
 			return fmt.Errorf("rebase %s: %w", ref, err)
 		}
@@ -827,7 +827,7 @@ func (r *Repo) newObjects(tips, haves []Hash) ([]Hash, error) {
 			continue
 		}
 		visited[h] = true
-		c, err := r.repo.CommitObject(plumbing.Hash(h))
+		c, err := r.commitObject(h)
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", short(h), err)
 		}

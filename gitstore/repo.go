@@ -106,6 +106,9 @@ type Repo struct {
 	// packs is the list of pack files at the last refresh (packNames).
 	packsMu sync.Mutex
 	packs   string
+	// objects reads objects without go-git's storage (odb.go); nil when it
+	// cannot read the repository.
+	objects *odb
 }
 
 // File is one object file read from a commit.
@@ -199,6 +202,7 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 		return nil, fmt.Errorf("open repository %s: unexpected storage", abs)
 	}
 	r.st = st
+	r.objects = openODB(r.gitDir)
 	if o.Remote != "" {
 		if err := r.ensureRemote(); err != nil {
 			return nil, err
@@ -284,6 +288,9 @@ func (r *Repo) refresh() {
 	defer r.packsMu.Unlock()
 	if packs == "" || packs != r.packs {
 		r.st.ObjectStorage.Reindex()
+		if r.objects != nil && r.objects.refresh() != nil {
+			r.objects = nil // read through go-git
+		}
 	}
 	r.packs = packs
 }
@@ -516,7 +523,7 @@ func (r *Repo) Resolve(rev string) (Hash, error) {
 	if err != nil {
 		return Hash{}, fmt.Errorf("resolve revision %q: %w: use a branch, tag, ref or commit hash of %s", rev, err, r.path)
 	}
-	if _, err := r.repo.CommitObject(*h); err != nil {
+	if _, err := r.commitObject(Hash(*h)); err != nil {
 		return Hash{}, fmt.Errorf("resolve revision %q: %s is not a commit: %w", rev, h, err)
 	}
 	return Hash(*h), nil
@@ -559,7 +566,7 @@ func (r *Repo) refCandidates(rev string) []string {
 // CommitInfo returns a commit's message, trailers, parents and commit time.
 func (r *Repo) CommitInfo(h Hash) (CommitInfo, error) {
 	r.refresh()
-	c, err := r.repo.CommitObject(plumbing.Hash(h))
+	c, err := r.commitObject(h)
 	if err != nil {
 		return CommitInfo{}, fmt.Errorf("read commit %s: %w", short(h), err)
 	}
@@ -588,11 +595,43 @@ func (r *Repo) rootTree(c Hash) (Hash, error) {
 	if c.IsZero() {
 		return emptyTree, nil
 	}
-	co, err := r.repo.CommitObject(plumbing.Hash(c))
+	co, err := r.commitObject(c)
 	if err != nil {
 		return Hash{}, fmt.Errorf("read commit %s: %w", short(c), err)
 	}
 	return Hash(co.TreeHash), nil
+}
+
+// commitObject reads commit h.
+func (r *Repo) commitObject(h Hash) (*object.Commit, error) {
+	if r.objects == nil {
+		return r.repo.CommitObject(plumbing.Hash(h))
+	}
+	data, err := r.object(h, plumbing.CommitObject)
+	if err != nil {
+		return nil, err
+	}
+	mo := &plumbing.MemoryObject{}
+	mo.SetType(plumbing.CommitObject)
+	mo.Write(data)
+	c := &object.Commit{}
+	if err := c.Decode(mo); err != nil {
+		return nil, err
+	}
+	c.Hash = plumbing.Hash(h)
+	return c, nil
+}
+
+// object reads object h, of type want, through r.objects.
+func (r *Repo) object(h Hash, want plumbing.ObjectType) ([]byte, error) {
+	typ, data, err := r.objects.read(h)
+	if err != nil {
+		return nil, err
+	}
+	if typ != want {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", short(h), typ, want)
+	}
+	return data, nil
 }
 
 // treeEntries reads a tree's entries; the empty or zero tree has none.
@@ -604,12 +643,24 @@ func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if ents, ok := r.trees.get(t); ok {
 		return ents, nil
 	}
-	tr, err := r.repo.TreeObject(plumbing.Hash(t))
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
+	var ents []object.TreeEntry
+	if r.objects == nil {
+		tr, err := r.repo.TreeObject(plumbing.Hash(t))
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", short(t), err)
+		}
+		ents = tr.Entries
+	} else {
+		data, err := r.object(t, plumbing.TreeObject)
+		if err == nil {
+			ents, err = decodeTree(data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", short(t), err)
+		}
 	}
-	r.trees.put(t, tr.Entries)
-	return tr.Entries, nil
+	r.trees.put(t, ents)
+	return ents, nil
 }
 
 // treeCacheEntries bounds the tree entries a Repo keeps decoded: a run
@@ -687,6 +738,13 @@ func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
 func (r *Repo) ReadBlob(h Hash) ([]byte, error) { return r.blob(h) }
 
 func (r *Repo) blob(h Hash) ([]byte, error) {
+	if r.objects != nil {
+		data, err := r.object(h, plumbing.BlobObject)
+		if err != nil {
+			return nil, fmt.Errorf("read blob %s: %w", short(h), err)
+		}
+		return data, nil
+	}
 	b, err := r.repo.BlobObject(plumbing.Hash(h))
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
@@ -1000,7 +1058,7 @@ func (r *Repo) SetNote(commit Hash, data []byte) error {
 // changed since then is a conflict and nothing is committed.
 func (r *Repo) Revert(ctx context.Context, commit Hash, message string) (Hash, error) {
 	r.refresh()
-	c, err := r.repo.CommitObject(plumbing.Hash(commit))
+	c, err := r.commitObject(commit)
 	if err != nil {
 		return Hash{}, fmt.Errorf("revert %s: %w", short(commit), err)
 	}
