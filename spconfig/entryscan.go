@@ -105,7 +105,6 @@ func scanEntry(raw []byte, owned bool) (Entry, bool) {
 	if len(obj) == 0 || obj[0] != '{' {
 		return Entry{}, false
 	}
-	e := Entry{Raw: compact, Self: self, object: obj, signed: s.jwsH || s.jwsS}
 	k := Key{Type: self.Type, Name: self.Name}
 	if label, ok := singletons[self.Type]; ok {
 		k.Name = label
@@ -121,8 +120,7 @@ func scanEntry(raw []byte, owned bool) (Entry, bool) {
 			}
 		}
 	}
-	e.key = k
-	return e, true
+	return newEntry(compact, self, s.objStart, s.objEnd-s.objStart, k, s.jwsH || s.jwsS), true
 }
 
 // opos is the output position of source position i (i at or after last).

@@ -137,18 +137,38 @@ func (k Key) Less(o Key) bool {
 // so a run can hold large sets of objects and read back only the few it
 // compares (issue 18).
 type Entry struct {
-	Raw    json.RawMessage
-	Self   Self
-	object json.RawMessage // sub-slice of Raw
-	signed bool
+	Raw  json.RawMessage
+	Self Self
+	// the object is Raw[objOff:objOff+objLen]
+	objOff, objLen int32
+	signed         bool
 	// A thin entry (Thin) has no bytes; these stand for its id claims:
-	// SelfInObject, Object equal to self.id (the usual case), and Object
-	// where it is another non-empty string. Kept in the struct's padding
-	// and a pointer that is nil in the usual case, so a thin entry is one
-	// allocation (issue 18: a run keeps one per blob it read).
+	// SelfInObject and Object equal to self.id (the usual case); an Object
+	// that is another non-empty string is in more.
 	thin, selfIn, objSelf bool
-	key                   Key
-	objID                 *string
+	// more is what few entries need, nil for most: a run keeps one entry
+	// per blob it read, 96 bytes each (issue 18).
+	more *entryMore
+}
+
+// entryMore is the rest of an entry that has any of it.
+type entryMore struct {
+	keyName string // the key's name where it is not self.name (a singleton's label, a SOURCE's object.name)
+	scope   string // Key.Scope
+	objID   string // thin: object.id where it is a string other than self.id
+}
+
+// newEntry is the entry of compact whose object is compact[off:off+n], with
+// key k and signature flag signed.
+func newEntry(compact []byte, self Self, off, n int, k Key, signed bool) Entry {
+	e := Entry{Raw: compact, Self: self, objOff: int32(off), objLen: int32(n), signed: signed}
+	if k.Name != self.Name || k.Scope != "" {
+		e.more = &entryMore{scope: k.Scope}
+		if k.Name != self.Name {
+			e.more.keyName = k.Name
+		}
+	}
+	return e
 }
 
 // IDClaims are the ids an object's bytes make known to an id index: its
@@ -169,17 +189,18 @@ func (e Entry) IDClaims() IDClaims {
 		switch {
 		case e.objSelf:
 			c.Object = e.Self.ID
-		case e.objID != nil:
-			c.Object = *e.objID
+		case e.more != nil:
+			c.Object = e.more.objID
 		}
 		return c
 	}
 	c := IDClaims{Self: e.Self.ID}
-	if c.Self != "" && bytes.Contains(e.object, []byte(`"id":"`+c.Self+`"`)) {
+	object := e.Object()
+	if c.Self != "" && bytes.Contains(object, []byte(`"id":"`+c.Self+`"`)) {
 		c.SelfInObject = true
 		// the usual shape: object.id is the first member
-		if p := `{"id":"` + c.Self + `"`; !strings.ContainsAny(c.Self, `\"`) && bytes.HasPrefix(e.object, []byte(p)) &&
-			len(e.object) > len(p) && (e.object[len(p)] == ',' || e.object[len(p)] == '}') {
+		if p := `{"id":"` + c.Self + `"`; !strings.ContainsAny(c.Self, `\"`) && bytes.HasPrefix(object, []byte(p)) &&
+			len(object) > len(p) && (object[len(p)] == ',' || object[len(p)] == '}') {
 			c.Object = c.Self
 			return c
 		}
@@ -187,7 +208,7 @@ func (e Entry) IDClaims() IDClaims {
 	var o struct {
 		ID any `json:"id"`
 	}
-	if json.Unmarshal(e.object, &o) == nil {
+	if json.Unmarshal(object, &o) == nil {
 		if s, ok := o.ID.(string); ok {
 			c.Object = s
 		}
@@ -203,9 +224,13 @@ func (e Entry) Thin() Entry {
 		return e
 	}
 	c := e.IDClaims()
-	e.thin, e.selfIn, e.objSelf, e.Raw, e.object = true, c.SelfInObject, c.Object == c.Self, nil, nil
+	e.thin, e.selfIn, e.objSelf, e.Raw, e.objOff, e.objLen = true, c.SelfInObject, c.Object == c.Self, nil, 0, 0
 	if !e.objSelf && c.Object != "" {
-		e.objID = &c.Object
+		m := entryMore{objID: c.Object}
+		if e.more != nil {
+			m.keyName, m.scope = e.more.keyName, e.more.scope
+		}
+		e.more = &m
 	}
 	return e
 }
@@ -263,21 +288,11 @@ func newCompactEntry(compact []byte) (Entry, error) {
 	case len(head.Object) == 0 || head.Object[0] != '{':
 		return Entry{}, fmt.Errorf("%s %q has no object", head.Self.Type, head.Self.Name)
 	}
-	e := Entry{Raw: compact, Self: *head.Self, signed: head.JWSHeader != nil || head.JWSSignature != nil}
-	e.object = subslice(compact, head.Object)
-	e.key = computeKey(e.Self, e.object)
-	return e, nil
-}
-
-// subslice returns the part of whole that equals part, so an Entry does not keep
-// a second copy of its object bytes. json.Unmarshal copies RawMessage values, so
-// the position is found by search; the object is always present exactly once as
-// a value of the top-level "object" key.
-func subslice(whole, part []byte) []byte {
-	if i := bytes.Index(whole, part); i >= 0 {
-		return whole[i : i+len(part) : i+len(part)]
+	i := bytes.Index(compact, head.Object)
+	if i < 0 {
+		return Entry{}, fmt.Errorf("%s %q: object bytes not found in the entry", head.Self.Type, head.Self.Name)
 	}
-	return part
+	return newEntry(compact, *head.Self, i, len(head.Object), computeKey(*head.Self, head.Object), head.JWSHeader != nil || head.JWSSignature != nil), nil
 }
 
 func computeKey(s Self, object []byte) Key {
@@ -309,13 +324,27 @@ func computeKey(s Self, object []byte) Key {
 }
 
 // Key is the object's cross-tenant identity.
-func (e Entry) Key() Key { return e.key }
+func (e Entry) Key() Key {
+	k := Key{Type: e.Self.Type, Name: e.Self.Name}
+	if e.more != nil {
+		if e.more.keyName != "" {
+			k.Name = e.more.keyName
+		}
+		k.Scope = e.more.scope
+	}
+	return k
+}
 
 // Type is self.type.
 func (e Entry) Type() string { return e.Self.Type }
 
 // Object returns the raw bytes of the entry's object field.
-func (e Entry) Object() json.RawMessage { return e.object }
+func (e Entry) Object() json.RawMessage {
+	if e.Raw == nil {
+		return nil
+	}
+	return e.Raw[e.objOff : e.objOff+e.objLen : e.objOff+e.objLen]
+}
 
 // Signed reports whether the entry carries jwsHeader or jwsSignature.
 func (e Entry) Signed() bool { return e.signed }
@@ -343,18 +372,17 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 // a signed object must reach the target unmodified.
 func (e Entry) WithObject(object json.RawMessage) (Entry, error) {
 	if e.signed {
-		return Entry{}, fmt.Errorf("%s is signed: its object cannot be modified", e.key)
+		return Entry{}, fmt.Errorf("%s is signed: its object cannot be modified", e.Key())
 	}
-	i := bytes.Index(e.Raw, e.object)
-	if i < 0 {
-		return Entry{}, fmt.Errorf("%s: object bytes not found in entry", e.key)
+	if e.Raw == nil {
+		return Entry{}, fmt.Errorf("%s: the entry has no bytes", e.Key())
 	}
 	var buf bytes.Buffer
-	buf.Write(e.Raw[:i])
+	buf.Write(e.Raw[:e.objOff])
 	if err := json.Compact(&buf, object); err != nil {
-		return Entry{}, fmt.Errorf("%s: new object is not valid JSON: %w", e.key, err)
+		return Entry{}, fmt.Errorf("%s: new object is not valid JSON: %w", e.Key(), err)
 	}
-	buf.Write(e.Raw[i+len(e.object):])
+	buf.Write(e.Raw[e.objOff+e.objLen:])
 	if ne, ok := scanEntry(buf.Bytes(), true); ok {
 		return ne, nil
 	}
@@ -743,8 +771,8 @@ func SortEntries(es []Entry) {
 }
 
 func compareEntries(a, b Entry) int {
-	if a.key != b.key {
-		if a.key.Less(b.key) {
+	if ak, bk := a.Key(), b.Key(); ak != bk {
+		if ak.Less(bk) {
 			return -1
 		}
 		return 1
