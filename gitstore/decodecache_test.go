@@ -58,6 +58,20 @@ func TestReadTenantFromTheDecodeCacheEqualsAFreshRead(t *testing.T) {
 				t.Fatalf("round %d: ReadTenantEntries %s differs: %+v, want the thin entry of %+v", round, entries[i].Path, entries[i], want[i])
 			}
 		}
+		// ReadTenantThin holds the same (shared) entries
+		thin, err := r.ReadTenantThin(h, "dev")
+		if err != nil || len(thin) != len(entries) {
+			t.Fatal(len(thin), err)
+		}
+		shared := map[*spconfig.Entry]int{}
+		for i := range entries {
+			shared[entries[i].Entry]++
+		}
+		for _, e := range thin {
+			if shared[e]--; shared[e] < 0 {
+				t.Fatalf("round %d: ReadTenantThin gave an entry ReadTenantEntries did not: %+v", round, *e)
+			}
+		}
 		// Load brings back exactly the fresh read's files
 		loaded, err := r.Load(entries)
 		if err != nil {

@@ -804,25 +804,56 @@ func (r *Repo) ReadTenant(rev Hash, tenant string) ([]File, error) {
 // no bytes; a file whose entry is in the decode cache is not read at all.
 // Load reads the files a caller compares.
 func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]FileRef, error) {
+	var files []FileRef
+	err := r.walkTenant(rev, tenant, func(n int) { files = make([]FileRef, 0, n) }, func(dir, typ, name string, blob Hash, e *spconfig.Entry) {
+		files = append(files, FileRef{Path: filePath(dir, typ, name), Entry: e, Blob: blob})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// ReadTenantThin returns the thin entries of the object files of
+// tenants/<tenant>/ at rev: ReadTenantEntries without paths and blob ids
+// (what an id index needs: 8 bytes a file instead of about 110), in tree
+// order.
+func (r *Repo) ReadTenantThin(rev Hash, tenant string) ([]*spconfig.Entry, error) {
+	var out []*spconfig.Entry
+	err := r.walkTenant(rev, tenant, func(n int) { out = make([]*spconfig.Entry, 0, n) }, func(_, _, _ string, _ Hash, e *spconfig.Entry) {
+		out = append(out, e)
+	})
+	return out, err
+}
+
+// filePath is the path of file name in folder typ of tenant folder dir.
+func filePath(dir, typ, name string) string { return dir + "/" + typ + "/" + name }
+
+// walkTenant calls fn for every object file of tenants/<tenant>/ at rev,
+// dir/typ/name (filePath), with its blob id and thin entry, decoding the
+// blobs the decode cache lacks; size is first told how many files there
+// may be.
+func (r *Repo) walkTenant(rev Hash, tenant string, size func(n int), fn func(dir, typ, name string, blob Hash, e *spconfig.Entry)) error {
 	if err := checkTenant(tenant); err != nil {
-		return nil, fmt.Errorf("read tenant: %w", err)
+		return fmt.Errorf("read tenant: %w", err)
 	}
 	if rev.IsZero() {
-		return nil, nil
+		return nil
 	}
 	r.refresh()
 	root, err := r.rootTree(rev)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir := TenantDir(tenant)
 	te, ok, err := r.lookup(root, dir)
 	if err != nil || !ok || te.Mode != filemode.Dir {
-		return nil, err
+		return err
 	}
 	types, err := r.treeEntries(Hash(te.Hash))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	folders := make([][]object.TreeEntry, len(types))
 	n := 0
@@ -831,34 +862,33 @@ func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]FileRef, error) {
 			continue
 		}
 		if folders[i], err = r.treeEntries(Hash(t.Hash)); err != nil {
-			return nil, err
+			return err
 		}
 		n += len(folders[i])
 	}
-	files := make([]FileRef, 0, n)
+	size(n)
 	for i, t := range types {
 		for _, e := range folders[i] {
 			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".json") {
 				continue
 			}
-			full := dir + "/" + t.Name + "/" + e.Name
 			ent, ok := r.decoded.get(Hash(e.Hash))
 			if !ok {
+				full := filePath(dir, t.Name, e.Name)
 				data, err := r.blob(Hash(e.Hash))
 				if err != nil {
-					return nil, fmt.Errorf("read %s at %s: %w", full, short(rev), err)
+					return fmt.Errorf("read %s at %s: %w", full, short(rev), err)
 				}
 				de, err := DecodeFile(full, data)
 				if err != nil {
-					return nil, fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
+					return fmt.Errorf("read tenant %s at %s: %w", tenant, short(rev), err)
 				}
 				ent = r.decoded.remember(Hash(e.Hash), de)
 			}
-			files = append(files, FileRef{Path: full, Entry: ent, Blob: Hash(e.Hash)})
+			fn(dir, t.Name, e.Name, Hash(e.Hash), ent)
 		}
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	return nil
 }
 
 // Load reads the files of refs: a thin entry's file by its blob id; a full

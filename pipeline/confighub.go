@@ -127,13 +127,13 @@ func (r *Runner) hubDocument(ctx context.Context, pl *Plan) ([]byte, error) {
 	// An id names the object whose object.id it is; a self.id only when no
 	// object claims it (an ATTR_SYNC_SOURCE_CONFIG's self.id is its source's).
 	keyOf := map[string]spconfig.Key{}
-	for _, f := range src {
-		if id := objectID(*f.Entry); id != "" {
-			keyOf[id] = f.Entry.Key()
+	for _, e := range src {
+		if id := objectID(*e); id != "" {
+			keyOf[id] = e.Key()
 		}
 	}
-	for _, f := range src {
-		if e := f.Entry; e.Self.ID != "" {
+	for _, e := range src {
+		if e.Self.ID != "" {
 			if _, taken := keyOf[e.Self.ID]; !taken {
 				keyOf[e.Self.ID] = e.Key()
 			}

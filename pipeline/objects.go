@@ -27,19 +27,19 @@ func entriesOf(files []gitstore.FileRef) []spconfig.Entry {
 	return out
 }
 
-// indexOf is the (lazy) id index of the files of sets (diff.NewIndex
-// without a copy of the entries).
-func indexOf(sets ...[]gitstore.FileRef) *diff.Index {
-	n := 0
-	for _, s := range sets {
-		n += len(s)
-	}
-	return diff.NewIndexOf(n, func(yield func(*spconfig.Entry) bool) {
-		for _, s := range sets {
-			for i := range s {
-				if !yield(s[i].Entry) {
-					return
-				}
+// indexOf is the (lazy) id index of files and the entries of upstream (the
+// source folders a target folder's ids resolve through): diff.NewIndex
+// without a copy of the entries.
+func indexOf(files []gitstore.FileRef, upstream []*spconfig.Entry) *diff.Index {
+	return diff.NewIndexOf(len(files)+len(upstream), func(yield func(*spconfig.Entry) bool) {
+		for i := range files {
+			if !yield(files[i].Entry) {
+				return
+			}
+		}
+		for _, e := range upstream {
+			if !yield(e) {
+				return
 			}
 		}
 	})
@@ -116,10 +116,10 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 		return diff.Result{}, fmt.Errorf("compare files: give the index of a side with more files as SharedOld or SharedNew")
 	}
 	if o.SharedOld == nil {
-		o.SharedOld = indexOf(old)
+		o.SharedOld = indexOf(old, nil)
 	}
 	if o.SharedNew == nil {
-		o.SharedNew = indexOf(new)
+		o.SharedNew = indexOf(new, nil)
 	}
 	// position of each key on a side, -1 when the key repeats there
 	at := func(fs []gitstore.FileRef) map[spconfig.Key]int32 {

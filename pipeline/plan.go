@@ -514,10 +514,10 @@ func (r *Runner) removedFromDesired(v view, desired *folder, obs *observation) (
 // target at v (the source, and in a chain its own sources): the ids of
 // promoted files are ids of those tenants and resolve through them (see
 // diff.Options.IndexNew).
-func (r *Runner) sourceIndex(v view) ([]gitstore.FileRef, error) {
-	var out []gitstore.FileRef
+func (r *Runner) sourceIndex(v view) ([]*spconfig.Entry, error) {
+	var out []*spconfig.Entry
 	for _, t := range r.upstreamTenants() {
-		files, err := v.readTenant(r.Store, t)
+		files, err := v.readThin(r.Store, t)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}

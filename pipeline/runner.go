@@ -59,6 +59,9 @@ type Store interface {
 	// rev, sorted by path (none for the zero rev), with thin entries and
 	// blob ids and no bytes.
 	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.FileRef, error)
+	// ReadTenantThin returns the thin entries of the same files, without
+	// paths or blob ids (for an id index).
+	ReadTenantThin(rev gitstore.Hash, tenant string) ([]*spconfig.Entry, error)
 	// Load reads the files of refs (a thin entry's by its blob id).
 	Load(refs []gitstore.FileRef) ([]gitstore.File, error)
 	// ReadBlob returns the bytes of a blob the repository holds.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"promoter/config"
-	"promoter/gitstore"
 	"promoter/spconfig"
 )
 
@@ -27,7 +26,7 @@ type UnmatchedRule struct {
 // of the source objects (src) or, for excludes, of the excluded live target
 // objects (liveExcluded). With no source object at all nothing is reported:
 // there is no export to compare with yet.
-func (r *Runner) unmatchedRules(src []gitstore.FileRef, liveExcluded []spconfig.Key) []UnmatchedRule {
+func (r *Runner) unmatchedRules(src []*spconfig.Entry, liveExcluded []spconfig.Key) []UnmatchedRule {
 	p := r.Pipeline
 	out := []UnmatchedRule{}
 	if len(src) == 0 {
@@ -36,8 +35,8 @@ func (r *Runner) unmatchedRules(src []gitstore.FileRef, liveExcluded []spconfig.
 	// the keys of src and, for exclude rules, the live objects excluded
 	keys := func(live bool) iter.Seq[spconfig.Key] {
 		return func(yield func(spconfig.Key) bool) {
-			for _, f := range src {
-				if !yield(f.Entry.Key()) {
+			for _, e := range src {
+				if !yield(e.Key()) {
 					return
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"promoter/gitstore"
+	"promoter/spconfig"
 )
 
 // view is a commit of the repository with uncommitted changes laid over it.
@@ -115,6 +116,26 @@ func (v view) changedSince(s Store, from gitstore.Hash, prefix string) ([]string
 		}
 	}
 	slices.Sort(out)
+	return out, nil
+}
+
+// readThin returns the thin (or, from the overlay, full) entries of the
+// object files of a tenant folder through the overlay.
+func (v view) readThin(s Store, tenant string) ([]*spconfig.Entry, error) {
+	if len(v.over) == 0 {
+		if v.rev.IsZero() {
+			return nil, nil
+		}
+		return s.ReadTenantThin(v.rev, tenant)
+	}
+	files, err := v.readTenant(s, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*spconfig.Entry, len(files))
+	for i, f := range files {
+		out[i] = f.Entry
+	}
 	return out, nil
 }
 
