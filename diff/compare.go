@@ -101,6 +101,7 @@ type Index struct {
 	sets     [][]spconfig.Entry
 	seq      iter.Seq[*spconfig.Entry] // NewIndexOf
 	n        int                       // the length of seq
+	under    []*Index                  // NewIndexOf: indexes whose ids this one resolves too
 	idx      idIndex
 	panicked any
 }
@@ -111,15 +112,29 @@ func NewIndex(sets ...[]spconfig.Entry) *Index { return &Index{sets: sets} }
 
 // NewIndexOf is NewIndex of the n entries seq yields, for a caller that
 // holds its entries inside other values (no copy is made; the entries must
-// not change while the index is used).
-func NewIndexOf(n int, seq iter.Seq[*spconfig.Entry]) *Index {
-	return &Index{seq: seq, n: n}
+// not change while the index is used), and of the entries of the indexes
+// under it: an id resolves as in one index of all of them, and indexes
+// that share a set (the source folder a target folder resolves through)
+// share its index.
+func NewIndexOf(n int, seq iter.Seq[*spconfig.Entry], under ...*Index) *Index {
+	return &Index{seq: seq, n: n, under: under}
 }
 
-func (x *Index) get() idIndex {
+// get returns the maps of x and of the indexes under it, each built on
+// first use.
+func (x *Index) get() idLookup {
 	if x == nil {
 		return nil
 	}
+	out := idLookup{x.own()}
+	for _, u := range x.under {
+		out = append(out, u.get()...)
+	}
+	return out
+}
+
+// own returns x's own map, built on first use.
+func (x *Index) own() idIndex {
 	x.once.Do(func() {
 		defer func() { x.panicked = recover() }()
 		x.idx = buildIndex(x.n, x.seq, x.sets...)

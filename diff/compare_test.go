@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -236,7 +237,7 @@ func TestRewriteIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := idIndex{"2c9180866166b5b0016167c32ef31a66": {e: &ad, strong: true}}
+	idx := idLookup{{"2c9180866166b5b0016167c32ef31a66": {e: &ad, strong: true}}}
 	tests := []struct{ in, want string }{
 		{"2c9180866166b5b0016167c32ef31a66", "${SOURCE:AD}"},
 		{"@access(id:2c9180866166b5b0016167c32ef31a66 OR id:2c9180866166b5b0016167c32ef31a67)", "@access(id:${SOURCE:AD} OR id:${id:hex32})"},
@@ -350,6 +351,61 @@ func TestCompareDoesNotDependOnInputOrder(t *testing.T) {
 			if got.Changes[j].Key != base.Changes[j].Key || len(got.Changes[j].Fields) != len(base.Changes[j].Fields) {
 				t.Fatalf("shuffle %d: change %d is %s with %d fields, want %s with %d", i, j,
 					got.Changes[j].Key, len(got.Changes[j].Fields), base.Changes[j].Key, len(base.Changes[j].Fields))
+			}
+		}
+	}
+}
+
+// TestLayeredIndexIsTheIndexOfAll: an index over others (NewIndexOf with
+// under) resolves every id as one index of all the entries does, however
+// the entries are split among the layers (the samples hold ids claimed
+// twice, strongly and weakly).
+func TestLayeredIndexIsTheIndexOfAll(t *testing.T) {
+	all := append(loadSample(t, "prod"), loadSample(t, "dev")...)
+	dup := slices.Clone(loadSample(t, "dev")) // the same ids again, as a promoted folder holds its source's
+	all = append(all, dup...)
+	// an id one entry claims weakly (self.id only) and another strongly
+	// (object.id), the weak one with the smaller token
+	for _, raw := range []string{
+		`{"version":1,"self":{"type":"ATTR_SYNC_SOURCE_CONFIG","id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","name":"Zed"},"object":{"name":"Zed"}}`,
+		`{"version":1,"self":{"type":"SOURCE","id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","name":"Alpha"},"object":{"id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","name":"Alpha"}}`,
+	} {
+		e, err := spconfig.NewEntry([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, e)
+	}
+	seqOf := func(es []spconfig.Entry) iter.Seq[*spconfig.Entry] {
+		return func(yield func(*spconfig.Entry) bool) {
+			for i := range es {
+				if !yield(&es[i]) {
+					return
+				}
+			}
+		}
+	}
+	whole := NewIndex(all).get()
+	ids := map[string]bool{}
+	for id := range whole[0] {
+		ids[id] = true
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 20 {
+		es := slices.Clone(all)
+		rng.Shuffle(len(es), func(a, b int) { es[a], es[b] = es[b], es[a] })
+		a, b, c := es[:len(es)/3], es[len(es)/3:len(es)/2], es[len(es)/2:]
+		bottom := NewIndexOf(len(c), seqOf(c))
+		mid := NewIndexOf(len(b), seqOf(b), bottom)
+		top := NewIndexOf(len(a), seqOf(a), mid).get()
+		if len(top) != 3 {
+			t.Fatalf("round %d: %d layers, want 3", round, len(top))
+		}
+		for id := range ids {
+			w, _ := whole.find(id)
+			g, ok := top.find(id)
+			if !ok || g.token() != w.token() || g.strong != w.strong {
+				t.Fatalf("round %d: id %s resolves to %s (strong %v), one index of all to %s (strong %v)", round, id, g.token(), g.strong, w.token(), w.strong)
 			}
 		}
 	}

@@ -43,6 +43,23 @@ type idRef struct {
 	strong bool
 }
 
+// idLookup resolves ids through several indexes as one index of all their
+// entries would (buildIndex's rule: a strong claim wins, then the smallest
+// token; on a tie the earlier index).
+type idLookup []idIndex
+
+func (l idLookup) find(id string) (idRef, bool) {
+	var best idRef
+	found := false
+	for _, m := range l {
+		r, ok := m[id]
+		if ok && (!found || r.strong && !best.strong || r.strong == best.strong && r.token() < best.token()) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
 // token is the symbolic token of the entry, "${TYPE:Name}".
 func (r idRef) token() string { return tokenFor(r.e.Key()) }
 
@@ -110,11 +127,11 @@ type normalizer struct {
 	rules    map[string]Rule
 	children map[string]map[string]bool // path -> keys leading to a rule; "" is passed elsewhere
 	cross    bool
-	index    idIndex
+	index    idLookup
 	rewrite  bool // strings may be rewritten (false for signed types)
 }
 
-func newNormalizer(typ string, cross bool, idx idIndex) *normalizer {
+func newNormalizer(typ string, cross bool, idx idLookup) *normalizer {
 	return &normalizer{rules: typeRules(typ), children: typeChildren(typ), cross: cross, index: idx, rewrite: !spconfig.SignedType(typ)}
 }
 
@@ -192,7 +209,7 @@ func (n *normalizer) reference(m map[string]any) (map[string]any, bool) {
 		return map[string]any{"type": typ, "name": n.str(name)}, true
 	}
 	if n.cross {
-		if ref, ok := n.index[ids]; ok {
+		if ref, ok := n.index.find(ids); ok {
 			return map[string]any{"type": typ, "name": ref.name()}, true
 		}
 	}
@@ -348,7 +365,7 @@ func (n *normalizer) str(s string) string {
 // rewriteIDs replaces every 32-hex or UUID token of s (bounded by characters
 // that are not letters, digits, '-' or '_') by its index token, or by a shape
 // token when the id is unknown.
-func rewriteIDs(s string, idx idIndex) string {
+func rewriteIDs(s string, idx idLookup) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); {
@@ -365,7 +382,7 @@ func rewriteIDs(s string, idx idIndex) string {
 			b.Grow(len(s))
 		}
 		b.WriteString(s[last:i])
-		if ref, ok := idx[s[i:i+l]]; ok {
+		if ref, ok := idx.find(s[i : i+l]); ok {
 			b.WriteString(ref.token())
 		} else {
 			b.WriteString("${id:" + shape + "}")

@@ -443,7 +443,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 				imported[k] = true
 			}
 		}
-		d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedNew: indexOf(desired.files, srcIndex),
+		d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedNew: indexOf(desired.files, entriesIndex(srcIndex)),
 			Restrict: func(k spconfig.Key) bool { return imported[k] }})
 		if err != nil {
 			return "", "", err

@@ -27,17 +27,24 @@ func entriesOf(files []gitstore.FileRef) []spconfig.Entry {
 	return out
 }
 
-// indexOf is the (lazy) id index of files and the entries of upstream (the
-// source folders a target folder's ids resolve through): diff.NewIndex
-// without a copy of the entries.
-func indexOf(files []gitstore.FileRef, upstream []*spconfig.Entry) *diff.Index {
-	return diff.NewIndexOf(len(files)+len(upstream), func(yield func(*spconfig.Entry) bool) {
+// indexOf is the (lazy) id index of files over the indexes under it (the
+// source folders a target folder's ids resolve through, indexed once for
+// all the sets that resolve through them): diff.NewIndexOf, no copy of the
+// entries.
+func indexOf(files []gitstore.FileRef, under ...*diff.Index) *diff.Index {
+	return diff.NewIndexOf(len(files), func(yield func(*spconfig.Entry) bool) {
 		for i := range files {
 			if !yield(files[i].Entry) {
 				return
 			}
 		}
-		for _, e := range upstream {
+	}, under...)
+}
+
+// entriesIndex is the (lazy) id index of entries.
+func entriesIndex(es []*spconfig.Entry) *diff.Index {
+	return diff.NewIndexOf(len(es), func(yield func(*spconfig.Entry) bool) {
+		for _, e := range es {
 			if !yield(e) {
 				return
 			}
@@ -116,10 +123,10 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 		return diff.Result{}, fmt.Errorf("compare files: give the index of a side with more files as SharedOld or SharedNew")
 	}
 	if o.SharedOld == nil {
-		o.SharedOld = indexOf(old, nil)
+		o.SharedOld = indexOf(old)
 	}
 	if o.SharedNew == nil {
-		o.SharedNew = indexOf(new, nil)
+		o.SharedNew = indexOf(new)
 	}
 	// position of each key on a side, -1 when the key repeats there
 	at := func(fs []gitstore.FileRef) map[spconfig.Key]int32 {

@@ -71,7 +71,7 @@ func (o *observation) paths(target string) (map[spconfig.Key]string, error) {
 // comparisons (live must not change once it is used).
 func (o *observation) index() *diff.Index {
 	if o.idx == nil {
-		o.idx = indexOf(o.live.files, nil)
+		o.idx = indexOf(o.live.files)
 	}
 	return o.idx
 }
@@ -226,7 +226,7 @@ type reference struct {
 // index is the id index of the reference's objects.
 func (ref *reference) index() *diff.Index {
 	if ref.idx == nil {
-		ref.idx = indexOf(ref.objects.files, nil)
+		ref.idx = indexOf(ref.objects.files)
 	}
 	return ref.idx
 }

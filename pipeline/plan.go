@@ -195,7 +195,8 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	desiredIdx := indexOf(desired.files, srcIndex)
+	srcIdx := entriesIndex(srcIndex)
+	desiredIdx := indexOf(desired.files, srcIdx)
 	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
@@ -223,7 +224,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
-		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: indexOf(applied.files, srcIndex), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: indexOf(applied.files, srcIdx), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}

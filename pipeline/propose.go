@@ -252,7 +252,7 @@ func (r *Runner) alreadyLive(sv view, cands []candidate, baselined map[string]gi
 		}
 		src = append(src, f)
 	}
-	srcIdx := indexOf(src, nil)
+	srcIdx := indexOf(src)
 	out := map[spconfig.Key]bool{}
 	const batch = 2048
 	for lo := 0; lo < len(todo); lo += batch {
