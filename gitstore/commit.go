@@ -380,22 +380,25 @@ func (r *Repo) has(h Hash) bool {
 
 // decodeTree parses a tree object (encodeTree's format) as go-git's
 // decoder does, modes made canonical; the names are parts of one string
-// (a folder of 50,000 files is one allocation for its names, not 50,000).
+// of the names only (a folder of 50,000 files is one allocation for its
+// names, not 50,000, and holds no copy of the modes and ids).
 func decodeTree(data []byte) ([]object.TreeEntry, error) {
-	s := string(data)
-	n := strings.Count(s, "\x00")
+	n := bytes.Count(data, []byte{0})
 	out := make([]object.TreeEntry, 0, n)
-	for len(s) > 0 {
-		sp := strings.IndexByte(s, ' ')
+	var names strings.Builder
+	names.Grow(max(len(data)-n*(20+1+6), 0)) // n counts the zero bytes of ids too: an estimate
+	ends := make([]int32, 0, n)
+	for s := data; len(s) > 0; {
+		sp := bytes.IndexByte(s, ' ')
 		if sp < 0 {
 			return nil, fmt.Errorf("%w: missing mode terminator", object.ErrMalformedTree)
 		}
-		mode, err := filemode.New(s[:sp])
+		mode, err := filemode.New(string(s[:sp]))
 		if err != nil {
 			return nil, fmt.Errorf("%w: malformed mode", object.ErrMalformedTree)
 		}
 		s = s[sp+1:]
-		nul := strings.IndexByte(s, 0)
+		nul := bytes.IndexByte(s, 0)
 		switch {
 		case nul < 0:
 			return nil, fmt.Errorf("%w: missing filename terminator", object.ErrMalformedTree)
@@ -404,10 +407,16 @@ func decodeTree(data []byte) ([]object.TreeEntry, error) {
 		case len(s) < nul+1+20:
 			return nil, fmt.Errorf("%w: truncated object id", object.ErrMalformedTree)
 		}
-		e := object.TreeEntry{Name: s[:nul], Mode: canonicalTreeMode(mode)}
+		names.Write(s[:nul])
+		ends = append(ends, int32(names.Len()))
+		e := object.TreeEntry{Mode: canonicalTreeMode(mode)}
 		copy(e.Hash[:], s[nul+1:nul+21])
 		out = append(out, e)
 		s = s[nul+21:]
+	}
+	all, start := names.String(), int32(0)
+	for i, end := range ends {
+		out[i].Name, start = all[start:end], end
 	}
 	return out, nil
 }

@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // gitObjects lists every object of the repository at dir with its type and
@@ -264,5 +266,45 @@ func TestRepoReadsThroughODB(t *testing.T) {
 	}
 	if db := openODB(filepath.Join(dir, ".git")); db != nil {
 		t.Fatal("odb opened a repository with alternates")
+	}
+}
+
+// TestDecodeTreeIsGoGitsDecoder: decodeTree gives go-git's entries (modes
+// made canonical, as go-git does, names with spaces and non-ASCII, ids with
+// zero bytes) and refuses what go-git refuses.
+func TestDecodeTreeIsGoGitsDecoder(t *testing.T) {
+	var raw bytes.Buffer
+	for i, mode := range []string{"100644", "100755", "100664", "120000", "160000", "40000", "100644"} {
+		fmt.Fprintf(&raw, "%s %s\x00", mode, []string{"a b.json", "bin", "old mode", "link", "sub", "tenants", "Ünïcode ✓.json"}[i])
+		var h [20]byte
+		h[0], h[7], h[19] = byte(i), 0, byte(i*7) // zero bytes inside the id
+		raw.Write(h[:])
+	}
+	decode := func(data []byte) ([]object.TreeEntry, error) {
+		mo := &plumbing.MemoryObject{}
+		mo.SetType(plumbing.TreeObject)
+		mo.Write(data)
+		var tr object.Tree
+		err := tr.Decode(mo)
+		return tr.Entries, err
+	}
+	want, err := decode(raw.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeTree(raw.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("decodeTree:\n%v\ngo-git:\n%v", got, want)
+	}
+	for _, bad := range []string{"100644", "100644 name", "100644 \x00" + strings.Repeat("x", 20), "100644 name\x00short", "10x644 name\x00" + strings.Repeat("x", 20)} {
+		if _, gerr := decode([]byte(bad)); gerr == nil {
+			t.Fatalf("go-git accepts %q", bad)
+		}
+		if _, err := decodeTree([]byte(bad)); err == nil {
+			t.Errorf("decodeTree accepts %q, go-git does not", bad)
+		}
 	}
 }
