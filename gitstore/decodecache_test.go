@@ -59,9 +59,12 @@ func TestReadTenantFromTheDecodeCacheEqualsAFreshRead(t *testing.T) {
 			}
 		}
 		// ReadTenantThin holds the same (shared) entries
-		thin, err := r.ReadTenantThin(h, "dev")
+		thin, some, err := r.ReadTenantThin(h, "dev", func(e *spconfig.Entry) bool { return e.Key() == entries[len(entries)/2].Entry.Key() })
 		if err != nil || len(thin) != len(entries) {
 			t.Fatal(len(thin), err)
+		}
+		if len(some) != 1 || some[0] != entries[len(entries)/2] {
+			t.Fatalf("round %d: ReadTenantThin gave the files %+v, want %+v", round, some, entries[len(entries)/2])
 		}
 		shared := map[*spconfig.Entry]int{}
 		for i := range entries {

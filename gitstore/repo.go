@@ -816,15 +816,24 @@ func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]FileRef, error) {
 }
 
 // ReadTenantThin returns the thin entries of the object files of
-// tenants/<tenant>/ at rev: ReadTenantEntries without paths and blob ids
-// (what an id index needs: 8 bytes a file instead of about 110), in tree
-// order.
-func (r *Repo) ReadTenantThin(rev Hash, tenant string) ([]*spconfig.Entry, error) {
+// tenants/<tenant>/ at rev, in tree order: ReadTenantEntries without paths
+// and blob ids (what an id index needs: 8 bytes a file instead of about
+// 110); and the files (as ReadTenantEntries gives them) of the entries want
+// accepts, none when want is nil.
+func (r *Repo) ReadTenantThin(rev Hash, tenant string, want func(*spconfig.Entry) bool) ([]*spconfig.Entry, []FileRef, error) {
 	var out []*spconfig.Entry
-	err := r.walkTenant(rev, tenant, func(n int) { out = make([]*spconfig.Entry, 0, n) }, func(_, _, _ string, _ Hash, e *spconfig.Entry) {
+	var files []FileRef
+	err := r.walkTenant(rev, tenant, func(n int) { out = make([]*spconfig.Entry, 0, n) }, func(dir, typ, name string, blob Hash, e *spconfig.Entry) {
 		out = append(out, e)
+		if want != nil && want(e) {
+			files = append(files, FileRef{Path: filePath(dir, typ, name), Entry: e, Blob: blob})
+		}
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return out, files, nil
 }
 
 // filePath is the path of file name in folder typ of tenant folder dir.

@@ -127,3 +127,36 @@ func (x *keyIndex) add(files []gitstore.FileRef, i int) (int, bool) {
 		}
 	}
 }
+
+// keysOnce indexes a side of a comparison, which may hold a key twice
+// (twin files): the position of each key held once.
+type keysOnce struct {
+	at    keyIndex
+	twice map[spconfig.Key]bool // keys held more than once (rare)
+}
+
+func onceIndex(files []gitstore.FileRef) keysOnce {
+	x := keysOnce{at: newKeyIndex(len(files))}
+	for i := range files {
+		if _, added := x.at.add(files, i); !added {
+			if x.twice == nil {
+				x.twice = map[spconfig.Key]bool{}
+			}
+			x.twice[files[i].Entry.Key()] = true
+		}
+	}
+	return x
+}
+
+// find returns the position of k in files (those onceIndex indexed) when
+// files hold it once.
+func (x *keysOnce) find(files []gitstore.FileRef, k spconfig.Key) (int, bool) {
+	if x.twice[k] {
+		return 0, false
+	}
+	return x.at.find(files, k)
+}
+
+// once reports whether k is not held twice (the caller asks of a key its
+// side holds).
+func (x *keysOnce) once(k spconfig.Key) bool { return !x.twice[k] }

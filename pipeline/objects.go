@@ -41,15 +41,15 @@ func indexOf(files []gitstore.FileRef, under ...*diff.Index) *diff.Index {
 	}, under...)
 }
 
-// entriesIndex is the (lazy) id index of entries.
-func entriesIndex(es []*spconfig.Entry) *diff.Index {
+// entriesIndex is the (lazy) id index of entries over the indexes under it.
+func entriesIndex(es []*spconfig.Entry, under ...*diff.Index) *diff.Index {
 	return diff.NewIndexOf(len(es), func(yield func(*spconfig.Entry) bool) {
 		for _, e := range es {
 			if !yield(e) {
 				return
 			}
 		}
-	})
+	}, under...)
 }
 
 // filesOf returns the files of a set, sorted by key.
@@ -128,19 +128,6 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 	if o.SharedNew == nil {
 		o.SharedNew = indexOf(new)
 	}
-	// position of each key on a side, -1 when the key repeats there
-	at := func(fs []gitstore.FileRef) map[spconfig.Key]int32 {
-		m := make(map[spconfig.Key]int32, len(fs))
-		for i, f := range fs {
-			k := f.Entry.Key()
-			if _, dup := m[k]; dup {
-				m[k] = -1
-			} else {
-				m[k] = int32(i)
-			}
-		}
-		return m
-	}
 	if o.Restrict != nil { // a restricted comparison looks at the few files it compares
 		keep := func(fs []gitstore.FileRef) []gitstore.FileRef {
 			var out []gitstore.FileRef
@@ -153,13 +140,13 @@ func (r *Runner) compareFiles(old, new []gitstore.FileRef, o diff.Options) (diff
 		}
 		old, new = keep(old), keep(new)
 	}
-	oldAt, newAt := at(old), at(new)
+	oldAt, newAt := onceIndex(old), onceIndex(new)
 	unchanged := map[string]int{}
 	settled := make([]bool, len(new))
 	var a, b []gitstore.FileRef
 	for _, f := range old {
 		k := f.Entry.Key()
-		if j, ok := newAt[k]; ok && j >= 0 && oldAt[k] >= 0 && !o.IncludeUnchanged && sameFile(f, new[j]) {
+		if j, ok := newAt.find(new, k); ok && oldAt.once(k) && !o.IncludeUnchanged && sameFile(f, new[j]) {
 			settled[j] = true
 			unchanged[k.Type]++
 			continue

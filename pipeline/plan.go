@@ -218,13 +218,20 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	}
 	// The applied state matters only for the suspects (changed in git since
 	// the last import?): a plan where the target matches does not read it.
+	// It reads the suspects' files, and thin entries of the others for the
+	// ids they resolve.
 	var applied *folder
 	var changedInGit map[spconfig.Key]bool
 	if !appliedRev.IsZero() && len(suspects) > 0 {
-		if applied, err = r.managed(commitView(appliedRev), types); err != nil {
+		all, files, err := commitView(appliedRev).readThin(r.Store, p.Target, func(e *spconfig.Entry) bool { return suspects[e.Key()] })
+		if err == nil {
+			applied, err = r.managedOf(files, types)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("read applied state at %s: %w", short(appliedRev), err)
 		}
-		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: indexOf(applied.files, srcIdx), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
+		ids := slices.DeleteFunc(all, func(e *spconfig.Entry) bool { return !r.isManaged(types, e.Key()) })
+		ch, err := r.compareFiles(applied.files, desired.files, diff.Options{CrossTenant: true, SharedOld: entriesIndex(ids, srcIdx), SharedNew: desiredIdx, Restrict: func(k spconfig.Key) bool { return suspects[k] }})
 		if err != nil {
 			return nil, fmt.Errorf("diff applied state with the desired state: %w", err)
 		}
@@ -263,7 +270,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 			}
 		}
 		driftReason, drifts := drift[k]
-		changed := appliedRev.IsZero() || !inApplied || changedInGit[k] // applied is read whenever a suspect needs this
+		changed := appliedRev.IsZero() || !inApplied || changedInGit[k] // applied holds the suspects' files, read whenever a suspect needs this
 		switch {
 		case inDesired && (!inLive || differs[k]):
 			switch {
@@ -518,7 +525,7 @@ func (r *Runner) removedFromDesired(v view, desired *folder, obs *observation) (
 func (r *Runner) sourceIndex(v view) ([]*spconfig.Entry, error) {
 	var out []*spconfig.Entry
 	for _, t := range r.upstreamTenants() {
-		files, err := v.readThin(r.Store, t)
+		files, _, err := v.readThin(r.Store, t, nil)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenantDir(t), err)
 		}
@@ -552,10 +559,23 @@ func (r *Runner) managed(v view, types []string) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.managedOf(files, types)
+}
+
+// isManaged reports whether an object of key k is managed: of the types,
+// not excluded.
+func (r *Runner) isManaged(types []string, k spconfig.Key) bool {
+	return slices.Contains(types, k.Type) && !excluded(r.Pipeline, k)
+}
+
+// managedOf is the folder of the managed files of files, a target folder's
+// (sorted by path; it reuses the slice): two files of one object, or one
+// outside the folder of its type, are errors.
+func (r *Runner) managedOf(files []gitstore.FileRef, types []string) (*folder, error) {
 	out := &folder{files: files[:0], at: newKeyIndex(len(files))}
 	for _, f := range files {
 		k := f.Entry.Key()
-		if !slices.Contains(types, k.Type) || excluded(r.Pipeline, k) {
+		if !r.isManaged(types, k) {
 			continue
 		}
 		out.files = append(out.files, f)

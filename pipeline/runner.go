@@ -60,8 +60,9 @@ type Store interface {
 	// blob ids and no bytes.
 	ReadTenantEntries(rev gitstore.Hash, tenant string) ([]gitstore.FileRef, error)
 	// ReadTenantThin returns the thin entries of the same files, without
-	// paths or blob ids (for an id index).
-	ReadTenantThin(rev gitstore.Hash, tenant string) ([]*spconfig.Entry, error)
+	// paths or blob ids (for an id index), and the files of those want
+	// accepts (none for a nil want).
+	ReadTenantThin(rev gitstore.Hash, tenant string, want func(*spconfig.Entry) bool) ([]*spconfig.Entry, []gitstore.FileRef, error)
 	// Load reads the files of refs (a thin entry's by its blob id).
 	Load(refs []gitstore.FileRef) ([]gitstore.File, error)
 	// ReadBlob returns the bytes of a blob the repository holds.

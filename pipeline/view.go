@@ -120,23 +120,28 @@ func (v view) changedSince(s Store, from gitstore.Hash, prefix string) ([]string
 }
 
 // readThin returns the thin (or, from the overlay, full) entries of the
-// object files of a tenant folder through the overlay.
-func (v view) readThin(s Store, tenant string) ([]*spconfig.Entry, error) {
+// object files of a tenant folder through the overlay, and the files of
+// those want accepts (Store.ReadTenantThin).
+func (v view) readThin(s Store, tenant string, want func(*spconfig.Entry) bool) ([]*spconfig.Entry, []gitstore.FileRef, error) {
 	if len(v.over) == 0 {
 		if v.rev.IsZero() {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return s.ReadTenantThin(v.rev, tenant)
+		return s.ReadTenantThin(v.rev, tenant, want)
 	}
 	files, err := v.readTenant(s, tenant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]*spconfig.Entry, len(files))
+	var some []gitstore.FileRef
 	for i, f := range files {
 		out[i] = f.Entry
+		if want != nil && want(f.Entry) {
+			some = append(some, f)
+		}
 	}
-	return out, nil
+	return out, some, nil
 }
 
 // readTenant returns the object files of a tenant folder through the
