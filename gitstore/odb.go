@@ -403,9 +403,9 @@ const maxObjectSize = 1 << 40
 
 var zlibReaders sync.Pool
 
-// inflate reads size bytes of deflated data starting at off. The buffer
-// grows as data arrives, so a broken header claiming a huge size costs
-// only what the pack holds.
+// inflate reads size bytes of deflated data starting at off. Above 64 MiB
+// the buffer grows as data arrives, so a broken header claiming a huge size
+// costs only what the pack holds.
 func (p *pack) inflate(off, size int64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, fmt.Errorf("entry claims %d bytes", size)
@@ -425,9 +425,18 @@ func (p *pack) inflate(off, size int64) ([]byte, error) {
 		zr = r
 	}
 	defer zlibReaders.Put(zr)
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, 16<<20)))
-	if n, err := io.CopyN(buf, zr, size); err != nil {
-		return nil, fmt.Errorf("inflated %d of %d bytes: %w", n, size, err)
+	var out []byte
+	if size <= 64<<20 {
+		out = make([]byte, size) // exactly (a bytes.Buffer would leave up to as much again free)
+		if n, err := io.ReadFull(zr, out); err != nil {
+			return nil, fmt.Errorf("inflated %d of %d bytes: %w", n, size, err)
+		}
+	} else {
+		buf := bytes.NewBuffer(make([]byte, 0, 64<<20))
+		if n, err := io.CopyN(buf, zr, size); err != nil {
+			return nil, fmt.Errorf("inflated %d of %d bytes: %w", n, size, err)
+		}
+		out = buf.Bytes()
 	}
 	// the end of the stream, where zlib checks its checksum
 	var one [1]byte
@@ -437,7 +446,7 @@ func (p *pack) inflate(off, size int64) ([]byte, error) {
 		case n > 0:
 			return nil, fmt.Errorf("more than the %d bytes its header says", size)
 		case err == io.EOF:
-			return buf.Bytes(), nil
+			return out, nil
 		case err != nil:
 			return nil, err
 		}
