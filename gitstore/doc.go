@@ -4,7 +4,9 @@
 // (plumbing commits that reuse unchanged subtrees and write new objects into
 // one packfile, compare-and-swap ref updates, promoter refs and notes,
 // reverts, sync and push against a remote, a process lock, and a working tree
-// kept equal to HEAD without ever overwriting uncommitted work).
+// kept equal to HEAD without ever overwriting uncommitted work). Objects
+// are read by odb, straight from loose objects and packs; go-git serves
+// refs, remotes and repositories odb cannot read.
 //
 // It does not decide what to commit: snapshots, promotions, gates and records
 // belong to package pipeline, and semantic diffs to package diff. The only

@@ -25,9 +25,10 @@ import (
 // index it opens (each object's name and offset, and once an object is read
 // by offset a map from offset to name: over 60 bytes an object) and copies
 // each object it reads into its cache; at 50,000 objects per tenant that was
-// about 20 MB of a run's live heap (issue 18). A repository odb cannot read
-// (objects/info/alternates, an index of another version) is read through
-// go-git as before (Repo.objects is nil).
+// about 20 MB of a run's live heap (issue 18). A repository with
+// objects/info/alternates is read through go-git as before (Repo.objects is
+// nil), and so is an object odb does not find (in a pack whose index it
+// cannot open).
 type odb struct {
 	dir string // the objects folder
 
@@ -42,27 +43,26 @@ type odb struct {
 // errObjectMissing is the error of an object odb does not hold.
 var errObjectMissing = plumbing.ErrObjectNotFound
 
-// openODB returns the odb of gitDir, or nil when odb cannot read it.
+// openODB returns the odb of gitDir, or nil when it has alternates.
 func openODB(gitDir string) *odb {
 	dir := filepath.Join(gitDir, "objects")
 	if _, err := os.Stat(filepath.Join(dir, "info", "alternates")); err == nil {
 		return nil
 	}
 	db := &odb{dir: dir, packs: map[string]*pack{}}
-	if err := db.refresh(); err != nil {
-		db.close()
-		return nil
-	}
+	db.refresh()
 	return db
 }
 
-// refresh opens the packs that appeared since the last call.
-func (db *odb) refresh() error {
+// refresh opens the packs that appeared since the last call; one it cannot
+// open is left out (Repo.object reads what odb does not find through
+// go-git).
+func (db *odb) refresh() {
 	names := packNames(filepath.Dir(db.dir))
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if names == db.names && names != "" {
-		return nil
+		return
 	}
 	var order []*pack
 	for _, n := range strings.Fields(names) {
@@ -70,7 +70,7 @@ func (db *odb) refresh() error {
 		if !ok {
 			var err error
 			if p, err = openPack(filepath.Join(db.dir, "pack", n)); err != nil {
-				return err
+				continue
 			}
 			db.packs[n] = p
 		}
@@ -78,7 +78,6 @@ func (db *odb) refresh() error {
 	}
 	slices.SortStableFunc(order, func(a, b *pack) int { return cmp.Compare(b.mod, a.mod) })
 	db.names, db.order = names, order
-	return nil
 }
 
 // close unmaps and closes every pack.
@@ -147,9 +146,7 @@ func (db *odb) read(h Hash) (plumbing.ObjectType, []byte, error) {
 			typ, data, err = db.readPacked(p, off, 0)
 		} else if typ, data, err = db.readLoose(h); errors.Is(err, os.ErrNotExist) {
 			if try == 0 { // a pack written since the last refresh
-				if err := db.refresh(); err != nil {
-					return 0, nil, err
-				}
+				db.refresh()
 			}
 			continue
 		}

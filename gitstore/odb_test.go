@@ -308,3 +308,32 @@ func TestDecodeTreeIsGoGitsDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestRepoReadsWhatODBCannotThroughGoGit: an object in a pack odb could not
+// open is read through go-git's storage.
+func TestRepoReadsWhatODBCannotThroughGoGit(t *testing.T) {
+	dir := t.TempDir()
+	gitCmdIn(t, dir, "", "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(dir, "f.json"), []byte(`{"a":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitCmdIn(t, dir, "", "add", "-A")
+	gitCmdIn(t, dir, "", "commit", "-q", "-m", "one")
+	gitCmdIn(t, dir, "", "gc", "-q", "--prune=now")
+	blob := Hash(plumbing.NewHash(strings.TrimSpace(gitCmdIn(t, dir, "", "rev-parse", "HEAD:f.json"))))
+	r, err := Open(context.Background(), Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := r.objects
+	db.mu.Lock()
+	db.order = nil // as if the pack's index could not be opened
+	db.mu.Unlock()
+	if _, _, err := db.read(blob); err == nil {
+		t.Fatal("odb read a blob of a pack it does not hold")
+	}
+	data, err := r.ReadBlob(blob)
+	if err != nil || string(data) != `{"a":1}`+"\n" {
+		t.Fatalf("ReadBlob = %q, %v; want the file through go-git", data, err)
+	}
+}

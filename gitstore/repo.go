@@ -288,8 +288,8 @@ func (r *Repo) refresh() {
 	defer r.packsMu.Unlock()
 	if packs == "" || packs != r.packs {
 		r.st.ObjectStorage.Reindex()
-		if r.objects != nil && r.objects.refresh() != nil {
-			r.objects = nil // read through go-git
+		if r.objects != nil {
+			r.objects.refresh()
 		}
 	}
 	r.packs = packs
@@ -602,6 +602,21 @@ func (r *Repo) rootTree(c Hash) (Hash, error) {
 	return Hash(co.TreeHash), nil
 }
 
+// goGitObject reads object h through go-git's storage.
+func (r *Repo) goGitObject(h Hash) (plumbing.ObjectType, []byte, error) {
+	o, err := r.st.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
+	if err != nil {
+		return 0, nil, err
+	}
+	rd, err := o.Reader()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	return o.Type(), data, err
+}
+
 // commitObject reads commit h.
 func (r *Repo) commitObject(h Hash) (*object.Commit, error) {
 	if r.objects == nil {
@@ -622,9 +637,13 @@ func (r *Repo) commitObject(h Hash) (*object.Commit, error) {
 	return c, nil
 }
 
-// object reads object h, of type want, through r.objects.
+// object reads object h, of type want, through r.objects; one it does not
+// find (in a pack it could not open) is read through go-git.
 func (r *Repo) object(h Hash, want plumbing.ObjectType) ([]byte, error) {
 	typ, data, err := r.objects.read(h)
+	if errors.Is(err, errObjectMissing) {
+		typ, data, err = r.goGitObject(h)
+	}
 	if err != nil {
 		return nil, err
 	}
