@@ -102,7 +102,7 @@ type Index struct {
 	seq      iter.Seq[*spconfig.Entry] // NewIndexOf
 	n        int                       // the length of seq
 	under    []*Index                  // NewIndexOf: indexes whose ids this one resolves too
-	idx      idIndex
+	idx      *idIndex
 	panicked any
 }
 
@@ -134,7 +134,7 @@ func (x *Index) get() idLookup {
 }
 
 // own returns x's own map, built on first use.
-func (x *Index) own() idIndex {
+func (x *Index) own() *idIndex {
 	x.once.Do(func() {
 		defer func() { x.panicked = recover() }()
 		x.idx = buildIndex(x.n, x.seq, x.sets...)

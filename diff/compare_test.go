@@ -237,7 +237,7 @@ func TestRewriteIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := idLookup{{"2c9180866166b5b0016167c32ef31a66": {e: &ad, strong: true}}}
+	idx := idLookup{buildIndex(0, nil, []spconfig.Entry{ad})}
 	tests := []struct{ in, want string }{
 		{"2c9180866166b5b0016167c32ef31a66", "${SOURCE:AD}"},
 		{"@access(id:2c9180866166b5b0016167c32ef31a66 OR id:2c9180866166b5b0016167c32ef31a67)", "@access(id:${SOURCE:AD} OR id:${id:hex32})"},
@@ -387,8 +387,8 @@ func TestLayeredIndexIsTheIndexOfAll(t *testing.T) {
 	}
 	whole := NewIndex(all).get()
 	ids := map[string]bool{}
-	for id := range whole[0] {
-		ids[id] = true
+	for i := range whole[0].claims {
+		ids[whole[0].id(int32(i))] = true
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for round := range 20 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"regexp"
 	"sort"
@@ -31,28 +32,68 @@ func (s keyedSet) MarshalJSON() ([]byte, error) {
 }
 
 // idIndex maps the ids of one side's entries (self.id and object.id) to the
-// entry they name, by reference: the index of a tenant of tens of thousands
-// of objects holds no string of its own (issue 18); the token and name of an
-// entry are made when a comparison looks an id up.
-type idIndex map[string]idRef
+// entry they name, by reference: an open-addressing table (linear probing,
+// at most half full) of the claims the entries make, whose ids are the
+// entries' own strings. An index of tens of thousands of entries holds no
+// string of its own and about 24 bytes a claim (issue 18); the token and
+// name of an entry are made when a comparison looks an id up.
+type idIndex struct {
+	claims []idRef
+	slots  []int32          // position in claims + 1; 0 is an empty slot
+	other  map[int32]string // the id of a claim of an object.id that is not the self.id
+}
 
 // idRef is the entry an id names; strong when the entry's object.id is the
-// id (not only its self.id).
+// id (not only its self.id); object when the claim is of an object.id other
+// than the self.id.
 type idRef struct {
-	e      *spconfig.Entry
-	strong bool
+	e              *spconfig.Entry
+	strong, object bool
+}
+
+var idSeed = maphash.MakeSeed()
+
+// id is the id claim i is of.
+func (x *idIndex) id(i int32) string {
+	if x.claims[i].object {
+		return x.other[i]
+	}
+	return x.claims[i].e.Self.ID
+}
+
+// slot returns the slot of id: the one holding its claim, or the empty one
+// where it goes.
+func (x *idIndex) slot(id string) int {
+	mask := uint64(len(x.slots) - 1)
+	for s := maphash.String(idSeed, id) & mask; ; s = (s + 1) & mask {
+		if p := x.slots[s]; p == 0 || x.id(p-1) == id {
+			return int(s)
+		}
+	}
+}
+
+// find returns the claim of id.
+func (x *idIndex) find(id string) (idRef, bool) {
+	if len(x.slots) == 0 {
+		return idRef{}, false
+	}
+	p := x.slots[x.slot(id)]
+	if p == 0 {
+		return idRef{}, false
+	}
+	return x.claims[p-1], true
 }
 
 // idLookup resolves ids through several indexes as one index of all their
 // entries would (buildIndex's rule: a strong claim wins, then the smallest
 // token; on a tie the earlier index).
-type idLookup []idIndex
+type idLookup []*idIndex
 
 func (l idLookup) find(id string) (idRef, bool) {
 	var best idRef
 	found := false
-	for _, m := range l {
-		r, ok := m[id]
+	for _, x := range l {
+		r, ok := x.find(id)
 		if ok && (!found || r.strong && !best.strong || r.strong == best.strong && r.token() < best.token()) {
 			best, found = r, true
 		}
@@ -80,29 +121,48 @@ func tokenFor(k spconfig.Key) string {
 // self.id, and among equals the smallest token wins, so the index never
 // depends on the order of the entries. The index refers to the entries seq
 // yields and to those of sets, which must not change while it is used.
-func buildIndex(n int, seq iter.Seq[*spconfig.Entry], sets ...[]spconfig.Entry) idIndex {
+func buildIndex(n int, seq iter.Seq[*spconfig.Entry], sets ...[]spconfig.Entry) *idIndex {
 	for _, es := range sets {
 		n += len(es)
 	}
-	idx := make(idIndex, n)
-	claim := func(id string, e *spconfig.Entry, strong bool) {
-		cur, taken := idx[id]
-		switch {
-		case !taken, strong && !cur.strong, strong == cur.strong && tokenFor(e.Key()) < cur.token():
-			idx[id] = idRef{e, strong}
+	x := &idIndex{claims: make([]idRef, 0, n)}
+	add := func(id string, e *spconfig.Entry, strong bool) {
+		r := idRef{e: e, strong: strong, object: id != e.Self.ID}
+		if r.object {
+			if x.other == nil {
+				x.other = map[int32]string{}
+			}
+			x.other[int32(len(x.claims))] = id
 		}
+		x.claims = append(x.claims, r)
 	}
 	if seq != nil {
 		for e := range seq {
-			claimEntry(e, claim)
+			claimEntry(e, add)
 		}
 	}
 	for _, es := range sets {
 		for i := range es {
-			claimEntry(&es[i], claim)
+			claimEntry(&es[i], add)
 		}
 	}
-	return idx
+	size := 8
+	for size < 2*len(x.claims) {
+		size <<= 1
+	}
+	x.slots = make([]int32, size)
+	for i, r := range x.claims {
+		s := x.slot(x.id(int32(i)))
+		cur := x.slots[s]
+		switch {
+		case cur == 0:
+		case r.strong && !x.claims[cur-1].strong, r.strong == x.claims[cur-1].strong && r.token() < x.claims[cur-1].token():
+		default:
+			continue
+		}
+		x.slots[s] = int32(i + 1)
+	}
+	return x
 }
 
 // claimEntry claims the ids of one entry (see buildIndex).
