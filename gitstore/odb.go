@@ -38,6 +38,66 @@ type odb struct {
 	order []*pack          // the packs of names, newest index first
 
 	bases baseCache
+
+	fmu   sync.Mutex // guards the open files of packs (pack.f, users, used) and open
+	open  []*pack    // the packs with an open file
+	clock uint64     // counts file uses, for the least recently used
+}
+
+// maxOpenPacks bounds the pack files odb keeps open: a repository gains a
+// pack with every large commit, and git gc may not run for months. The
+// indexes stay mapped (no descriptor); a pack's file is opened to read from
+// it, and the least recently used one no read is using is closed.
+const maxOpenPacks = 16
+
+// acquire returns p's open file for a read; release ends the read.
+func (db *odb) acquire(p *pack) (*os.File, error) {
+	db.fmu.Lock()
+	defer db.fmu.Unlock()
+	db.clock++
+	p.used = db.clock
+	if p.f == nil {
+		f, err := os.Open(p.path)
+		if err != nil {
+			return nil, err
+		}
+		p.f = f
+		db.open = append(db.open, p)
+	}
+	p.users++
+	db.evictLocked()
+	return p.f, nil
+}
+
+func (db *odb) release(p *pack) {
+	db.fmu.Lock()
+	defer db.fmu.Unlock()
+	p.users--
+	db.evictLocked()
+}
+
+// evictLocked closes the least recently used files no read is using while
+// more than maxOpenPacks are open.
+func (db *odb) evictLocked() {
+	for len(db.open) > maxOpenPacks {
+		v := -1
+		for i, q := range db.open {
+			if q.users == 0 && (v < 0 || q.used < db.open[v].used) {
+				v = i
+			}
+		}
+		if v < 0 {
+			return
+		}
+		db.closeFileLocked(v)
+	}
+}
+
+// closeFileLocked closes the file of db.open[i].
+func (db *odb) closeFileLocked(i int) {
+	db.open[i].f.Close()
+	db.open[i].f = nil
+	db.open = slices.Delete(db.open, i, i+1)
 }
 
 // errObjectMissing is the error of an object odb does not hold.
@@ -85,10 +145,20 @@ func (db *odb) close() {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	for _, p := range db.packs {
-		p.close()
+		db.closePack(p)
 	}
 	db.packs, db.order, db.names = map[string]*pack{}, nil, ""
 	db.bases.clear()
+}
+
+// closePack unmaps p's index and closes its file; no read may be using it.
+func (db *odb) closePack(p *pack) {
+	p.unmap()
+	db.fmu.Lock()
+	defer db.fmu.Unlock()
+	if i := slices.Index(db.open, p); i >= 0 {
+		db.closeFileLocked(i)
+	}
 }
 
 // prune closes the packs that are gone from the folder (git gc, repack)
@@ -102,7 +172,7 @@ func (db *odb) prune() {
 	}
 	for n, p := range db.packs {
 		if !keep[n] {
-			p.close()
+			db.closePack(p)
 			delete(db.packs, n)
 		}
 	}
@@ -193,11 +263,16 @@ func (db *odb) readPacked(p *pack, off int64, depth int) (plumbing.ObjectType, [
 	if depth > maxDeltaDepth {
 		return 0, nil, fmt.Errorf("pack %s: delta chain longer than %d at offset %d", p.name, maxDeltaDepth, off)
 	}
-	hd, err := p.header(off)
+	f, err := db.acquire(p)
 	if err != nil {
 		return 0, nil, err
 	}
-	raw, err := p.inflate(hd.data, hd.size)
+	defer db.release(p)
+	hd, err := p.header(f, off)
+	if err != nil {
+		return 0, nil, err
+	}
+	raw, err := p.inflate(f, hd.data, hd.size)
 	if err != nil {
 		return 0, nil, fmt.Errorf("pack %s at offset %d: %w", p.name, off, err)
 	}
@@ -240,16 +315,20 @@ func (db *odb) base(p *pack, off int64, depth int) (plumbing.ObjectType, []byte,
 	return typ, data, err
 }
 
-// pack is one pack file: its index mapped, the pack open for reads at
-// offsets.
+// pack is one pack file: its index mapped, the pack read at offsets
+// through the file odb.acquire opens.
 type pack struct {
 	name  string // the pack's file name, for errors
+	path  string
 	mod   int64  // modification time (ns): newest packs are searched first, as git does
 	idx   []byte // the .idx file (version 2)
 	unmap func()
 	n     int
-	f     *os.File
 	size  int64 // of the .pack
+
+	f     *os.File // open while in odb.open
+	users int      // reads using f
+	used  uint64   // odb.clock at the last acquire
 }
 
 // idxHeader is the start of a version 2 pack index.
@@ -273,23 +352,12 @@ func openPack(idxPath string) (*pack, error) {
 		return bad("cut short")
 	}
 	packPath := strings.TrimSuffix(idxPath, ".idx") + ".pack"
-	f, err := os.Open(packPath)
+	st, err := os.Stat(packPath)
 	if err != nil {
 		unmap()
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		unmap()
-		f.Close()
-		return nil, err
-	}
-	return &pack{name: filepath.Base(packPath), mod: st.ModTime().UnixNano(), idx: data, unmap: unmap, n: n, f: f, size: st.Size()}, nil
-}
-
-func (p *pack) close() {
-	p.unmap()
-	p.f.Close()
+	return &pack{name: filepath.Base(packPath), path: packPath, mod: st.ModTime().UnixNano(), idx: data, unmap: unmap, n: n, size: st.Size()}, nil
 }
 
 // find looks h up in the index: its offset in the pack.
@@ -341,12 +409,12 @@ type entryHeader struct {
 }
 
 // header reads the entry header at off.
-func (p *pack) header(off int64) (entryHeader, error) {
+func (p *pack) header(f *os.File, off int64) (entryHeader, error) {
 	var buf [64]byte
 	if off < 12 || off >= p.size {
 		return entryHeader{}, fmt.Errorf("pack %s: offset %d outside the pack", p.name, off)
 	}
-	n, err := p.f.ReadAt(buf[:], off)
+	n, err := f.ReadAt(buf[:], off)
 	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		return entryHeader{}, fmt.Errorf("pack %s at offset %d: %w", p.name, off, err)
 	}
@@ -403,11 +471,11 @@ var zlibReaders sync.Pool
 // inflate reads size bytes of deflated data starting at off. Above 64 MiB
 // the buffer grows as data arrives, so a broken header claiming a huge size
 // costs only what the pack holds.
-func (p *pack) inflate(off, size int64) ([]byte, error) {
+func (p *pack) inflate(f *os.File, off, size int64) ([]byte, error) {
 	if size > maxObjectSize {
 		return nil, fmt.Errorf("entry claims %d bytes", size)
 	}
-	src := io.NewSectionReader(p.f, off, p.size-off)
+	src := io.NewSectionReader(f, off, p.size-off)
 	var zr io.ReadCloser
 	if r, ok := zlibReaders.Get().(io.ReadCloser); ok {
 		if err := r.(zlib.Resetter).Reset(src, nil); err != nil {

@@ -63,15 +63,47 @@ func entryTypes(t *testing.T, db *odb) map[plumbing.ObjectType]int {
 	t.Helper()
 	out := map[plumbing.ObjectType]int{}
 	for _, p := range db.order {
+		f, err := db.acquire(p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i := 0; i < p.n; i++ {
-			hd, err := p.header(p.offset(i))
+			hd, err := p.header(f, p.offset(i))
 			if err != nil {
 				t.Fatal(err)
 			}
 			out[hd.typ]++
 		}
+		db.release(p)
 	}
 	return out
+}
+
+// TestODBBoundsItsOpenPacks: with more packs than maxOpenPacks, odb reads
+// every object and keeps at most maxOpenPacks pack files open.
+func TestODBBoundsItsOpenPacks(t *testing.T) {
+	dir := t.TempDir()
+	gitCmdIn(t, dir, "", "init", "-q", "-b", "main")
+	for i := 0; i < maxOpenPacks+8; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitCmdIn(t, dir, "", "add", "-A")
+		gitCmdIn(t, dir, "", "commit", "-q", "-m", fmt.Sprint(i))
+		gitCmdIn(t, dir, "", "repack", "-q") // a pack of the new objects
+	}
+	db := checkODB(t, dir)
+	if len(db.order) <= maxOpenPacks {
+		t.Fatalf("%d packs, want more than %d", len(db.order), maxOpenPacks)
+	}
+	if len(db.open) > maxOpenPacks {
+		t.Fatalf("%d pack files open, want at most %d", len(db.open), maxOpenPacks)
+	}
+	for _, p := range db.open {
+		if p.users != 0 || p.f == nil {
+			t.Fatalf("pack %s: %d users, file %v after every read ended", p.name, p.users, p.f)
+		}
+	}
 }
 
 // checkODB reads every object git lists through a fresh odb of dir and
