@@ -37,11 +37,12 @@ type Snapshot struct {
 	// stored are the files at the tip of the written types' folders, by
 	// encoded type name: the repository's cached tree entries, shared, not
 	// copied (at 50,000 objects a map of their paths was 8 MB; issue 18).
-	stored map[string][]object.TreeEntry
-	buf    []byte // the file of the entry being added (reused)
-	recs   []snapRec
-	counts map[string]int
-	err    error // the first failed Add; sticky
+	stored  map[string][]object.TreeEntry
+	nStored int    // the files of stored
+	buf     []byte // the file of the entry being added (reused)
+	recs    []snapRec
+	counts  map[string]int
+	err     error // the first failed Add; sticky
 
 	written map[string]*spconfig.Entry // path -> thin entry of a changed file (Remember), between Changes and Commit
 
@@ -106,6 +107,12 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		}
 		sn.stored[folder] = ents
 	}
+	n := 0
+	for _, ents := range sn.stored {
+		n += len(ents)
+	}
+	sn.nStored = n
+	sn.recs = make([]snapRec, 0, n+n/64) // about the files stored: no growth by doubling in the usual case
 	return sn, nil
 }
 
@@ -135,6 +142,11 @@ func (sn *Snapshot) Counts() map[string]int { return sn.counts }
 
 // Len returns the number of entries added.
 func (sn *Snapshot) Len() int { return len(sn.recs) }
+
+// Stored returns the number of files the folders held before the
+// snapshot: about as many as it will hold, the size a caller gathering its
+// files can start with.
+func (sn *Snapshot) Stored() int { return sn.nStored }
 
 // Add adds the next entry. An entry that is not a parsed export entry, or
 // whose type is not among the snapshot's types, is refused, and so is one

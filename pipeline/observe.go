@@ -116,7 +116,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 		return obs, err
 	}
 	sn.Remember = true
-	var files []gitstore.FileRef
+	files := make([]gitstore.FileRef, 0, sn.Stored()+sn.Stored()/64)
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	var recordErr error
 	// Each entry is compared with the observed ref's file (encoded and
@@ -126,7 +126,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 	go func() {
 		defer close(added)
 		for e := range adds {
-			f := gitstore.FileRef{Entry: &e}
+			var f gitstore.FileRef
 			if recordErr == nil {
 				ref, st, err := sn.AddBlob(e)
 				if err != nil {
@@ -137,6 +137,10 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 				if f.Blob = ref.Blob; ref.Entry != nil && (st == gitstore.BlobStored || (st == gitstore.BlobWritten && write)) {
 					f.Entry = ref.Entry
 				}
+			}
+			if f.Entry == nil { // the full entry (a copy: e stays on the stack)
+				full := e
+				f.Entry = &full
 			}
 			files = append(files, f)
 		}
