@@ -106,8 +106,8 @@ type Repo struct {
 	// packs is the list of pack files at the last refresh (packNames).
 	packsMu sync.Mutex
 	packs   string
-	// objects reads objects without go-git's storage (odb.go); nil when it
-	// cannot read the repository.
+	// objects reads objects without go-git's storage (odb.go); nil for a
+	// repository with alternates.
 	objects *odb
 }
 
@@ -619,9 +619,6 @@ func (r *Repo) goGitObject(h Hash) (plumbing.ObjectType, []byte, error) {
 
 // commitObject reads commit h.
 func (r *Repo) commitObject(h Hash) (*object.Commit, error) {
-	if r.objects == nil {
-		return r.repo.CommitObject(plumbing.Hash(h))
-	}
 	data, err := r.object(h, plumbing.CommitObject)
 	if err != nil {
 		return nil, err
@@ -637,10 +634,16 @@ func (r *Repo) commitObject(h Hash) (*object.Commit, error) {
 	return c, nil
 }
 
-// object reads object h, of type want, through r.objects; one it does not
-// find (in a pack it could not open) is read through go-git.
+// object reads object h, of type want: through r.objects, and through
+// go-git where r.objects is nil or does not find it (in a pack it could not
+// open). Every object read of a Repo goes through it.
 func (r *Repo) object(h Hash, want plumbing.ObjectType) ([]byte, error) {
-	typ, data, err := r.objects.read(h)
+	var typ plumbing.ObjectType
+	var data []byte
+	err := errObjectMissing
+	if r.objects != nil {
+		typ, data, err = r.objects.read(h)
+	}
 	if errors.Is(err, errObjectMissing) {
 		typ, data, err = r.goGitObject(h)
 	}
@@ -662,21 +665,13 @@ func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if ents, ok := r.trees.get(t); ok {
 		return ents, nil
 	}
+	data, err := r.object(t, plumbing.TreeObject)
 	var ents []object.TreeEntry
-	if r.objects == nil {
-		tr, err := r.repo.TreeObject(plumbing.Hash(t))
-		if err != nil {
-			return nil, fmt.Errorf("read tree %s: %w", short(t), err)
-		}
-		ents = tr.Entries
-	} else {
-		data, err := r.object(t, plumbing.TreeObject)
-		if err == nil {
-			ents, err = decodeTree(data)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read tree %s: %w", short(t), err)
-		}
+	if err == nil {
+		ents, err = decodeTree(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
 	r.trees.put(t, ents)
 	return ents, nil
@@ -757,23 +752,7 @@ func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
 func (r *Repo) ReadBlob(h Hash) ([]byte, error) { return r.blob(h) }
 
 func (r *Repo) blob(h Hash) ([]byte, error) {
-	if r.objects != nil {
-		data, err := r.object(h, plumbing.BlobObject)
-		if err != nil {
-			return nil, fmt.Errorf("read blob %s: %w", short(h), err)
-		}
-		return data, nil
-	}
-	b, err := r.repo.BlobObject(plumbing.Hash(h))
-	if err != nil {
-		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
-	}
-	rd, err := b.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
+	data, err := r.object(h, plumbing.BlobObject)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", short(h), err)
 	}
