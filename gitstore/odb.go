@@ -214,8 +214,13 @@ func (db *odb) read(h Hash) (plumbing.ObjectType, []byte, error) {
 		var err error
 		if p, off, ok := db.find(h); ok {
 			typ, data, err = db.readPacked(p, off, 0)
-		} else if typ, data, err = db.readLoose(h); errors.Is(err, os.ErrNotExist) {
-			if try == 0 { // a pack written since the last refresh
+		} else {
+			typ, data, err = db.readLoose(h)
+		}
+		// not loose: in a pack written since the last refresh; or in a pack
+		// git gc removed since (the object is in the pack that replaced it)
+		if errors.Is(err, os.ErrNotExist) {
+			if try == 0 {
 				db.refresh()
 			}
 			continue

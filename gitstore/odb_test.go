@@ -369,3 +369,31 @@ func TestRepoReadsWhatODBCannotThroughGoGit(t *testing.T) {
 		t.Fatalf("ReadBlob = %q, %v; want the file through go-git", data, err)
 	}
 }
+
+// TestODBReadsAcrossARepack: packs that git gc replaces after odb mapped
+// their indexes are read from the packs that replaced them.
+func TestODBReadsAcrossARepack(t *testing.T) {
+	dir := t.TempDir()
+	gitCmdIn(t, dir, "", "init", "-q", "-b", "main")
+	for i := 0; i < 3; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitCmdIn(t, dir, "", "add", "-A")
+		gitCmdIn(t, dir, "", "commit", "-q", "-m", fmt.Sprint(i))
+		gitCmdIn(t, dir, "", "repack", "-q")
+	}
+	db := openODB(filepath.Join(dir, ".git"))
+	t.Cleanup(db.close)
+	before := len(db.order)
+	gitCmdIn(t, dir, "", "repack", "-q", "-a", "-d") // one pack; the others are deleted
+	for h, want := range gitObjects(t, dir) {
+		typ, data, err := db.read(h)
+		if err != nil || typ.String() != want.typ || !bytes.Equal(data, want.data) {
+			t.Fatalf("read %s after the repack: %s, %d bytes, %v; want the %s git has", h, typ, len(data), err, want.typ)
+		}
+	}
+	if before < 2 || len(db.order) != 1 {
+		t.Fatalf("packs: %d before the repack, %d after; want several, then 1", before, len(db.order))
+	}
+}
