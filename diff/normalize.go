@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"promoter/positions"
 	"promoter/spconfig"
 )
 
@@ -32,14 +33,14 @@ func (s keyedSet) MarshalJSON() ([]byte, error) {
 }
 
 // idIndex maps the ids of one side's entries (self.id and object.id) to the
-// entry they name, by reference: an open-addressing table (linear probing,
-// at most half full) of the claims the entries make, whose ids are the
-// entries' own strings. An index of tens of thousands of entries holds no
-// string of its own and about 24 bytes a claim (issue 18); the token and
-// name of an entry are made when a comparison looks an id up.
+// entry they name, by reference: a positions.Table of the claims the
+// entries make, whose ids are the entries' own strings. An index of tens of
+// thousands of entries holds no string of its own and about 24 bytes a
+// claim (issue 18); the token and name of an entry are made when a
+// comparison looks an id up.
 type idIndex struct {
 	claims []idRef
-	slots  []int32          // position in claims + 1; 0 is an empty slot
+	table  positions.Table
 	other  map[int32]string // the id of a claim of an object.id that is not the self.id
 }
 
@@ -61,27 +62,18 @@ func (x *idIndex) id(i int32) string {
 	return x.claims[i].e.Self.ID
 }
 
-// slot returns the slot of id: the one holding its claim, or the empty one
-// where it goes.
-func (x *idIndex) slot(id string) int {
-	mask := uint64(len(x.slots) - 1)
-	for s := maphash.String(idSeed, id) & mask; ; s = (s + 1) & mask {
-		if p := x.slots[s]; p == 0 || x.id(p-1) == id {
-			return int(s)
-		}
-	}
+// slot returns the table's slot of id (positions.Table.Slot).
+func (x *idIndex) slot(id string) *int32 {
+	return x.table.Slot(maphash.String(idSeed, id), func(p int) bool { return x.id(int32(p)) == id })
 }
 
 // find returns the claim of id.
 func (x *idIndex) find(id string) (idRef, bool) {
-	if len(x.slots) == 0 {
+	p, ok := x.table.Find(maphash.String(idSeed, id), func(p int) bool { return x.id(int32(p)) == id })
+	if !ok {
 		return idRef{}, false
 	}
-	p := x.slots[x.slot(id)]
-	if p == 0 {
-		return idRef{}, false
-	}
-	return x.claims[p-1], true
+	return x.claims[p], true
 }
 
 // idLookup resolves ids through several indexes as one index of all their
@@ -146,21 +138,16 @@ func buildIndex(n int, seq iter.Seq[*spconfig.Entry], sets ...[]spconfig.Entry) 
 			claimEntry(&es[i], add)
 		}
 	}
-	size := 8
-	for size < 2*len(x.claims) {
-		size <<= 1
-	}
-	x.slots = make([]int32, size)
+	x.table = positions.New(len(x.claims))
 	for i, r := range x.claims {
 		s := x.slot(x.id(int32(i)))
-		cur := x.slots[s]
-		switch {
+		switch cur := *s; {
 		case cur == 0:
 		case r.strong && !x.claims[cur-1].strong, r.strong == x.claims[cur-1].strong && r.token() < x.claims[cur-1].token():
 		default:
 			continue
 		}
-		x.slots[s] = int32(i + 1)
+		*s = int32(i + 1)
 	}
 	return x
 }

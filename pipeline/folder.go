@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"promoter/gitstore"
+	"promoter/positions"
 	"promoter/spconfig"
 )
 
@@ -65,11 +66,10 @@ func (f *folder) has(k spconfig.Key) bool {
 	return ok
 }
 
-// keyIndex finds files by key: an open-addressing table (linear probing)
-// of positions in a slice of files, hashed by key and compared with the
-// file's own key, at least twice as many slots as files.
+// keyIndex finds files by key: a positions.Table of positions in a slice
+// of files, hashed by key and compared with the file's own key.
 type keyIndex struct {
-	slots []int32 // position + 1; 0 is an empty slot
+	positions.Table
 }
 
 var keySeed = maphash.MakeSeed()
@@ -85,29 +85,11 @@ func keyHash(k spconfig.Key) uint64 {
 	return h.Sum64()
 }
 
-func newKeyIndex(n int) keyIndex {
-	size := 8
-	for size < 2*n {
-		size <<= 1
-	}
-	return keyIndex{slots: make([]int32, size)}
-}
+func newKeyIndex(n int) keyIndex { return keyIndex{positions.New(n)} }
 
 // find returns the position in files of the file of k.
 func (x *keyIndex) find(files []gitstore.FileRef, k spconfig.Key) (int, bool) {
-	if len(x.slots) == 0 {
-		return 0, false
-	}
-	mask := uint64(len(x.slots) - 1)
-	for s := keyHash(k) & mask; ; s = (s + 1) & mask {
-		p := x.slots[s]
-		if p == 0 {
-			return 0, false
-		}
-		if files[p-1].Entry.Key() == k {
-			return int(p - 1), true
-		}
-	}
+	return x.Find(keyHash(k), func(p int) bool { return files[p].Entry.Key() == k })
 }
 
 // add indexes files[i] (the table has room: newKeyIndex sized it for
@@ -115,17 +97,12 @@ func (x *keyIndex) find(files []gitstore.FileRef, k spconfig.Key) (int, bool) {
 // position and false.
 func (x *keyIndex) add(files []gitstore.FileRef, i int) (int, bool) {
 	k := files[i].Entry.Key()
-	mask := uint64(len(x.slots) - 1)
-	for s := keyHash(k) & mask; ; s = (s + 1) & mask {
-		p := x.slots[s]
-		if p == 0 {
-			x.slots[s] = int32(i + 1)
-			return i, true
-		}
-		if files[p-1].Entry.Key() == k {
-			return int(p - 1), false
-		}
+	s := x.Slot(keyHash(k), func(p int) bool { return files[p].Entry.Key() == k })
+	if *s != 0 {
+		return int(*s - 1), false
 	}
+	*s = int32(i + 1)
+	return i, true
 }
 
 // keysOnce indexes a side of a comparison, which may hold a key twice

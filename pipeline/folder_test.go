@@ -39,8 +39,8 @@ func TestFolderFindsEveryKeyAndNoOther(t *testing.T) {
 		all := keyedFiles(t, r, n+n/2)
 		files, absent := all[:n], all[n:]
 		f := newFolder(files)
-		if len(f.at.slots) < 2*n {
-			t.Fatalf("%d files: %d slots, want at least %d", n, len(f.at.slots), 2*n)
+		if f.at.Len() < 2*n {
+			t.Fatalf("%d files: %d slots, want at least %d", n, f.at.Len(), 2*n)
 		}
 		for i, x := range files {
 			if got, ok := f.index(x.Entry.Key()); !ok || got != i {

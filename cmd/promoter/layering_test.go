@@ -10,9 +10,10 @@ import (
 )
 
 // TestPackageLayering keeps DESIGN section 2 true: retry (the HTTP retry
-// policy) and jsonspan (the JSON path walker) import no project package; the
-// leaves (spconfig, gitstore, diff) import no other project package except
-// spconfig's model types and retry; config (promotion.yaml) sits on
+// policy), jsonspan (the JSON path walker) and positions (the hash table of
+// positions) import no project package; the leaves (spconfig, gitstore,
+// diff) import no other project package except spconfig's model types, retry
+// and positions; config (promotion.yaml) sits on
 // spconfig's type names and jsonspan; pipeline imports only config and the
 // leaves; forge (pull requests) needs only config, notify, metrics and server
 // present pipeline's results; only cmd/promoter imports everything. Third-party modules are
@@ -23,12 +24,13 @@ func TestPackageLayering(t *testing.T) {
 	allowed := map[string][]string{
 		"retry":                 {},
 		"jsonspan":              {},
+		"positions":             {},
 		"spconfig":              {"retry"},
 		"spconfig/spconfigtest": {"spconfig", "jsonspan"},
 		"gitstore":              {"spconfig"},
-		"diff":                  {"spconfig"},
+		"diff":                  {"spconfig", "positions"},
 		"config":                {"spconfig", "jsonspan"},
-		"pipeline":              {"config", "spconfig", "gitstore", "diff", "jsonspan"},
+		"pipeline":              {"config", "spconfig", "gitstore", "diff", "jsonspan", "positions"},
 		"forge":                 {"config", "retry"},
 		"notify":                {"config", "pipeline", "spconfig", "diff", "retry"},
 		"metrics":               {"pipeline", "spconfig", "gitstore", "diff"},
