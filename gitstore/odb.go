@@ -44,12 +44,6 @@ type odb struct {
 	clock uint64     // counts file uses, for the least recently used
 }
 
-// maxOpenPacks bounds the pack files odb keeps open: a repository gains a
-// pack with every large commit, and git gc may not run for months. The
-// indexes stay mapped (no descriptor); a pack's file is opened to read from
-// it, and the least recently used one no read is using is closed.
-const maxOpenPacks = 16
-
 // acquire returns p's open file for a read; release ends the read.
 func (db *odb) acquire(p *pack) (*os.File, error) {
 	db.fmu.Lock()
@@ -77,9 +71,9 @@ func (db *odb) release(p *pack) {
 }
 
 // evictLocked closes the least recently used files no read is using while
-// more than maxOpenPacks are open.
+// more than openPacks are open (the indexes stay mapped: no descriptor).
 func (db *odb) evictLocked() {
-	for len(db.open) > maxOpenPacks {
+	for len(db.open) > openPacks {
 		v := -1
 		for i, q := range db.open {
 			if q.users == 0 && (v < 0 || q.used < db.open[v].used) {

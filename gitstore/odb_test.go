@@ -79,12 +79,12 @@ func entryTypes(t *testing.T, db *odb) map[plumbing.ObjectType]int {
 	return out
 }
 
-// TestODBBoundsItsOpenPacks: with more packs than maxOpenPacks, odb reads
-// every object and keeps at most maxOpenPacks pack files open.
+// TestODBBoundsItsOpenPacks: with more packs than openPacks, odb reads
+// every object and keeps at most openPacks pack files open.
 func TestODBBoundsItsOpenPacks(t *testing.T) {
 	dir := t.TempDir()
 	gitCmdIn(t, dir, "", "init", "-q", "-b", "main")
-	for i := 0; i < maxOpenPacks+8; i++ {
+	for i := 0; i < openPacks+8; i++ {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -93,11 +93,11 @@ func TestODBBoundsItsOpenPacks(t *testing.T) {
 		gitCmdIn(t, dir, "", "repack", "-q") // a pack of the new objects
 	}
 	db := checkODB(t, dir)
-	if len(db.order) <= maxOpenPacks {
-		t.Fatalf("%d packs, want more than %d", len(db.order), maxOpenPacks)
+	if len(db.order) <= openPacks {
+		t.Fatalf("%d packs, want more than %d", len(db.order), openPacks)
 	}
-	if len(db.open) > maxOpenPacks {
-		t.Fatalf("%d pack files open, want at most %d", len(db.open), maxOpenPacks)
+	if len(db.open) > openPacks {
+		t.Fatalf("%d pack files open, want at most %d", len(db.open), openPacks)
 	}
 	for _, p := range db.open {
 		if p.users != 0 || p.f == nil {

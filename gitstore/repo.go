@@ -219,17 +219,17 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 	return r, nil
 }
 
-// openPacks is how many pack files a Repo keeps open. go-git's default
-// storage opens the pack and builds its reader again for every object read
-// from it (about a megabyte of buffers each time; a run reads thousands of
-// blobs: the files a promotion compares, the changed files of a snapshot).
+// openPacks is how many pack files odb, and go-git's storage, keep open:
+// a repository gains a pack with every large commit, and git gc may not run
+// for months. go-git's default storage opens the pack and builds its reader
+// again for every object read from it (about a megabyte of buffers each
+// time). go-git's storage reads objects only for remote operations and
+// where odb cannot (Repo.object).
 const openPacks = 16
 
 // objectCacheSize bounds go-git's cache of objects read from packs (its
-// default is 96 MB). promoter keeps its own caches of what it reads again,
-// decoded trees and thin entries, so go-git's copy of those objects' bytes
-// serves only its delta bases: at 50,000 objects per tenant the default
-// held 10 MB of a run's peak and up to its bound in a first run (issue 18).
+// default is 96 MB): promoter reads objects through odb and keeps its own
+// caches of what it reads again, decoded trees and thin entries.
 const objectCacheSize = 4 * cache.MiByte
 
 // keepPacksOpen returns the repository over the same folders with a storage
