@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
+	"promoter/config"
 	"promoter/gitstore"
 	"promoter/spconfig"
 )
@@ -101,5 +103,51 @@ func TestKeysInOrderIsTheSortedUnion(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: keysInOrder gave %d keys, want the %d of the sorted union", round, len(got), len(want))
 		}
+	}
+}
+
+// TestManagedOfRefusesMisplacedAndTwinFiles: a target folder's file outside
+// the folder of its type, or two files of one object, are errors naming the
+// files; files of other types and excluded objects are left out.
+func TestManagedOfRefusesMisplacedAndTwinFiles(t *testing.T) {
+	r := &Runner{Pipeline: &config.Pipeline{Name: "p", Source: "dev", Target: "prod",
+		Exclude: []config.ObjectRef{{Type: "ROLE", Name: "Obj 1"}}}}
+	files := keyedFiles(t, rand.New(rand.NewPCG(7, 8)), 40)
+	for i := range files {
+		files[i].Path = "tenants/prod/" + files[i].Entry.Type() + "/" + fmt.Sprint(i) + ".json"
+	}
+	types := []string{"SOURCE", "ROLE", "LIFECYCLE_STATE"}
+	f, err := r.managedOf(slices.Clone(files), types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range files {
+		k := x.Entry.Key()
+		if want := slices.Contains(types, k.Type) && !(k.Type == "ROLE" && k.Name == "Obj 1"); f.has(k) != want {
+			t.Fatalf("%s: managed %v, want %v", k, f.has(k), want)
+		}
+	}
+	var src int
+	for i, x := range files {
+		if x.Entry.Type() == "SOURCE" {
+			src = i
+			break
+		}
+	}
+	for _, bad := range []struct{ path, want string }{
+		{"tenants/prod/ROLE/x.json", "sits outside tenants/prod/SOURCE/"},
+		{"tenants/prod/SOURCEX/x.json", "sits outside tenants/prod/SOURCE/"},
+		{"tenants/dev/SOURCE/x.json", "sits outside tenants/prod/SOURCE/"},
+		{"tenants/prod/SOURCE", "sits outside tenants/prod/SOURCE/"},
+	} {
+		fs := slices.Clone(files)
+		fs[src].Path = bad.path
+		if _, err := r.managedOf(fs, types); err == nil || !strings.Contains(err.Error(), bad.path+" holds a SOURCE object but "+bad.want) {
+			t.Errorf("%s: got %v, want an error that it %s", bad.path, err, bad.want)
+		}
+	}
+	twin := append(slices.Clone(files), gitstore.FileRef{Path: "tenants/prod/SOURCE/twin.json", Entry: files[src].Entry})
+	if _, err := r.managedOf(twin, types); err == nil || !strings.Contains(err.Error(), files[src].Path+" and tenants/prod/SOURCE/twin.json hold the same object") {
+		t.Errorf("twin files: got %v", err)
 	}
 }

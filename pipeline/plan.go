@@ -573,6 +573,7 @@ func (r *Runner) isManaged(types []string, k spconfig.Key) bool {
 // outside the folder of its type, are errors.
 func (r *Runner) managedOf(files []gitstore.FileRef, types []string) (*folder, error) {
 	out := &folder{files: files[:0], at: newKeyIndex(len(files))}
+	td := tenantDir(r.Pipeline.Target)
 	for _, f := range files {
 		k := f.Entry.Key()
 		if !r.isManaged(types, k) {
@@ -582,8 +583,8 @@ func (r *Runner) managedOf(files []gitstore.FileRef, types []string) (*folder, e
 		if prev, added := out.at.add(out.files, len(out.files)-1); !added {
 			return nil, fmt.Errorf("%s and %s hold the same object %s; remove one of them", out.files[prev].Path, f.Path, k)
 		}
-		dir := strings.TrimSuffix(tenantDir(r.Pipeline.Target)+k.Type, "/") + "/"
-		if !strings.HasPrefix(f.Path, dir) {
+		if rest, ok := strings.CutPrefix(f.Path, td); !ok || !strings.HasPrefix(rest, k.Type) || !strings.HasPrefix(rest[len(k.Type):], "/") {
+			dir := strings.TrimSuffix(td+k.Type, "/") + "/"
 			return nil, fmt.Errorf("%s holds a %s object but sits outside %s; move it to the folder of its type", f.Path, k.Type, dir)
 		}
 	}
