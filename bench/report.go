@@ -54,8 +54,8 @@ func printTables(rs []*sizeResult) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "details (CPU = user+sys of the promoter process; RSS = its peak, VmHWM)")
-	fmt.Fprintln(w, "| objects | doc | initial: CPU, RSS | 1%: CPU, RSS | none: CPU, RSS, commit, files written | same tree | first run (baseline) | run: CPU, RSS, RSS/doc | fake tenants CPU during the run | requests | 429s |")
-	fmt.Fprintln(w, "|---:|---:|---|---|---|---|---:|---|---:|---|---:|")
+	fmt.Fprintln(w, "| objects | doc | initial: CPU, RSS | 1%: CPU, RSS | none: CPU, RSS, commit, files written | same tree | first run (baseline): wall, RSS | run: CPU, RSS, RSS/doc | fake tenants CPU during the run | requests | 429s |")
+	fmt.Fprintln(w, "|---:|---:|---|---|---|---|---|---|---:|---|---:|")
 	for _, r := range rs {
 		doc := int64(r.docBytes) / 1024
 		commit := "no commit"
@@ -69,9 +69,9 @@ func printTables(rs []*sizeResult) {
 			total += v
 		}
 		sort.Strings(ops)
-		fmt.Fprintf(w, "| %d | %s | %s, %s | %s, %s | %s, %s, %s, %d | %v | %s | %s, %s, %.2f | %s | %d: %s | %d |\n", r.n, mb(doc),
+		fmt.Fprintf(w, "| %d | %s | %s, %s | %s, %s | %s, %s, %s, %d | %v | %s, %s | %s, %s, %.2f | %s | %d: %s | %d |\n", r.n, mb(doc),
 			ms(r.initial.cpu), mb(r.initial.rssKB), ms(r.change.cpu), mb(r.change.rssKB), ms(r.no.cpu), mb(r.no.rssKB), commit, r.filesWritten,
-			r.sameTree[0] && r.sameTree[1], ms(r.setup.wall), ms(r.run.cpu), mb(r.run.rssKB), float64(r.run.rssKB)/float64(doc),
+			r.sameTree[0] && r.sameTree[1], ms(r.setup.wall), mb(r.setup.rssKB), ms(r.run.cpu), mb(r.run.rssKB), float64(r.run.rssKB)/float64(doc),
 			ms(r.runServerCPU), total, strings.Join(ops, ", "), r.run429)
 	}
 	fmt.Fprintln(w)
