@@ -120,7 +120,7 @@ func NewIndexOf(n int, seq iter.Seq[*spconfig.Entry], under ...*Index) *Index {
 	return &Index{seq: seq, n: n, under: under}
 }
 
-// get returns the maps of x and of the indexes under it, each built on
+// get returns the tables of x and of the indexes under it, each built on
 // first use.
 func (x *Index) get() idLookup {
 	if x == nil {
@@ -133,7 +133,7 @@ func (x *Index) get() idLookup {
 	return out
 }
 
-// own returns x's own map, built on first use.
+// own returns x's own table, built on first use.
 func (x *Index) own() *idIndex {
 	x.once.Do(func() {
 		defer func() { x.panicked = recover() }()

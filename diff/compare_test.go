@@ -410,3 +410,38 @@ func TestLayeredIndexIsTheIndexOfAll(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexClaimRule: of two claims of one id the strong one wins, and of
+// two of the same strength the smaller token, in either order and across
+// layers.
+func TestIndexClaimRule(t *testing.T) {
+	entry := func(raw string) spconfig.Entry {
+		e, err := spconfig.NewEntry([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	const id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	weakZed := entry(`{"version":1,"self":{"type":"ATTR_SYNC_SOURCE_CONFIG","id":"` + id + `","name":"Zed"},"object":{"name":"Zed"}}`)
+	weakAlpha := entry(`{"version":1,"self":{"type":"ATTR_SYNC_SOURCE_CONFIG","id":"` + id + `","name":"Alpha"},"object":{"name":"Alpha"}}`)
+	strongZed := entry(`{"version":1,"self":{"type":"SOURCE","id":"` + id + `","name":"Zed"},"object":{"id":"` + id + `","name":"Zed"}}`)
+	for _, tt := range []struct {
+		name string
+		a, b spconfig.Entry
+		want string
+	}{
+		{"same strength: the smaller token", weakZed, weakAlpha, "${ATTR_SYNC_SOURCE_CONFIG:Alpha}"},
+		{"strong over weak, though its token is greater", weakAlpha, strongZed, "${SOURCE:Zed}"},
+	} {
+		for _, pair := range [][2]spconfig.Entry{{tt.a, tt.b}, {tt.b, tt.a}} {
+			one := NewIndex([]spconfig.Entry{pair[0], pair[1]}).get()
+			layered := NewIndexOf(1, func(yield func(*spconfig.Entry) bool) { yield(&pair[0]) }, NewIndex([]spconfig.Entry{pair[1]})).get()
+			for _, l := range []idLookup{one, layered} {
+				if r, ok := l.find(id); !ok || r.token() != tt.want {
+					t.Errorf("%s: %s, want %s", tt.name, r.token(), tt.want)
+				}
+			}
+		}
+	}
+}

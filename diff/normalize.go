@@ -85,12 +85,25 @@ func (l idLookup) find(id string) (idRef, bool) {
 	var best idRef
 	found := false
 	for _, x := range l {
-		r, ok := x.find(id)
-		if ok && (!found || r.strong && !best.strong || r.strong == best.strong && r.token() < best.token()) {
+		if r, ok := x.find(id); ok && (!found || r.beats(best)) {
 			best, found = r, true
 		}
 	}
 	return best, found
+}
+
+// beats reports whether claim r wins over claim o of the same id: a strong
+// claim over a weak one, then the smaller token (tokens are made only when
+// the keys differ: a promoted folder and its source claim the same ids for
+// the same keys).
+func (r idRef) beats(o idRef) bool {
+	if r.strong != o.strong {
+		return r.strong
+	}
+	if rk, ok := r.e.Key(), o.e.Key(); rk == ok {
+		return false
+	}
+	return r.token() < o.token()
 }
 
 // token is the symbolic token of the entry, "${TYPE:Name}".
@@ -140,14 +153,9 @@ func buildIndex(n int, seq iter.Seq[*spconfig.Entry], sets ...[]spconfig.Entry) 
 	}
 	x.table = positions.New(len(x.claims))
 	for i, r := range x.claims {
-		s := x.slot(x.id(int32(i)))
-		switch cur := *s; {
-		case cur == 0:
-		case r.strong && !x.claims[cur-1].strong, r.strong == x.claims[cur-1].strong && r.token() < x.claims[cur-1].token():
-		default:
-			continue
+		if s := x.slot(x.id(int32(i))); *s == 0 || r.beats(x.claims[*s-1]) {
+			*s = int32(i + 1)
 		}
-		*s = int32(i + 1)
 	}
 	return x
 }
