@@ -38,7 +38,7 @@ type Snapshot struct {
 	// encoded type name: the repository's cached tree entries, shared, not
 	// copied (at 50,000 objects a map of their paths was 8 MB; issue 18).
 	stored  map[string][]object.TreeEntry
-	nStored int    // the files of stored
+	nStored int    // the files stored holds
 	buf     []byte // the file of the entry being added (reused)
 	recs    []snapRec
 	counts  map[string]int
@@ -112,7 +112,7 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		n += len(ents)
 	}
 	sn.nStored = n
-	sn.recs = make([]snapRec, 0, n+n/64) // about the files stored: no growth by doubling in the usual case
+	sn.recs = make([]snapRec, 0, sn.SizeHint()) // no growth by doubling in the usual case
 	return sn, nil
 }
 
@@ -143,10 +143,10 @@ func (sn *Snapshot) Counts() map[string]int { return sn.counts }
 // Len returns the number of entries added.
 func (sn *Snapshot) Len() int { return len(sn.recs) }
 
-// Stored returns the number of files the folders held before the
-// snapshot: about as many as it will hold, the size a caller gathering its
-// files can start with.
-func (sn *Snapshot) Stored() int { return sn.nStored }
+// SizeHint is a capacity for what a snapshot adds: the files its folders
+// held before it and a little room (a folder changes by a few files), so a
+// list of them, the snapshot's own included, does not grow by doubling.
+func (sn *Snapshot) SizeHint() int { return sn.nStored + sn.nStored/64 }
 
 // Add adds the next entry. An entry that is not a parsed export entry, or
 // whose type is not among the snapshot's types, is refused, and so is one

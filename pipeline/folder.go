@@ -74,16 +74,7 @@ type keyIndex struct {
 
 var keySeed = maphash.MakeSeed()
 
-func keyHash(k spconfig.Key) uint64 {
-	var h maphash.Hash
-	h.SetSeed(keySeed)
-	h.WriteString(k.Type)
-	h.WriteByte(0)
-	h.WriteString(k.Scope)
-	h.WriteByte(0)
-	h.WriteString(k.Name)
-	return h.Sum64()
-}
+func keyHash(k spconfig.Key) uint64 { return maphash.Comparable(keySeed, k) }
 
 func newKeyIndex(n int) keyIndex { return keyIndex{positions.New(n)} }
 

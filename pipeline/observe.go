@@ -116,7 +116,7 @@ func (r *Runner) observe(ctx context.Context, why string, write bool, refTypes .
 		return obs, err
 	}
 	sn.Remember = true
-	files := make([]gitstore.FileRef, 0, sn.Stored()+sn.Stored()/64)
+	files := make([]gitstore.FileRef, 0, sn.SizeHint())
 	payload := spconfig.ExportPayload{Description: "promoter " + p.Name + " " + why, IncludeTypes: types}
 	var recordErr error
 	// Each entry is compared with the observed ref's file (encoded and

@@ -40,8 +40,11 @@ func (r *Runner) unmatchedRules(src []*spconfig.Entry, liveExcluded []spconfig.K
 					return
 				}
 			}
+			if !live {
+				return
+			}
 			for _, k := range liveExcluded {
-				if live && !yield(k) {
+				if !yield(k) {
 					return
 				}
 			}
