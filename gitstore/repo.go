@@ -809,7 +809,7 @@ func (r *Repo) ReadTenantEntries(rev Hash, tenant string) ([]FileRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	sortByPath(files)
 	return files, nil
 }
 
@@ -830,8 +830,14 @@ func (r *Repo) ReadTenantThin(rev Hash, tenant string, want func(*spconfig.Entry
 	if err != nil {
 		return nil, nil, err
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	sortByPath(files)
 	return out, files, nil
+}
+
+// sortByPath sorts files by path (a walk of trees sorted as git writes them
+// gives them so already; a tree another tool wrote unsorted does not).
+func sortByPath(files []FileRef) {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 }
 
 // filePath is the path of file name in folder typ of tenant folder dir.
