@@ -110,12 +110,23 @@ func TestKeysInOrderIsTheSortedUnion(t *testing.T) {
 // the folder of its type, or two files of one object, are errors naming the
 // files; files of other types and excluded objects are left out.
 func TestManagedOfRefusesMisplacedAndTwinFiles(t *testing.T) {
-	r := &Runner{Pipeline: &config.Pipeline{Name: "p", Source: "dev", Target: "prod",
-		Exclude: []config.ObjectRef{{Type: "ROLE", Name: "Obj 1"}}}}
 	files := keyedFiles(t, rand.New(rand.NewPCG(7, 8)), 40)
+	var role, transforms int // a ROLE to exclude; TRANSFORM is not among the types
 	for i := range files {
 		files[i].Path = "tenants/prod/" + files[i].Entry.Type() + "/" + fmt.Sprint(i) + ".json"
+		switch files[i].Entry.Type() {
+		case "ROLE":
+			role = i
+		case "TRANSFORM":
+			transforms++
+		}
 	}
+	excl := files[role].Entry.Key()
+	if excl.Type != "ROLE" || transforms == 0 {
+		t.Fatal("the files need a ROLE and a TRANSFORM")
+	}
+	r := &Runner{Pipeline: &config.Pipeline{Name: "p", Source: "dev", Target: "prod",
+		Exclude: []config.ObjectRef{{Type: "ROLE", Name: excl.Name}}}}
 	types := []string{"SOURCE", "ROLE", "LIFECYCLE_STATE"}
 	f, err := r.managedOf(slices.Clone(files), types)
 	if err != nil {
@@ -123,7 +134,7 @@ func TestManagedOfRefusesMisplacedAndTwinFiles(t *testing.T) {
 	}
 	for _, x := range files {
 		k := x.Entry.Key()
-		if want := slices.Contains(types, k.Type) && !(k.Type == "ROLE" && k.Name == "Obj 1"); f.has(k) != want {
+		if want := slices.Contains(types, k.Type) && k != excl; f.has(k) != want {
 			t.Fatalf("%s: managed %v, want %v", k, f.has(k), want)
 		}
 	}
