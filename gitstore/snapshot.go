@@ -35,14 +35,16 @@ type Snapshot struct {
 	spec    CommitSpec
 
 	// stored are the files at the tip of the written types' folders, by
-	// encoded type name: the repository's cached tree entries, shared, not
-	// copied (at 50,000 objects a map of their paths was 8 MB; issue 18).
-	stored  map[string][]object.TreeEntry
-	nStored int    // the files stored holds
-	buf     []byte // the file of the entry being added (reused)
-	recs    []snapRec
-	counts  map[string]int
-	err     error // the first failed Add; sticky
+	// encoded type name (folderAt): the repository's cached tree entries,
+	// shared, not copied (at 50,000 objects a map of their paths was 8 MB;
+	// issue 18).
+	stored   []storedFolder
+	folderAt map[string]int32
+	nStored  int    // the files stored holds
+	buf      []byte // the file of the entry being added (reused)
+	recs     []snapRec
+	counts   map[string]int
+	err      error // the first failed Add; sticky
 
 	written map[string]*spconfig.Entry // path -> thin entry of a changed file (Remember), between Changes and Commit
 
@@ -54,14 +56,37 @@ type Snapshot struct {
 	Remember bool
 }
 
+// storedFolder is one type's folder at the tip.
+type storedFolder struct {
+	name string // the encoded type name
+	ents []object.TreeEntry
+}
+
 // snapRec is one added entry: what is needed to name, compare and write it.
+// Most entries of an export are byte-equal to their stored file: such a
+// record is that file's place (16 bytes, no path of its own; at 50,000
+// objects the records with paths were 7 MB of a run's peak, issue 18).
 type snapRec struct {
+	folder, at int32     // a byte-equal stored file: stored[folder].ents[at]
+	x          *snapFile // any other record (folder is -1)
+}
+
+// snapFile is a record whose file is not a byte-equal stored one.
+type snapFile struct {
 	plain   string // tenant-relative plain path "<TYPE>/<name>.json"
 	data    []byte // the encoded file when it differs from the stored one
-	raw     []byte // the entry's bytes when they are not recoverable from data or the stored blob
-	stored  Hash   // the stored blob at plain whose content equals data (zero when none)
+	raw     []byte // the entry's bytes when they are not recoverable from data
 	changed bool
 	thin    *spconfig.Entry // with Remember, the thin entry of a changed file (remembered once it is written)
+}
+
+// plain is the tenant-relative plain path of rec.
+func (sn *Snapshot) plain(rec *snapRec) string {
+	if rec.x != nil {
+		return rec.x.plain
+	}
+	f := &sn.stored[rec.folder]
+	return f.name + "/" + f.ents[rec.at].Name
 }
 
 // NewSnapshot starts a snapshot of tenants/<tenant>/<TYPE>/ for the given
@@ -84,7 +109,7 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		return nil, err
 	}
 	sn := &Snapshot{r: r, tenant: tenant, types: types, inTypes: map[string]bool{}, spec: s,
-		stored: map[string][]object.TreeEntry{}, counts: map[string]int{}}
+		folderAt: map[string]int32{}, counts: map[string]int{}}
 	dir := TenantDir(tenant)
 	for _, t := range types {
 		sn.inTypes[t] = true
@@ -105,11 +130,12 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 		if !slices.IsSortedFunc(ents, treeOrder) { // git writes trees sorted; a tree that is not is searched in a sorted copy
 			ents = slices.SortedFunc(slices.Values(ents), treeOrder)
 		}
-		sn.stored[folder] = ents
+		sn.folderAt[folder] = int32(len(sn.stored))
+		sn.stored = append(sn.stored, storedFolder{folder, ents})
 	}
 	n := 0
-	for _, ents := range sn.stored {
-		n += len(ents)
+	for _, f := range sn.stored {
+		n += len(f.ents)
 	}
 	sn.nStored = n
 	sn.recs = make([]snapRec, 0, sn.SizeHint()) // no growth by doubling in the usual case
@@ -117,17 +143,21 @@ func (r *Repo) NewSnapshot(tenant string, types []string, s CommitSpec) (*Snapsh
 }
 
 // storedFile returns the blob of the stored file at plain, a tenant-relative
-// path "<TYPE>/<name>.json", and its position in the type's folder.
-func (sn *Snapshot) storedFile(plain string) (h Hash, at int, ok bool) {
-	folder, name, _ := strings.Cut(plain, "/")
-	ents := sn.stored[folder]
-	i, found := slices.BinarySearchFunc(ents, name, func(e object.TreeEntry, name string) int {
+// path "<TYPE>/<name>.json", and its place (stored[folder].ents[at]).
+func (sn *Snapshot) storedFile(plain string) (h Hash, folder, at int32, ok bool) {
+	name, base, _ := strings.Cut(plain, "/")
+	folder, ok = sn.folderAt[name]
+	if !ok {
+		return Hash{}, 0, 0, false
+	}
+	ents := sn.stored[folder].ents
+	i, found := slices.BinarySearchFunc(ents, base, func(e object.TreeEntry, name string) int {
 		return treeCompare(e.Name, e.Mode == filemode.Dir, name, false)
 	})
 	if !found || !ents[i].Mode.IsFile() {
-		return Hash{}, 0, false
+		return Hash{}, 0, 0, false
 	}
-	return Hash(ents[i].Hash), i, true
+	return Hash(ents[i].Hash), folder, int32(i), true
 }
 
 // SetSpec sets the commit's message, trailers and AllowEmpty (known to an
@@ -195,29 +225,30 @@ func (sn *Snapshot) AddBlob(e spconfig.Entry) (FileRef, BlobState, error) {
 	}
 	sn.counts[e.Self.Type]++
 	k := e.Key()
-	rec := snapRec{plain: EncodeName(e.Self.Type) + "/" + EncodeName(baseName(k)) + ".json"}
+	plain := EncodeName(e.Self.Type) + "/" + EncodeName(baseName(k)) + ".json"
 	var h Hash
 	h, sn.buf = entryFileHash(e, sn.buf)
-	same, err := sn.compare(rec.plain, h, e)
+	same, folder, at, err := sn.compare(plain, h, e)
 	if err != nil {
 		sn.err = fmt.Errorf("write tenant %s: objects[%d] (%s): %w; nothing was written", sn.tenant, i, k, err)
 		return FileRef{}, BlobKept, sn.err
 	}
 	ref := FileRef{Blob: h}
 	state := BlobWritten
+	rec := snapRec{folder: -1}
 	switch {
 	case same == hashEqual:
-		rec.stored, state = h, BlobStored
+		rec.folder, rec.at, state = folder, at, BlobStored
 		if sn.Remember {
-			ref.Entry = sn.r.decoded.remember(rec.stored, e)
+			ref.Entry = sn.r.decoded.remember(h, e)
 		}
 	case same == semanticEqual:
-		rec.raw, state = e.Raw, BlobKept // the stored bytes stay; the entry's own are kept in case its name changes
+		rec.x, state = &snapFile{plain: plain, raw: e.Raw}, BlobKept // the stored bytes stay; the entry's own are kept in case its name changes
 	default:
-		rec.data, rec.changed = bytes.Clone(sn.buf), true
+		rec.x = &snapFile{plain: plain, data: bytes.Clone(sn.buf), changed: true}
 		if sn.Remember {
 			t := e.Thin()
-			rec.thin, ref.Entry = &t, &t
+			rec.x.thin, ref.Entry = &t, &t
 		}
 	}
 	sn.recs = append(sn.recs, rec)
@@ -233,32 +264,35 @@ const (
 )
 
 // compare compares an entry's file, whose blob id is h, with the stored file
-// at plain.
-func (sn *Snapshot) compare(plain string, h Hash, e spconfig.Entry) (equality, error) {
-	old, _, ok := sn.storedFile(plain)
+// at plain, and returns that file's place (storedFile) when it is the same
+// blob.
+func (sn *Snapshot) compare(plain string, h Hash, e spconfig.Entry) (same equality, folder, at int32, err error) {
+	old, folder, at, ok := sn.storedFile(plain)
 	if !ok {
-		return differs, nil
+		return differs, 0, 0, nil
 	}
 	if h == old {
-		return hashEqual, nil
+		return hashEqual, folder, at, nil
 	}
 	oldData, err := sn.r.blob(old)
 	if err != nil {
-		return differs, err
+		return differs, 0, 0, err
 	}
 	if oe, err := DecodeFile(TenantDir(sn.tenant)+"/"+plain, oldData); err == nil && SemanticEqual(oe, e) {
-		return semanticEqual, nil
+		return semanticEqual, 0, 0, nil
 	}
-	return differs, nil
+	return differs, 0, 0, nil
 }
 
 // entry rebuilds the entry of a record (only needed when its name collided).
 func (sn *Snapshot) entry(rec *snapRec) (spconfig.Entry, error) {
-	raw := rec.raw
+	var raw, data []byte
+	if rec.x != nil {
+		raw, data = rec.x.raw, rec.x.data
+	}
 	if raw == nil {
-		data := rec.data
 		if data == nil {
-			b, err := sn.r.blob(rec.stored)
+			b, err := sn.r.blob(Hash(sn.stored[rec.folder].ents[rec.at].Hash))
 			if err != nil {
 				return spconfig.Entry{}, err
 			}
@@ -266,7 +300,7 @@ func (sn *Snapshot) entry(rec *snapRec) (spconfig.Entry, error) {
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, data); err != nil {
-			return spconfig.Entry{}, fmt.Errorf("rebuild %s: %w", rec.plain, err)
+			return spconfig.Entry{}, fmt.Errorf("rebuild %s: %w", sn.plain(rec), err)
 		}
 		raw = buf.Bytes()
 	}
@@ -307,13 +341,12 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 	dir := TenantDir(sn.tenant) + "/"
 	sn.written = map[string]*spconfig.Entry{}
 	// kept marks the stored files an added entry keeps, by folder
-	kept := make(map[string][]bool, len(sn.stored))
-	for f, ents := range sn.stored {
-		kept[f] = make([]bool, len(ents))
+	kept := make([][]bool, len(sn.stored))
+	for i, f := range sn.stored {
+		kept[i] = make([]bool, len(f.ents))
 	}
 	keep := func(plain string) {
-		if _, at, ok := sn.storedFile(plain); ok {
-			folder, _, _ := strings.Cut(plain, "/")
+		if _, folder, at, ok := sn.storedFile(plain); ok {
 			kept[folder][at] = true
 		}
 	}
@@ -321,14 +354,18 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 	collided := sn.collisions()
 	for i := range sn.recs {
 		rec := &sn.recs[i]
-		if collided[i] {
+		switch {
+		case collided[i]:
+			continue
+		case rec.x == nil:
+			kept[rec.folder][rec.at] = true
 			continue
 		}
-		keep(rec.plain)
-		if rec.changed {
-			changes = append(changes, Change{Path: dir + rec.plain, Content: rec.data})
-			if rec.thin != nil {
-				sn.written[dir+rec.plain] = rec.thin
+		keep(rec.x.plain)
+		if rec.x.changed {
+			changes = append(changes, Change{Path: dir + rec.x.plain, Content: rec.x.data})
+			if rec.x.thin != nil {
+				sn.written[dir+rec.x.plain] = rec.x.thin
 			}
 		}
 	}
@@ -337,7 +374,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		var es []spconfig.Entry
 		for i := range sn.recs {
 			if !collided[i] {
-				taken[strings.ToLower(sn.recs[i].plain)] = true
+				taken[strings.ToLower(sn.plain(&sn.recs[i]))] = true
 				continue
 			}
 			e, err := sn.entry(&sn.recs[i])
@@ -354,7 +391,7 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 			p := dir + names[j]
 			keep(names[j])
 			data := EncodeFile(e)
-			same, err := sn.compare(names[j], BlobID(data), e)
+			same, _, _, err := sn.compare(names[j], BlobID(data), e)
 			if err != nil {
 				return nil, err
 			}
@@ -364,10 +401,10 @@ func (sn *Snapshot) Changes() ([]Change, error) {
 		}
 	}
 	var gone []string
-	for folder, ents := range sn.stored {
-		for i, e := range ents {
-			if e.Mode.IsFile() && !kept[folder][i] {
-				gone = append(gone, dir+folder+"/"+e.Name)
+	for fi, f := range sn.stored {
+		for i, e := range f.ents {
+			if e.Mode.IsFile() && !kept[fi][i] {
+				gone = append(gone, dir+f.name+"/"+e.Name)
 			}
 		}
 	}
@@ -392,7 +429,7 @@ func (sn *Snapshot) collisions() map[int]bool {
 	seed := maphash.MakeSeed()
 	hs := make([]hashed, len(sn.recs))
 	for i := range sn.recs {
-		hs[i] = hashed{maphash.String(seed, strings.ToLower(sn.recs[i].plain)), int32(i)}
+		hs[i] = hashed{maphash.String(seed, strings.ToLower(sn.plain(&sn.recs[i]))), int32(i)}
 	}
 	slices.SortFunc(hs, func(a, b hashed) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.i, b.i)) })
 	collided := map[int]bool{}
@@ -404,7 +441,7 @@ func (sn *Snapshot) collisions() map[int]bool {
 		if hi-lo > 1 { // the few records of one hash: the same path but for case?
 			lower := make([]string, hi-lo)
 			for a := lo; a < hi; a++ {
-				lower[a-lo] = strings.ToLower(sn.recs[hs[a].i].plain)
+				lower[a-lo] = strings.ToLower(sn.plain(&sn.recs[hs[a].i]))
 			}
 			for a := lo; a < hi; a++ {
 				for b := a + 1; b < hi; b++ {
