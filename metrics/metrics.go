@@ -157,9 +157,9 @@ func (m *Metrics) Run(rec pipeline.RunRecord, changeTime time.Time) {
 		perType := map[[2]string]int{}
 		blocked := map[string]int{}
 		for _, it := range pl.Items {
-			perType[[2]string{it.Type, string(it.Class)}]++
+			perType[[2]string{it.Type(), string(it.Class)}]++
 			if rec.Outcome == pipeline.OutcomeBlocked && (it.Class == pipeline.ClassApply || it.Class == pipeline.ClassDrift || it.Class == pipeline.ClassConflict) {
-				blocked[it.Type]++
+				blocked[it.Type()]++
 			}
 		}
 		for k, n := range perType {

@@ -43,11 +43,11 @@ func TestMetricsFromRuns(t *testing.T) {
 	m.Skipped("p")
 	m.SetHolds("p", 1)
 	blockedPlan := &pipeline.Plan{Counts: map[pipeline.Class]int{pipeline.ClassDrift: 1},
-		Items:   []pipeline.PlanItem{{Type: "SOURCE", Class: pipeline.ClassApply}, {Type: "SOURCE", Class: pipeline.ClassDrift}, {Type: "RULE", Class: pipeline.ClassNoop}},
+		Items:   []pipeline.PlanItem{{Key: spconfig.Key{Type: "SOURCE"}, Class: pipeline.ClassApply}, {Key: spconfig.Key{Type: "SOURCE"}, Class: pipeline.ClassDrift}, {Key: spconfig.Key{Type: "RULE"}, Class: pipeline.ClassNoop}},
 		Preview: &pipeline.PreviewReport{Errors: []pipeline.TypedMessage{{Type: "SOURCE"}}, Warnings: []pipeline.TypedMessage{{Type: "RULE"}, {Type: ""}}}}
 	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeBlocked, Started: t0, Finished: t0.Add(time.Minute), Plan: blockedPlan}, time.Time{})
 	importedPlan := &pipeline.Plan{Revision: "abc", Counts: map[pipeline.Class]int{},
-		Items: []pipeline.PlanItem{{Type: "TRANSFORM", Class: pipeline.ClassApply}}}
+		Items: []pipeline.PlanItem{{Key: spconfig.Key{Type: "TRANSFORM"}, Class: pipeline.ClassApply}}}
 	rec := pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeImported, Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour + time.Minute),
 		Plan: importedPlan, Result: &pipeline.Result{Outcome: pipeline.OutcomeImported, Plan: importedPlan,
 			Record: &pipeline.Record{Objects: []string{"TRANSFORM Get Worker Type", "TRANSFORM a b"}, Finished: t0.Add(time.Hour + 50*time.Second)}}}
@@ -94,7 +94,7 @@ func TestMetricsFromRuns(t *testing.T) {
 func TestBlockedGaugeDuringABlockedRun(t *testing.T) {
 	m := New()
 	pl := &pipeline.Plan{Counts: map[pipeline.Class]int{},
-		Items: []pipeline.PlanItem{{Type: "SOURCE", Class: pipeline.ClassApply}, {Type: "SOURCE", Class: pipeline.ClassConflict}, {Type: "RULE", Class: pipeline.ClassNotImportable}}}
+		Items: []pipeline.PlanItem{{Key: spconfig.Key{Type: "SOURCE"}, Class: pipeline.ClassApply}, {Key: spconfig.Key{Type: "SOURCE"}, Class: pipeline.ClassConflict}, {Key: spconfig.Key{Type: "RULE"}, Class: pipeline.ClassNotImportable}}}
 	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeBlocked, Plan: pl}, time.Time{})
 	out := scrape(t, m)
 	if !strings.Contains(out, `promoter_objects_blocked{pipeline="p",type="SOURCE"} 2`) || strings.Contains(out, `promoter_objects_blocked{pipeline="p",type="RULE"}`) {
@@ -154,7 +154,7 @@ func TestResumedImportIsASuccess(t *testing.T) {
 func TestDriftGaugeCountsEveryType(t *testing.T) {
 	m := New("p")
 	drifted := &pipeline.Plan{Counts: map[pipeline.Class]int{pipeline.ClassDrift: 2},
-		Items: []pipeline.PlanItem{{Type: "ROLE", Class: pipeline.ClassDrift}, {Type: "SOURCE", Class: pipeline.ClassDrift}, {Type: "ROLE", Class: pipeline.ClassNoop}}}
+		Items: []pipeline.PlanItem{{Key: spconfig.Key{Type: "ROLE"}, Class: pipeline.ClassDrift}, {Key: spconfig.Key{Type: "SOURCE"}, Class: pipeline.ClassDrift}, {Key: spconfig.Key{Type: "ROLE"}, Class: pipeline.ClassNoop}}}
 	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeBlocked, Plan: drifted}, time.Time{})
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -166,7 +166,7 @@ func TestDriftGaugeCountsEveryType(t *testing.T) {
 			t.Errorf("metrics lack %s:\n%s", want, grep(out, "drift"))
 		}
 	}
-	clean := &pipeline.Plan{Counts: map[pipeline.Class]int{}, Items: []pipeline.PlanItem{{Type: "ROLE", Class: pipeline.ClassNoop}}}
+	clean := &pipeline.Plan{Counts: map[pipeline.Class]int{}, Items: []pipeline.PlanItem{{Key: spconfig.Key{Type: "ROLE"}, Class: pipeline.ClassNoop}}}
 	m.Run(pipeline.RunRecord{Pipeline: "p", Outcome: pipeline.OutcomeNothing, Plan: clean}, time.Time{})
 	out = scrape(t, m)
 	if !strings.Contains(out, `promoter_drift_objects{pipeline="p"} 0`) || strings.Contains(out, `class="drift"`) {

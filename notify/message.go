@@ -80,7 +80,7 @@ func FromResult(res *pipeline.Result, err error, now time.Time) (m Message, ok b
 		}
 		for _, it := range pl.Items {
 			if it.Class == pipeline.ClassDrift {
-				m.Drift = append(m.Drift, it.Object)
+				m.Drift = append(m.Drift, it.Object())
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"promoter/config"
 	"promoter/pipeline"
+	"promoter/spconfig"
 )
 
 var t0 = time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
@@ -23,7 +24,8 @@ var t0 = time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
 func plan(drift ...string) *pipeline.Plan {
 	pl := &pipeline.Plan{Pipeline: "dev-to-prod", Source: "dev", Target: "prod", Revision: "0123456789abcdef0123456789abcdef01234567", Counts: map[pipeline.Class]int{}}
 	for _, d := range drift {
-		pl.Items = append(pl.Items, pipeline.PlanItem{Object: d, Class: pipeline.ClassDrift})
+		typ, name, _ := strings.Cut(d, " ")
+		pl.Items = append(pl.Items, pipeline.PlanItem{Key: spconfig.Key{Type: typ, Name: name}, Class: pipeline.ClassDrift})
 	}
 	return pl
 }
@@ -394,7 +396,7 @@ func TestFromResultEscapesControlCharacters(t *testing.T) {
 			}
 		})
 	}
-	if reasons[0] != "conflict: TRANSFORM "+evil || res.Record.Imported[0] != "RULE "+evil || res.Plan.Items[0].Object != "SOURCE "+evil {
-		t.Errorf("FromResult changed the result's lists: %q %q %q", reasons, res.Record.Imported, res.Plan.Items[0].Object)
+	if reasons[0] != "conflict: TRANSFORM "+evil || res.Record.Imported[0] != "RULE "+evil || res.Plan.Items[0].Object() != "SOURCE "+evil {
+		t.Errorf("FromResult changed the result's lists: %q %q %q", reasons, res.Record.Imported, res.Plan.Items[0].Object())
 	}
 }

@@ -56,6 +56,7 @@ func (r *Runner) adoptFlow(ctx context.Context, objects []string) (*Result, erro
 	if err != nil {
 		return res, err
 	}
+	pl.desired = nil // adoption imports nothing: no verify reads it
 	res.Plan = pl
 	picked, err := pickAdopted(pl, st.obs, objects)
 	if err != nil {
@@ -91,13 +92,13 @@ func pickAdopted(pl *Plan, obs *observation, objects []string) ([]PlanItem, erro
 			return nil, &UsageError{fmt.Errorf("--object %q: use TYPE:NAME, e.g. TRANSFORM:Lowercase Email", o)}
 		}
 		i := slices.IndexFunc(pl.Items, func(it PlanItem) bool {
-			k := it.key
+			k := it.Key
 			return k.Type == typ && (k.Name == name || k.Scope+" / "+k.Name == name) && it.Class != ClassExcluded
 		})
 		if i < 0 {
 			return nil, &UsageError{fmt.Errorf("--object %q: no such object in %s or in the desired state of this pipeline", o, pl.Target)}
 		}
-		if !obs.live.has(pl.Items[i].key) && pl.Items[i].desired == nil {
+		if !obs.live.has(pl.Items[i].Key) && pl.Items[i].desired == nil {
 			return nil, &UsageError{fmt.Errorf("--object %q: not in %s", o, pl.Target)}
 		}
 		out = append(out, pl.Items[i])
@@ -120,10 +121,10 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 	for _, it := range picked {
 		path := it.Path
 		if path == "" {
-			path = pathOf[it.key]
+			path = pathOf[it.Key]
 		}
-		if f, ok := st.obs.live.get(it.key); ok {
-			e, _, err := r.liveEntry(st.obs, it.key)
+		if f, ok := st.obs.live.get(it.Key); ok {
+			e, _, err := r.liveEntry(st.obs, it.Key)
 			if err != nil {
 				return "", "", err
 			}
@@ -131,10 +132,10 @@ func (r *Runner) commitAdoption(ctx context.Context, res *Result, st *state, pic
 			live = append(live, f)
 		} else {
 			changes = append(changes, gitstore.Change{Path: path})
-			gone[it.key] = true
+			gone[it.Key] = true
 		}
 		paths = append(paths, path)
-		types = append(types, it.key.Type)
+		types = append(types, it.Key.Type)
 	}
 	spec := gitstore.CommitSpec{
 		Message: fmt.Sprintf("Adopt %d object(s) from tenant %s (%s)", len(changes), p.Target, st.obs.org) + "\n\n" +

@@ -108,12 +108,12 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 	for _, it := range pl.Items {
 		switch {
 		case it.Class == ClassConflict:
-			reasons = append(reasons, fmt.Sprintf("conflict: %s %s; resolve in git (match the target) or fix the tenant", it.Object, it.Reason))
-		case it.Class == ClassDrift && !spconfig.Importable(it.Type):
+			reasons = append(reasons, fmt.Sprintf("conflict: %s %s; resolve in git (match the target) or fix the tenant", it.Object(), it.Reason))
+		case it.Class == ClassDrift && !spconfig.Importable(it.Type()):
 			// gate.onDrift: overwrite cannot import it
-			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; SP-Config cannot import %s: take the live version into git with promoter adopt, or restore it in the tenant", it.Object, pl.Target, it.Type))
+			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; SP-Config cannot import %s: take the live version into git with promoter adopt, or restore it in the tenant", it.Object(), pl.Target, it.Type()))
 		case it.Class == ClassDrift && g.OnDrift != "overwrite":
-			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object, pl.Target))
+			reasons = append(reasons, fmt.Sprintf("drift: %s changed in %s outside git; bring the change into git or set gate.onDrift: overwrite", it.Object(), pl.Target))
 		}
 	}
 	reasons = append(reasons, r.payloadReasons(pl)...)
@@ -153,15 +153,15 @@ func (r *Runner) gate(pl *Plan, conflicts []Conflict) []string {
 func (r *Runner) signedUnmodified(pl *Plan, v view) []string {
 	var reasons []string
 	for _, it := range pl.Items {
-		if it.desired == nil || !spconfig.SignedType(it.Type) || !slices.Contains(pl.payloadKeys, it.key) {
+		if it.desired == nil || !spconfig.SignedType(it.Type()) || !slices.Contains(pl.payloadKeys, it.Key) {
 			continue
 		}
 		if !it.desired.Signed() {
-			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) has no jwsHeader/jwsSignature; restore it from the source export", it.Object, it.Path))
+			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) has no jwsHeader/jwsSignature; restore it from the source export", it.Object(), it.Path))
 			continue
 		}
 		if !r.exportedBefore(v, it) {
-			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) differs from every version %s exported; signed objects must not be edited: restore the file", it.Object, it.Path, r.Pipeline.Source))
+			reasons = append(reasons, fmt.Sprintf("signed object %s (%s) differs from every version %s exported; signed objects must not be edited: restore the file", it.Object(), it.Path, r.Pipeline.Source))
 		}
 	}
 	return reasons
@@ -240,7 +240,7 @@ func (r *Runner) importPlan(ctx context.Context, res *Result, pl *Plan) error {
 			return err
 		}
 	}
-	return r.verifyAndRecord(ctx, res, rec)
+	return r.verifyAndRecord(ctx, res, rec, pl.desired)
 }
 
 // importStep runs the SP-Config import of the plan's payload (none when only
@@ -408,8 +408,9 @@ func importRefused(err error) bool {
 }
 
 // verifyAndRecord re-exports the imported objects, compares them with the
-// desired state, then advances applied and writes the record.
-func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) error {
+// desired state (planned: as the plan read it, when it read rec's
+// revision), then advances applied and writes the record.
+func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record, planned *desiredState) error {
 	rev := hashOf(rec.Revision)
 	err := r.step(ctx, res, "verify", func() (string, string, error) {
 		types := pipelineTypes(r.Pipeline)
@@ -421,15 +422,7 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 			return "", "", err
 		}
 		rec.Observed = hashOrEmpty(obs.commit)
-		// The desired state and the source index are read once the export
-		// is recorded (it reads the observed ref as it arrives), so the
-		// export's garbage is not made beside them; within a run their
-		// entries are in the decode cache, so this reads no blob.
-		desired, err := r.managed(commitView(rev), types)
-		if err != nil {
-			return "", "", err
-		}
-		srcIndex, err := r.sourceIndex(commitView(rev))
+		desired, err := r.desiredAt(rev, types, planned)
 		if err != nil {
 			return "", "", err
 		}
@@ -438,19 +431,19 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 			names[o] = true
 		}
 		imported := map[spconfig.Key]bool{} // the desired objects the import sent
-		for _, f := range desired.files {
+		for _, f := range desired.files.files {
 			if k := f.Entry.Key(); names[k.String()] {
 				imported[k] = true
 			}
 		}
-		d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedNew: indexOf(desired.files, entriesIndex(srcIndex)),
+		d, err := r.compareFiles(obs.files(), desired.files.files, diff.Options{CrossTenant: true, SharedNew: desired.index,
 			Restrict: func(k spconfig.Key) bool { return imported[k] }})
 		if err != nil {
 			return "", "", err
 		}
 		differs := changedKeys(d)
 		var bad []string
-		for _, f := range desired.files {
+		for _, f := range desired.files.files {
 			k := f.Entry.Key()
 			if !imported[k] {
 				continue
@@ -479,6 +472,23 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record) 
 		}
 		return "ok", "applied " + short(rev), nil
 	})
+}
+
+// desiredAt is the desired state at rev: planned when it is rev's, else
+// read (the target folder, and the source folders for the ids).
+func (r *Runner) desiredAt(rev gitstore.Hash, types []string, planned *desiredState) (*desiredState, error) {
+	if planned != nil && planned.rev == rev {
+		return planned, nil
+	}
+	files, err := r.managed(commitView(rev), types)
+	if err != nil {
+		return nil, err
+	}
+	srcIndex, err := r.sourceIndex(commitView(rev))
+	if err != nil {
+		return nil, err
+	}
+	return &desiredState{rev: rev, files: files, index: indexOf(files.files, entriesIndex(srcIndex))}, nil
 }
 
 // finishRecord writes the record as a git note on the imported revision,

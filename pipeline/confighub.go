@@ -228,7 +228,7 @@ func (r *Runner) hubBlocked(ctx context.Context, res *Result, rec *Record, pl *P
 		if err := r.finishRecord(rec, false); err != nil {
 			return err
 		}
-	} else if err := r.verifyAndRecord(ctx, res, rec); err != nil {
+	} else if err := r.verifyAndRecord(ctx, res, rec, pl.desired); err != nil {
 		return err
 	}
 	return &BlockedError{Pipeline: r.Pipeline.Name, Reasons: []string{reason}}

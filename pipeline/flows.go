@@ -497,7 +497,9 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 	if err != nil {
 		return res, err
 	}
-	collect()
+	// The desired state the plan read is for verify: a result keeps none of
+	// it (a daemon holds its last results).
+	defer func() { pl.desired = nil }()
 	res.Plan = pl
 	if st.write && len(pl.caughtUp) > 0 {
 		var types []string
@@ -508,6 +510,13 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 			return res, err
 		}
 	}
+	// Nothing after this reads the plan's observation or the drift
+	// reference (verify observes the target again), nor the trees they and
+	// the plan read: one collection, so the collector's next goal comes from
+	// what stays (the plan, the desired state), not from the plan's peak.
+	st.obs, st.ref = nil, nil
+	r.Store.DropTrees()
+	collect()
 	// An edited signed object is refused before anything reaches the tenant.
 	signed := r.signedUnmodified(pl, st.v)
 	err = r.step(ctx, res, "preview", func() (string, string, error) {

@@ -150,8 +150,8 @@ func TestNotImportableReasonsTellTheTruth(t *testing.T) {
 		if it.Class != ClassNotImportable {
 			continue
 		}
-		if strings.Contains(it.Reason, "will be") || strings.Contains(it.Reason, "outside") || !strings.Contains(it.Reason, "SP-Config cannot import "+it.Type+", so promoter will not") {
-			t.Errorf("%s: reason %q", it.Object, it.Reason)
+		if strings.Contains(it.Reason, "will be") || strings.Contains(it.Reason, "outside") || !strings.Contains(it.Reason, "SP-Config cannot import "+it.Type()+", so promoter will not") {
+			t.Errorf("%s: reason %q", it.Object(), it.Reason)
 		}
 		switch {
 		case strings.HasPrefix(it.Reason, "missing in the target;"):

@@ -144,7 +144,7 @@ func editObject(t *testing.T, srv *spconfigtest.Server, typ, name, old, new stri
 
 func itemClass(pl *Plan, object string) Class {
 	for _, it := range pl.Items {
-		if it.Object == object {
+		if it.Object() == object {
 			return it.Class
 		}
 	}
@@ -426,16 +426,16 @@ func TestGateReasons(t *testing.T) {
 		{"no preview", config.Gate{MaxChanges: 50}, plan(func(p *Plan) { p.Preview = nil }), "no preview was run"},
 		{"preview failed", config.Gate{MaxChanges: 50}, plan(func(p *Plan) { p.Preview.Status = spconfig.StatusFailed }), "preview job ended FAILED"},
 		{"drift blocks", config.Gate{MaxChanges: 50, OnDrift: "block"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
+			p.Items = []PlanItem{{Key: spconfig.Key{Type: "TRANSFORM", Name: "a"}, Class: ClassDrift}}
 		}), "drift: TRANSFORM a"},
 		{"drift overwritten", config.Gate{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Type: "TRANSFORM", Class: ClassDrift}}
+			p.Items = []PlanItem{{Key: spconfig.Key{Type: "TRANSFORM", Name: "a"}, Class: ClassDrift}}
 		}), ""},
 		{"drift of a type SP-Config cannot import", config.Gate{MaxChanges: 50, OnDrift: "overwrite"}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "WORKFLOW a", Type: "WORKFLOW", Class: ClassDrift}}
+			p.Items = []PlanItem{{Key: spconfig.Key{Type: "WORKFLOW", Name: "a"}, Class: ClassDrift}}
 		}), "drift: WORKFLOW a changed in prod outside git; SP-Config cannot import WORKFLOW: take the live version into git with promoter adopt"},
 		{"conflict", config.Gate{MaxChanges: 50}, plan(func(p *Plan) {
-			p.Items = []PlanItem{{Object: "TRANSFORM a", Class: ClassConflict}}
+			p.Items = []PlanItem{{Key: spconfig.Key{Type: "TRANSFORM", Name: "a"}, Class: ClassConflict}}
 		}), "conflict: TRANSFORM a"},
 		{"deny window", config.Gate{MaxChanges: 50, DenyWindows: []config.DenyWindow{window}}, plan(nil), "deny window"},
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -38,19 +39,40 @@ var classNotes = map[Class]string{
 	ClassExcluded:      "excluded by the pipeline (no action)",
 }
 
-// PlanItem is the plan's verdict on one object.
+// PlanItem is the plan's verdict on one object. A plan has one per object
+// of either tenant (50,000 in a tenant of that size), so it holds its key,
+// not the object and type strings its JSON shows (MarshalJSON; issue 18).
 type PlanItem struct {
-	Object string `json:"object"`
-	Type   string `json:"type"`
-	Class  Class  `json:"class"`
-	Path   string `json:"path,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	Key    spconfig.Key
+	Class  Class
+	Path   string
+	Reason string
 	// Channel is how the object reaches the target: ChannelSPConfig (the
 	// import) or ChannelConfigHub (a Configuration Hub deploy).
-	Channel string `json:"channel,omitempty"`
+	Channel string
 
-	key     spconfig.Key
 	desired *spconfig.Entry
+}
+
+// Object names the item's object ("TYPE name", spconfig.Key.String).
+func (it PlanItem) Object() string { return it.Key.String() }
+
+// Type is the item's object type.
+func (it PlanItem) Type() string { return it.Key.Type }
+
+// planItemJSON is the JSON form of a PlanItem.
+type planItemJSON struct {
+	Object  string `json:"object"`
+	Type    string `json:"type"`
+	Class   Class  `json:"class"`
+	Path    string `json:"path,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Channel string `json:"channel,omitempty"`
+}
+
+// MarshalJSON writes the item with its object and type.
+func (it PlanItem) MarshalJSON() ([]byte, error) {
+	return json.Marshal(planItemJSON{Object: it.Object(), Type: it.Type(), Class: it.Class, Path: it.Path, Reason: it.Reason, Channel: it.Channel})
 }
 
 // PreviewReport summarises a preview import.
@@ -125,6 +147,17 @@ type Plan struct {
 	// differ from their drift reference (an adoption merged through a pull
 	// request, a person's edit to match the tenant): their reference follows.
 	caughtUp []gitstore.FileRef
+	// desired is the desired state the plan read, for verify to compare the
+	// re-export with (planAndApply drops it when it is done).
+	desired *desiredState
+}
+
+// desiredState is the desired state at a revision, as the plan read it:
+// the managed files, and their id index over the source folders'.
+type desiredState struct {
+	rev   gitstore.Hash
+	files *folder
+	index *diff.Index
 }
 
 // Channels of a plan item.
@@ -202,6 +235,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
 	differs := changedKeys(d)
+	if v.over == nil { // a revision verify may read again
+		pl.desired = &desiredState{rev: v.rev, files: desired, index: desiredIdx}
+	}
 	// Drift and git changes matter only where the target differs from the
 	// desired state (or lacks a desired object); ids still translate through
 	// the whole sets.
@@ -261,7 +297,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		di, inDesired := desired.index(k)
 		inLive := live.has(k)
 		inApplied := applied.has(k)
-		it := PlanItem{Object: k.String(), Type: k.Type, key: k}
+		it := PlanItem{Key: k}
 		if inDesired {
 			df := &desired.files[di]
 			it.desired, it.Path = df.Entry, df.Path // thin, unless the diff read it
@@ -327,7 +363,7 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		return nil, err
 	}
 	for _, k := range obs.excl {
-		pl.Items = append(pl.Items, PlanItem{Object: k.String(), Type: k.Type, Class: ClassExcluded, Reason: "excluded by the pipeline's exclude rules", key: k})
+		pl.Items = append(pl.Items, PlanItem{Key: k, Class: ClassExcluded, Reason: "excluded by the pipeline's exclude rules"})
 		pl.Counts[ClassExcluded]++
 	}
 
@@ -337,9 +373,9 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		classOf[c.Key] = ""
 	}
 	for _, it := range pl.Items {
-		if _, listed := classOf[it.key]; listed {
-			classOf[it.key] = it.Class
-			hubbed[it.key] = it.Channel == ChannelConfigHub
+		if _, listed := classOf[it.Key]; listed {
+			classOf[it.Key] = it.Class
+			hubbed[it.Key] = it.Channel == ChannelConfigHub
 		}
 	}
 	for i := range d.Changes {
@@ -397,7 +433,7 @@ func (r *Runner) loadDesired(items []PlanItem, desired *folder, lists ...[]spcon
 	}
 	for i := range items {
 		if it := &items[i]; it.desired != nil && it.desired.IsThin() {
-			if e, ok := byKey[it.key]; ok {
+			if e, ok := byKey[it.Key]; ok {
 				it.desired = &e
 			}
 		}
@@ -453,12 +489,12 @@ func (r *Runner) caughtUp(ref *reference, obs *observation, items []PlanItem) ([
 	live := &obs.live
 	cand := map[spconfig.Key]bool{}
 	for _, it := range items {
-		if it.Class != ClassNoop || !ref.has[it.Type] {
+		if it.Class != ClassNoop || !ref.has[it.Type()] {
 			continue
 		}
-		lf, _ := live.get(it.key) // a no-op is live
-		if re, ok := ref.objects.get(it.key); !ok || !sameFile(re, lf) {
-			cand[it.key] = true
+		lf, _ := live.get(it.Key) // a no-op is live
+		if re, ok := ref.objects.get(it.Key); !ok || !sameFile(re, lf) {
+			cand[it.Key] = true
 		}
 	}
 	if len(cand) == 0 {

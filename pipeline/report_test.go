@@ -53,8 +53,8 @@ func goldenPlan(t *testing.T) *Plan {
 		Pipeline: "dev-to-prod", Source: "dev", Target: "prod",
 		Revision: "0123456789abcdef0123456789abcdef01234567", LiveJob: "job-live",
 		Items: []PlanItem{
-			{Object: "TRANSFORM Get Worker Type", Type: "TRANSFORM", Class: ClassApply, Path: "tenants/prod/TRANSFORM/Get Worker Type.json", Reason: "differs from the target: will be updated"},
-			{Object: "WORKFLOW Send Email", Type: "WORKFLOW", Class: ClassNotImportable, Path: "tenants/prod/WORKFLOW/Send Email.json", Reason: notImportableReason("WORKFLOW", true)},
+			{Key: spconfig.Key{Type: "TRANSFORM", Name: "Get Worker Type"}, Class: ClassApply, Path: "tenants/prod/TRANSFORM/Get Worker Type.json", Reason: "differs from the target: will be updated"},
+			{Key: spconfig.Key{Type: "WORKFLOW", Name: "Send Email"}, Class: ClassNotImportable, Path: "tenants/prod/WORKFLOW/Send Email.json", Reason: notImportableReason("WORKFLOW", true)},
 		},
 		Proposed: []string{"tenants/prod/TRANSFORM/Get Worker Type.json"},
 		Counts:   map[Class]int{ClassApply: 1, ClassNotImportable: 1},

@@ -94,7 +94,7 @@ func (r *Runner) resumeJob(ctx context.Context, res *Result, rec *Record, o spco
 		}
 	}
 	var inner Result
-	if err := r.verifyAndRecord(ctx, &inner, rec); err != nil {
+	if err := r.verifyAndRecord(ctx, &inner, rec, nil); err != nil {
 		return "", "", err
 	}
 	res.Steps = append(res.Steps, inner.Steps...)
