@@ -90,8 +90,3 @@ func (r *Repo) dropCaches() {
 		r.objects.prune()
 	}
 }
-
-// DropTrees empties the cache of decoded trees (the decoded files stay): a
-// run calls it once it has released the sets it read, so the trees of
-// those revisions are not kept beside the ones it reads next.
-func (r *Repo) DropTrees() { r.trees.clear() }

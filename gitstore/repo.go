@@ -677,31 +677,41 @@ func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	return ents, nil
 }
 
-// treeCacheEntries bounds the tree entries a Repo keeps decoded: a run
-// reads the folder trees of each tenant several times (the desired state in
-// plan and verify, the stored files of each tenant write), and a folder of
-// 50,000 objects takes go-git about as long to decode as to hash them.
-const treeCacheEntries = 400_000
+// treeCacheEntries bounds one generation of the decoded trees a Repo keeps
+// (the cache holds two). Most reads decode a folder tree once (a walk over
+// a tenant's type folders) and decoding one is cheap (decodeTree); what
+// the cache is for is a tree read many times in a row: the folders on the
+// way to the files one reads by path, a tree a commit wrote and its flow
+// reads back. A cache of every tree a run read was 7.5 MB of its peak at
+// 50,000 objects (issue 18); 32,768 entries are about 1.6 MB.
+const treeCacheEntries = 1 << 15
 
-// treeCache holds decoded trees by id (a tree's content never changes).
-// When full it starts over.
+// treeCache holds decoded trees by id (a tree's content never changes), in
+// two generations: when the current one is full it becomes the old one;
+// a tree found in the old one moves to the current.
 type treeCache struct {
-	mu sync.Mutex
-	m  map[Hash][]object.TreeEntry
-	n  int
+	mu        sync.Mutex
+	cur, prev map[Hash][]object.TreeEntry
+	n         int // entries in cur
 }
 
 func (c *treeCache) get(t Hash) ([]object.TreeEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ents, ok := c.m[t]
+	if ents, ok := c.cur[t]; ok {
+		return ents, true
+	}
+	ents, ok := c.prev[t]
+	if ok {
+		c.putLocked(t, ents)
+	}
 	return ents, ok
 }
 
 func (c *treeCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m, c.n = nil, 0
+	c.cur, c.prev, c.n = nil, nil, 0
 }
 
 func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
@@ -710,13 +720,17 @@ func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.n+len(ents) > treeCacheEntries {
-		c.m, c.n = map[Hash][]object.TreeEntry{}, 0
+	if _, ok := c.cur[t]; !ok {
+		c.putLocked(t, ents)
 	}
-	if _, ok := c.m[t]; !ok {
-		c.m[t] = ents
-		c.n += len(ents)
+}
+
+func (c *treeCache) putLocked(t Hash, ents []object.TreeEntry) {
+	if c.cur == nil || c.n+len(ents) > treeCacheEntries {
+		c.prev, c.cur, c.n = c.cur, map[Hash][]object.TreeEntry{}, 0
 	}
+	c.cur[t] = ents
+	c.n += len(ents)
 }
 
 // lookup finds the entry at a slash path below tree t.

@@ -511,11 +511,10 @@ func (r *Runner) planAndApply(ctx context.Context, res *Result, st *state, imp b
 		}
 	}
 	// Nothing after this reads the plan's observation or the drift
-	// reference (verify observes the target again), nor the trees they and
-	// the plan read: one collection, so the collector's next goal comes from
-	// what stays (the plan, the desired state), not from the plan's peak.
+	// reference (verify observes the target again): one collection, so the
+	// collector's next goal comes from what stays (the plan, the desired
+	// state), not from the plan's peak.
 	st.obs, st.ref = nil, nil
-	r.Store.DropTrees()
 	collect()
 	// An edited signed object is refused before anything reaches the tenant.
 	signed := r.signedUnmodified(pl, st.v)

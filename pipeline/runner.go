@@ -94,9 +94,6 @@ type Store interface {
 	// CountTenant counts a tenant's object files per type at rev from the
 	// trees alone (no file is read).
 	CountTenant(rev gitstore.Hash, tenant string) (map[string]int, error)
-	// DropTrees forgets the trees decoded so far (a cache: later reads
-	// decode the ones they need again).
-	DropTrees()
 	// Ref returns a ref's commit (zero when it does not exist).
 	Ref(name string) (gitstore.Hash, error)
 	// SetRef moves ref name from oldH to newH atomically (compare-and-swap:

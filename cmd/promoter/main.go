@@ -64,6 +64,7 @@ func main() {
 	// Nothing promoter writes (repository, lock, in-flight marker, state) may
 	// be world-writable, whatever umask it was started with.
 	syscall.Umask(syscall.Umask(0) | 0o002)
+	setGCPercent(os.Getenv)
 	startHeapProfiles(os.Getenv(heapProfilesEnv))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv), os.Stderr)
