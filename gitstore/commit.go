@@ -326,7 +326,7 @@ func (b *treeBuilder) apply(t Hash, p *pending, base string) (Hash, error) {
 		return t, nil
 	}
 	b.put(plumbing.TreeObject, data)
-	b.r.trees.put(Hash(h), out) // read again by the flow that commits it
+	b.r.trees.add(Hash(h), out) // read again by the flow that commits it
 	return Hash(h), nil
 }
 

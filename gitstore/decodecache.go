@@ -1,10 +1,6 @@
 package gitstore
 
-import (
-	"sync"
-
-	"promoter/spconfig"
-)
+import "promoter/spconfig"
 
 // A run reads the same object files many times: the desired state, the
 // applied state, the source folder for the id index, the drift reference
@@ -20,27 +16,12 @@ import (
 // what one run reads: they are dropped when the repository lock is released
 // (dropCaches), so a long-running daemon keeps nothing between its runs.
 //
-// decodeCacheEntries bounds one generation of the cache. When it is full
-// the generation becomes the old one; files found in the old generation
-// move to the new.
+// decodeCacheEntries bounds one generation of the cache (generations).
 const decodeCacheEntries = 1 << 18
 
+// decodeCache holds thin entries by blob id, shared by every reader.
 type decodeCache struct {
-	mu        sync.Mutex
-	cur, prev map[Hash]*spconfig.Entry // thin entries, shared by every reader
-}
-
-func (c *decodeCache) get(h Hash) (*spconfig.Entry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.cur[h]; ok {
-		return e, true
-	}
-	e, ok := c.prev[h]
-	if ok {
-		c.putLocked(h, e)
-	}
-	return e, ok
+	generations[*spconfig.Entry]
 }
 
 // remember records that blob h is the file of entry e (EncodeFile(e) hashes
@@ -58,29 +39,7 @@ func (c *decodeCache) remember(h Hash, e spconfig.Entry) *spconfig.Entry {
 
 // keep is remember of a thin entry the caller made: it is cached as it is
 // (shared with the caller) unless blob h has one already, which it returns.
-func (c *decodeCache) keep(h Hash, t *spconfig.Entry) *spconfig.Entry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur, ok := c.cur[h]; ok {
-		return cur
-	}
-	c.putLocked(h, t)
-	return t
-}
-
-func (c *decodeCache) putLocked(h Hash, e *spconfig.Entry) {
-	if c.cur == nil || len(c.cur) >= decodeCacheEntries {
-		c.prev, c.cur = c.cur, make(map[Hash]*spconfig.Entry, 1024)
-	}
-	c.cur[h] = e
-}
-
-// clear drops every cached file.
-func (c *decodeCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cur, c.prev = nil, nil
-}
+func (c *decodeCache) keep(h Hash, t *spconfig.Entry) *spconfig.Entry { return c.add(h, t) }
 
 // dropCaches empties the caches at the end of a run (see above).
 func (r *Repo) dropCaches() {

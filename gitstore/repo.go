@@ -102,7 +102,7 @@ type Repo struct {
 	// decoded holds object files already read, by blob id (decodecache.go).
 	decoded decodeCache
 	// trees holds decoded trees by id (treeEntries).
-	trees treeCache
+	trees generations[[]object.TreeEntry]
 	// packs is the list of pack files at the last refresh (packNames).
 	packsMu sync.Mutex
 	packs   string
@@ -169,7 +169,9 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", o.Path, err)
 	}
-	r := &Repo{o: o, path: abs, gitDir: filepath.Join(abs, ".git"), log: o.Logger}
+	r := &Repo{o: o, path: abs, gitDir: filepath.Join(abs, ".git"), log: o.Logger,
+		decoded: decodeCache{generations[*spconfig.Entry]{limit: decodeCacheEntries}},
+		trees:   generations[[]object.TreeEntry]{limit: treeCacheEntries, weight: func(e []object.TreeEntry) int { return len(e) }}}
 	fresh := false
 	if _, err := os.Stat(r.gitDir); errors.Is(err, os.ErrNotExist) {
 		if ents, err := os.ReadDir(abs); err == nil && len(ents) > 0 && o.Remote != "" {
@@ -673,65 +675,18 @@ func (r *Repo) treeEntries(t Hash) ([]object.TreeEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
-	r.trees.put(t, ents)
+	r.trees.add(t, ents)
 	return ents, nil
 }
 
 // treeCacheEntries bounds one generation of the decoded trees a Repo keeps
-// (the cache holds two). Most reads decode a folder tree once (a walk over
+// (generations: the cache holds two; a tree weighs its entries). Most reads decode a folder tree once (a walk over
 // a tenant's type folders) and decoding one is cheap (decodeTree); what
 // the cache is for is a tree read many times in a row: the folders on the
 // way to the files one reads by path, a tree a commit wrote and its flow
 // reads back. A cache of every tree a run read was 7.5 MB of its peak at
 // 50,000 objects (issue 18); 32,768 entries are about 1.6 MB.
 const treeCacheEntries = 1 << 15
-
-// treeCache holds decoded trees by id (a tree's content never changes), in
-// two generations: when the current one is full it becomes the old one;
-// a tree found in the old one moves to the current.
-type treeCache struct {
-	mu        sync.Mutex
-	cur, prev map[Hash][]object.TreeEntry
-	n         int // entries in cur
-}
-
-func (c *treeCache) get(t Hash) ([]object.TreeEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ents, ok := c.cur[t]; ok {
-		return ents, true
-	}
-	ents, ok := c.prev[t]
-	if ok {
-		c.putLocked(t, ents)
-	}
-	return ents, ok
-}
-
-func (c *treeCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cur, c.prev, c.n = nil, nil, 0
-}
-
-func (c *treeCache) put(t Hash, ents []object.TreeEntry) {
-	if len(ents) > treeCacheEntries {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cur[t]; !ok {
-		c.putLocked(t, ents)
-	}
-}
-
-func (c *treeCache) putLocked(t Hash, ents []object.TreeEntry) {
-	if c.cur == nil || c.n+len(ents) > treeCacheEntries {
-		c.prev, c.cur, c.n = c.cur, map[Hash][]object.TreeEntry{}, 0
-	}
-	c.cur[t] = ents
-	c.n += len(ents)
-}
 
 // lookup finds the entry at a slash path below tree t.
 func (r *Repo) lookup(t Hash, p string) (object.TreeEntry, bool, error) {
