@@ -426,10 +426,23 @@ func (sn *Snapshot) collisions() map[int]bool {
 		h uint64
 		i int32
 	}
-	seed := maphash.MakeSeed()
+	// a stored record's lower-cased path is hashed in parts, not built
+	// (maphash gives the bytes' hash however they are written)
+	var mh maphash.Hash
+	folders := make([]string, len(sn.stored))
+	for i, f := range sn.stored {
+		folders[i] = strings.ToLower(f.name) + "/"
+	}
 	hs := make([]hashed, len(sn.recs))
 	for i := range sn.recs {
-		hs[i] = hashed{maphash.String(seed, strings.ToLower(sn.plain(&sn.recs[i]))), int32(i)}
+		mh.Reset()
+		if rec := &sn.recs[i]; rec.x != nil {
+			mh.WriteString(strings.ToLower(rec.x.plain))
+		} else {
+			mh.WriteString(folders[rec.folder])
+			mh.WriteString(strings.ToLower(sn.stored[rec.folder].ents[rec.at].Name))
+		}
+		hs[i] = hashed{mh.Sum64(), int32(i)}
 	}
 	slices.SortFunc(hs, func(a, b hashed) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.i, b.i)) })
 	collided := map[int]bool{}
