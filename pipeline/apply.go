@@ -431,19 +431,19 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record, 
 			names[o] = true
 		}
 		imported := map[spconfig.Key]bool{} // the desired objects the import sent
-		for _, f := range desired.files.files {
+		for _, f := range desired.folder.files {
 			if k := f.Entry.Key(); names[k.String()] {
 				imported[k] = true
 			}
 		}
-		d, err := r.compareFiles(obs.files(), desired.files.files, diff.Options{CrossTenant: true, SharedNew: desired.index,
+		d, err := r.compareFiles(obs.files(), desired.folder.files, diff.Options{CrossTenant: true, SharedNew: desired.index,
 			Restrict: func(k spconfig.Key) bool { return imported[k] }})
 		if err != nil {
 			return "", "", err
 		}
 		differs := changedKeys(d)
 		var bad []string
-		for _, f := range desired.files.files {
+		for _, f := range desired.folder.files {
 			k := f.Entry.Key()
 			if !imported[k] {
 				continue
@@ -475,20 +475,13 @@ func (r *Runner) verifyAndRecord(ctx context.Context, res *Result, rec *Record, 
 }
 
 // desiredAt is the desired state at rev: planned when it is rev's, else
-// read (the target folder, and the source folders for the ids).
+// read.
 func (r *Runner) desiredAt(rev gitstore.Hash, types []string, planned *desiredState) (*desiredState, error) {
 	if planned != nil && planned.rev == rev {
 		return planned, nil
 	}
-	files, err := r.managed(commitView(rev), types)
-	if err != nil {
-		return nil, err
-	}
-	srcIndex, err := r.sourceIndex(commitView(rev))
-	if err != nil {
-		return nil, err
-	}
-	return &desiredState{rev: rev, files: files, index: indexOf(files.files, entriesIndex(srcIndex))}, nil
+	ds, _, err := r.readDesired(commitView(rev), types)
+	return ds, err
 }
 
 // finishRecord writes the record as a git note on the imported revision,

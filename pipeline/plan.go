@@ -153,11 +153,27 @@ type Plan struct {
 }
 
 // desiredState is the desired state at a revision, as the plan read it:
-// the managed files, and their id index over the source folders'.
+// the managed files, and their id index over the source folders' (src).
 type desiredState struct {
-	rev   gitstore.Hash
-	files *folder
-	index *diff.Index
+	rev    gitstore.Hash
+	folder *folder
+	src    *diff.Index
+	index  *diff.Index
+}
+
+// readDesired reads the desired state of v and the objects of the source
+// folders upstream of it (sourceIndex), whose ids its promoted files hold.
+func (r *Runner) readDesired(v view, types []string) (*desiredState, []*spconfig.Entry, error) {
+	desired, err := r.managed(v, types)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read desired state at %s: %w", short(v.rev), err)
+	}
+	srcIndex, err := r.sourceIndex(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	src := entriesIndex(srcIndex)
+	return &desiredState{rev: v.rev, folder: desired, src: src, index: indexOf(desired.files, src)}, srcIndex, nil
 }
 
 // Channels of a plan item.
@@ -200,10 +216,11 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	types := pipelineTypes(p)
 	pl := &Plan{Pipeline: p.Name, Source: p.Source, Target: p.Target, Revision: v.rev.String(), Counts: map[Class]int{}, LiveJob: obs.job}
 
-	desired, err := r.managed(v, types)
+	ds, srcIndex, err := r.readDesired(v, types)
 	if err != nil {
-		return nil, fmt.Errorf("read desired state at %s: %w", short(v.rev), err)
+		return nil, err
 	}
+	desired := ds.folder
 	appliedRev, err := r.Store.Ref(appliedRef(p.Target))
 	if err != nil {
 		return nil, err
@@ -212,10 +229,6 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 		pl.Applied = appliedRev.String()
 	}
 	live := &obs.live
-	srcIndex, err := r.sourceIndex(v)
-	if err != nil {
-		return nil, err
-	}
 	pl.Unmatched = r.unmatchedRules(srcIndex, obs.excl)
 
 	// the desired files in key order (they are sorted by path)
@@ -228,15 +241,14 @@ func (r *Runner) plan(v view, obs *observation, ref *reference) (*Plan, error) {
 	// Whole-set comparisons, so ids translate through each side's own index
 	// exactly as in the diff the reviewers read.
 	// The id indexes are built once (and only when a pair differs in bytes).
-	srcIdx := entriesIndex(srcIndex)
-	desiredIdx := indexOf(desired.files, srcIdx)
+	srcIdx, desiredIdx := ds.src, ds.index
 	d, err := r.compareFiles(obs.files(), desired.files, diff.Options{CrossTenant: true, SharedOld: obs.index(), SharedNew: desiredIdx})
 	if err != nil {
 		return nil, fmt.Errorf("diff target %s with the desired state: %w", p.Target, err)
 	}
 	differs := changedKeys(d)
 	if v.over == nil { // a revision verify may read again
-		pl.desired = &desiredState{rev: v.rev, files: desired, index: desiredIdx}
+		pl.desired = ds
 	}
 	// Drift and git changes matter only where the target differs from the
 	// desired state (or lacks a desired object); ids still translate through

@@ -68,3 +68,25 @@ func TestVerifyCatchesATargetThatDiffersAfterTheImport(t *testing.T) {
 		})
 	}
 }
+
+// The desired state the plan read is kept for verify only: a result (a
+// daemon holds its last ones) keeps none of it, whether the flow imported
+// or only planned.
+func TestResultKeepsNoDesiredState(t *testing.T) {
+	h := newHarness(t, "")
+	h.prod.AddIdentity("Imogene Mendez")
+	res, err := h.runner().Run(context.Background(), RunOptions{})
+	if err != nil || res.Outcome != OutcomeImported {
+		t.Fatalf("run: outcome %v, err %v", res.Outcome, err)
+	}
+	if res.Plan.desired != nil {
+		t.Error("the run's result holds the plan's desired state")
+	}
+	res, err = h.runner().Plan(context.Background(), "")
+	if err != nil && !IsBlocked(err) {
+		t.Fatal(err)
+	}
+	if res.Plan == nil || res.Plan.desired != nil {
+		t.Errorf("plan: result plan %v, want one without the desired state", res.Plan)
+	}
+}
