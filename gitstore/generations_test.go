@@ -11,8 +11,8 @@ func TestGenerationsKeepTheRecentAndRefuseTheHeavy(t *testing.T) {
 	if got := g.add(h(1), []int{9}); len(got) != 2 || got[0] != 1 {
 		t.Errorf("a second add of an id kept in the current generation returned %v, want the first value", got)
 	}
-	g.add(h(2), []int{2, 2})    // cur holds weight 4
-	g.add(h(3), []int{3, 3, 3}) // rotates: 1 and 2 old, 3 current
+	g.add(h(2), []int{2, 2})       // cur holds weight 4
+	g.add(h(3), []int{3, 3, 3})    // rotates: 1 and 2 old, 3 current
 	if _, ok := g.get(h(1)); !ok { // 1 moves to the current generation, which rotates: 3 old, 1 current, 2 dropped
 		t.Error("1 is lost after one rotation, want it found in the old generation")
 	}
